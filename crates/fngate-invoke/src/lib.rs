@@ -1,1 +1,92 @@
-//! fngate-invoke
+//! The narrow seam between the gateway (and authorizer functions) and the functions runtime.
+//!
+//! The gateway depends on this trait, not on `fngate-functions`, so it calls functions in-process
+//! without an HTTP hop and without knowing how instances are pooled.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::{HeaderMap, StatusCode};
+
+/// A call to a function: the headers the FDK should see (already wrapped, e.g. `Fn-Http-*` for
+/// gateway calls) and the whole request body.
+#[derive(Debug, Clone, Default)]
+pub struct InvokeRequest {
+    pub headers: HeaderMap,
+    pub body: Bytes,
+}
+
+/// What the FDK answered with status 200: its headers (hop-by-hop removed) and body.
+#[derive(Debug, Clone)]
+pub struct InvokeResponse {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub body: Bytes,
+    /// The call id the runtime gave this call (`Fn-Call-Id`).
+    pub call_id: String,
+}
+
+/// Why a call did not produce a function response. Each variant carries Fn's status and message.
+#[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
+pub enum InvokeError {
+    #[error("function not found")]
+    NotFound,
+    /// The FDK answered 502: the handler raised.
+    #[error("function failed")]
+    FunctionFailed,
+    /// The FDK answered 504, or the call ran past the function's timeout.
+    #[error("Timed out")]
+    TimedOut,
+    /// The FDK answered with a status other than 200/502/504.
+    #[error("invalid function response")]
+    InvalidResponse,
+    /// The connection broke or the process died mid-call.
+    #[error("error receiving function response")]
+    ReceiveFailed,
+    #[error("Container failed to initialize, please ensure you are using the latest fdk and check the logs")]
+    InitFailed,
+    #[error("Container initialization timed out, please ensure you are using the latest fdk and check the logs")]
+    InitTimedOut,
+    /// No instance could be had in time; callers should retry after the given delay.
+    #[error("Timed out - server too busy")]
+    TooBusy { retry_after: Duration },
+    #[error("{0}")]
+    Other(String),
+}
+
+impl InvokeError {
+    /// The HTTP status Fn gives this error.
+    pub fn status(&self) -> StatusCode {
+        match self {
+            InvokeError::NotFound => StatusCode::NOT_FOUND,
+            InvokeError::FunctionFailed
+            | InvokeError::InvalidResponse
+            | InvokeError::ReceiveFailed
+            | InvokeError::InitFailed => StatusCode::BAD_GATEWAY,
+            InvokeError::TimedOut | InvokeError::InitTimedOut => StatusCode::GATEWAY_TIMEOUT,
+            InvokeError::TooBusy { .. } => StatusCode::SERVICE_UNAVAILABLE,
+            InvokeError::Other(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+}
+
+/// A function as the gateway sees it once resolved.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FunctionRef {
+    pub fn_id: String,
+    pub app_name: String,
+    pub fn_name: String,
+}
+
+pub type InvokeFuture<'a> = Pin<Box<dyn Future<Output = Result<InvokeResponse, InvokeError>> + Send + 'a>>;
+
+/// Implemented by the functions runtime; used by the gateway and the custom authorizer.
+pub trait FunctionInvoker: Send + Sync + 'static {
+    /// Resolves a function reference: a function id, or the readable `app/function` form.
+    fn resolve(&self, reference: &str) -> Option<FunctionRef>;
+
+    /// Calls the function synchronously (one call occupies one hot instance).
+    fn invoke<'a>(&'a self, fn_id: &'a str, request: InvokeRequest) -> InvokeFuture<'a>;
+}

@@ -1,1 +1,1 @@
-//! fngate-spec
+//! OCI API Gateway `ApiSpecification` types and validation. Pure: no I/O.

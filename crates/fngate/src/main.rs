@@ -1,1 +1,59 @@
-fn main() {}
+//! fngate: Fn-compatible functions, an OCI-compatible API gateway and an Entra-compatible dev
+//! identity provider in one binary.
+
+mod cli;
+mod up;
+
+use clap::{Parser, Subcommand};
+
+use cli::GlobalArgs;
+
+#[derive(Debug, Parser)]
+#[command(name = "fngate", version, about, long_about = None, propagate_version = true)]
+struct Cli {
+    #[command(flatten)]
+    global: GlobalArgs,
+
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the whole stack: functions, gateway, identity provider and admin API.
+    Up(up::UpArgs),
+    #[command(flatten)]
+    Functions(cli::functions::FnCommand),
+    /// Manage API deployments (OCI API Gateway specifications).
+    #[command(subcommand)]
+    Gateway(cli::gateway::GatewayCommand),
+    /// The Entra ID-compatible dev identity provider.
+    #[command(subcommand)]
+    Idp(cli::idp::IdpCommand),
+}
+
+fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(err) => {
+            eprintln!("error: cannot start the async runtime: {err}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(async move {
+        match cli.command {
+            Command::Up(args) => up::run(args, &cli.global).await,
+            Command::Functions(command) => cli::functions::run(command, &cli.global).await,
+            Command::Gateway(command) => cli::gateway::run(command, &cli.global).await,
+            Command::Idp(command) => cli::idp::run(command, &cli.global).await,
+        }
+    });
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}

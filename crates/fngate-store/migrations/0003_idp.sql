@@ -1,0 +1,3 @@
+-- identity provider registrations and keys (idp work)
+CREATE TABLE IF NOT EXISTS _placeholder_idp (id INTEGER);
+DROP TABLE _placeholder_idp;

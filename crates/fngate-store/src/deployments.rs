@@ -1,0 +1,1 @@
+//! Stored deployments. Owned by the deployments work.

@@ -1,0 +1,1 @@
+//! Stored functions. Owned by the functions work.

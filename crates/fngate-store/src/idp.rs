@@ -1,0 +1,1 @@
+//! Stored idp. Owned by the idp work.

@@ -1,0 +1,237 @@
+//! `fngate up`: the whole stack in one process.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use anyhow::{Context, bail};
+use axum::extract::{Request, State};
+use axum::http::StatusCode;
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use clap::Args;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+use crate::cli::GlobalArgs;
+use crate::cli::client::{ADMIN_TOKEN_FILE, ADMIN_TOKEN_HEADER};
+
+#[derive(Debug, Clone, Args)]
+pub struct UpArgs {
+    /// Gateway listener (API deployments).
+    #[arg(long, env = "FNGATE_GATEWAY_ADDR", default_value = "127.0.0.1:8080")]
+    pub gateway_addr: SocketAddr,
+
+    /// Functions listener: Fn API v2, /invoke/{fnID} and HTTP triggers /t/{app}/{path}.
+    #[arg(long, env = "FNGATE_FUNCTIONS_ADDR", default_value = "127.0.0.1:8081")]
+    pub functions_addr: SocketAddr,
+
+    /// Dev identity provider listener (plain HTTP and HTTPS on the same port).
+    #[arg(long, env = "FNGATE_IDP_ADDR", default_value = "127.0.0.1:8082")]
+    pub idp_addr: SocketAddr,
+
+    /// Admin API, /metrics and /healthz. Beyond loopback it requires the admin token.
+    #[arg(long, env = "FNGATE_ADMIN_ADDR", default_value = "127.0.0.1:9090")]
+    pub admin_addr: SocketAddr,
+
+    /// PEM certificate chain for HTTPS on the gateway listener (with --gateway-tls-key).
+    #[arg(long, requires = "gateway_tls_key")]
+    pub gateway_tls_cert: Option<PathBuf>,
+
+    /// PEM private key for --gateway-tls-cert.
+    #[arg(long, requires = "gateway_tls_cert")]
+    pub gateway_tls_key: Option<PathBuf>,
+
+    /// Most hot instances one function may run at once.
+    #[arg(long, default_value_t = 8)]
+    pub max_instances_per_fn: usize,
+
+    /// Most hot instances of all functions together.
+    #[arg(long, default_value_t = 64)]
+    pub max_instances_total: usize,
+}
+
+pub async fn run(args: UpArgs, global: &GlobalArgs) -> anyhow::Result<()> {
+    init_logging();
+    let data_dir = global.data_dir.clone();
+    let _lock = fngate_store::DataDirLock::acquire(&data_dir)?;
+    let store = fngate_store::Store::open(&data_dir).await?;
+    let admin_token = ensure_admin_token(&data_dir)?;
+    let metrics = metrics_exporter_prometheus::PrometheusBuilder::new()
+        .install_recorder()
+        .context("cannot install the metrics recorder")?;
+
+    // Bind everything first so a port in use fails before anything starts.
+    let gateway_listener = bind("gateway", args.gateway_addr).await?;
+    let functions_listener = bind("functions", args.functions_addr).await?;
+    let idp_listener = bind("idp", args.idp_addr).await?;
+    let admin_listener = bind("admin", args.admin_addr).await?;
+
+    let runtime = fngate_functions::Runtime::start(
+        store.clone(),
+        fngate_functions::RuntimeConfig {
+            data_dir: data_dir.clone(),
+            max_instances_per_fn: args.max_instances_per_fn,
+            max_instances_total: args.max_instances_total,
+        },
+    )
+    .await?;
+    let invoker: Arc<dyn fngate_invoke::FunctionInvoker> = runtime.clone();
+    let auth = fngate_auth::AuthService::new(Some(invoker.clone()));
+    let gateway = fngate_gateway::Gateway::start(store.clone(), invoker, auth).await?;
+    let idp = fngate_idp::Idp::open(store.clone()).await?;
+
+    let gateway_tls = match (&args.gateway_tls_cert, &args.gateway_tls_key) {
+        (Some(cert), Some(key)) => Some(load_tls(cert, key)?),
+        _ => None,
+    };
+
+    let admin_addr = admin_listener.local_addr()?;
+    let admin_guard = AdminGuard {
+        token: Arc::new(admin_token),
+        required: !admin_addr.ip().is_loopback(),
+    };
+    let admin_router = runtime
+        .admin_router()
+        .merge(gateway.admin_router())
+        .merge(idp.admin_router())
+        .layer(axum::middleware::from_fn_with_state(admin_guard, require_admin_token))
+        .route("/healthz", get(|| async { "ok\n" }))
+        .route("/metrics", get(move || std::future::ready(metrics.render())));
+
+    let gateway_scheme = if gateway_tls.is_some() { "https" } else { "http" };
+    println!("fngate {} is up", env!("CARGO_PKG_VERSION"));
+    println!("  data dir   {}", data_dir.display());
+    println!("  gateway    {gateway_scheme}://{}", gateway_listener.local_addr()?);
+    println!("  functions  http://{}", functions_listener.local_addr()?);
+    println!("  idp        http://{0} (https://{0} too)", idp_listener.local_addr()?);
+    println!("  admin      http://{admin_addr}");
+    println!("Press Ctrl-C to stop.");
+
+    let shutdown = CancellationToken::new();
+    let mut tasks = tokio::task::JoinSet::new();
+    tasks.spawn(gateway.clone().serve(gateway_listener, gateway_tls, shutdown.clone()));
+    tasks.spawn(idp.clone().serve(idp_listener, shutdown.clone()));
+    tasks.spawn(serve_router(functions_listener, runtime.api_router(), shutdown.clone()));
+    tasks.spawn(serve_router(admin_listener, admin_router, shutdown.clone()));
+
+    let mut failure = None;
+    tokio::select! {
+        signal = shutdown_signal() => {
+            signal?;
+            tracing::info!("shutting down: draining in-flight requests");
+        }
+        Some(joined) = tasks.join_next() => {
+            failure = Some(match joined {
+                Ok(Ok(())) => anyhow::anyhow!("a listener stopped unexpectedly"),
+                Ok(Err(err)) => err,
+                Err(err) => anyhow::anyhow!("a listener task failed: {err}"),
+            });
+        }
+    }
+    shutdown.cancel();
+    while let Some(joined) = tasks.join_next().await {
+        if let Ok(Err(err)) = joined {
+            tracing::warn!(error = %err, "listener ended with an error during shutdown");
+        }
+    }
+    runtime.shutdown().await;
+    store.close().await;
+    match failure {
+        Some(err) => Err(err),
+        None => {
+            println!("fngate stopped");
+            Ok(())
+        }
+    }
+}
+
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("FNGATE_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    // Logs go to stderr so stdout keeps the endpoint table and access log readable by scripts.
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}
+
+async fn bind(name: &str, addr: SocketAddr) -> anyhow::Result<TcpListener> {
+    TcpListener::bind(addr).await.with_context(|| {
+        format!("cannot listen on {addr} for the {name} listener (is another server using it? pass --{name}-addr)")
+    })
+}
+
+async fn serve_router(listener: TcpListener, router: axum::Router, shutdown: CancellationToken) -> anyhow::Result<()> {
+    axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>())
+        .with_graceful_shutdown(async move { shutdown.cancelled().await })
+        .await
+        .context("listener failed")
+}
+
+async fn shutdown_signal() -> anyhow::Result<()> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut terminate = signal(SignalKind::terminate()).context("cannot watch SIGTERM")?;
+    let mut interrupt = signal(SignalKind::interrupt()).context("cannot watch SIGINT")?;
+    tokio::select! {
+        _ = terminate.recv() => {}
+        _ = interrupt.recv() => {}
+    }
+    Ok(())
+}
+
+/// Reads the admin token, creating it (0600) on first start.
+fn ensure_admin_token(data_dir: &Path) -> anyhow::Result<String> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let path = data_dir.join(ADMIN_TOKEN_FILE);
+    match std::fs::read_to_string(&path) {
+        Ok(token) if !token.trim().is_empty() => return Ok(token.trim().to_string()),
+        Ok(_) => {}
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => {}
+        Err(err) => return Err(err).with_context(|| format!("cannot read admin token {}", path.display())),
+    }
+    let token = hex::encode(rand::random::<[u8; 32]>());
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(&path)
+        .with_context(|| format!("cannot write admin token {}", path.display()))?;
+    file.write_all(token.as_bytes())
+        .and_then(|()| file.sync_all())
+        .with_context(|| format!("cannot write admin token {}", path.display()))?;
+    Ok(token)
+}
+
+#[derive(Clone)]
+struct AdminGuard {
+    token: Arc<String>,
+    required: bool,
+}
+
+async fn require_admin_token(State(guard): State<AdminGuard>, request: Request, next: Next) -> Response {
+    if guard.required {
+        let presented = request
+            .headers()
+            .get(ADMIN_TOKEN_HEADER)
+            .map(|v| v.as_bytes())
+            .unwrap_or_default();
+        let ok: bool = subtle::ConstantTimeEq::ct_eq(presented, guard.token.as_bytes()).into();
+        if !ok {
+            return (
+                StatusCode::UNAUTHORIZED,
+                axum::Json(serde_json::json!({"message": "admin token required (header x-fngate-admin-token)"})),
+            )
+                .into_response();
+        }
+    }
+    next.run(request).await
+}
+
+fn load_tls(cert: &Path, key: &Path) -> anyhow::Result<Arc<rustls::ServerConfig>> {
+    let _ = (cert, key);
+    bail!("gateway TLS is not wired yet")
+}

@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# The whole test suite. Installs what the tests need (Python venv with the real `fdk` and `msal`
+# from PyPI, `@fnproject/fdk` from npm), then runs format, lint and every test.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+tools="$PWD/target/test-tools"
+export FNGATE_TEST_TOOLS="$tools"
+mkdir -p "$tools"
+
+step() { printf '\n==> %s\n' "$*"; }
+
+if ! python3 -c 'import venv, ensurepip' >/dev/null 2>&1; then
+  step "installing python3-venv (apt)"
+  apt-get update -qq && apt-get install -y -qq python3-venv
+fi
+
+step "Python test tools (fdk, msal) in $tools/venv"
+[ -x "$tools/venv/bin/python" ] || python3 -m venv "$tools/venv"
+"$tools/venv/bin/pip" install -q --disable-pip-version-check fdk msal
+
+step "Node test tools (@fnproject/fdk) in $tools/node"
+mkdir -p "$tools/node"
+[ -f "$tools/node/package.json" ] || echo '{"private":true}' > "$tools/node/package.json"
+npm install --prefix "$tools/node" --silent --no-audit --no-fund @fnproject/fdk
+
+step "cargo fmt --check"
+cargo fmt --all -- --check
+
+step "cargo clippy --all-targets -D warnings"
+cargo clippy --workspace --all-targets -- -D warnings
+
+step "cargo test"
+cargo test --workspace --no-fail-fast
