@@ -4,7 +4,7 @@
 mod cli;
 mod up;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 
 use cli::GlobalArgs;
 
@@ -33,7 +33,11 @@ enum Command {
 }
 
 fn main() -> std::process::ExitCode {
-    let cli = Cli::parse();
+    let matches = Cli::command().get_matches();
+    let cli = match Cli::from_arg_matches(&matches) {
+        Ok(cli) => cli,
+        Err(err) => err.exit(),
+    };
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(runtime) => runtime,
         Err(err) => {
@@ -43,7 +47,13 @@ fn main() -> std::process::ExitCode {
     };
     let result = runtime.block_on(async move {
         match cli.command {
-            Command::Up(args) => up::run(args, &cli.global).await,
+            Command::Up(mut args) => {
+                let mut global = cli.global.clone();
+                if let Err(err) = up::apply_config_file(&mut args, &mut global, &matches) {
+                    return Err(err);
+                }
+                up::run(args, &global).await
+            }
             Command::Functions(command) => cli::functions::run(command, &cli.global).await,
             Command::Gateway(command) => cli::gateway::run(command, &cli.global).await,
             Command::Idp(command) => cli::idp::run(command, &cli.global).await,

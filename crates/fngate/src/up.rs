@@ -50,6 +50,91 @@ pub struct UpArgs {
     /// Most hot instances of all functions together.
     #[arg(long, default_value_t = 64)]
     pub max_instances_total: usize,
+
+    /// YAML file with the same settings (keys: data_dir, gateway_addr, functions_addr, idp_addr,
+    /// admin_addr, gateway_tls_cert, gateway_tls_key, max_instances_per_fn, max_instances_total).
+    /// Flags and environment variables win over the file.
+    #[arg(long, env = "FNGATE_CONFIG")]
+    pub config: Option<PathBuf>,
+}
+
+/// `--config` file contents; every key optional, unknown keys rejected.
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct UpConfigFile {
+    data_dir: Option<PathBuf>,
+    gateway_addr: Option<SocketAddr>,
+    functions_addr: Option<SocketAddr>,
+    idp_addr: Option<SocketAddr>,
+    admin_addr: Option<SocketAddr>,
+    gateway_tls_cert: Option<PathBuf>,
+    gateway_tls_key: Option<PathBuf>,
+    max_instances_per_fn: Option<usize>,
+    max_instances_total: Option<usize>,
+}
+
+/// Fills every setting the user did not give as a flag or env var from the `--config` file.
+pub fn apply_config_file(args: &mut UpArgs, global: &mut GlobalArgs, matches: &clap::ArgMatches) -> anyhow::Result<()> {
+    let Some(path) = args.config.clone() else {
+        return Ok(());
+    };
+    let text = std::fs::read_to_string(&path).with_context(|| format!("cannot read config file {}", path.display()))?;
+    let file: UpConfigFile = if text.trim().is_empty() {
+        UpConfigFile::default()
+    } else {
+        serde_yaml_ng::from_str(&text).map_err(|err| match err.location() {
+            Some(at) => anyhow::anyhow!("{}:{}:{}: {err}", path.display(), at.line(), at.column()),
+            None => anyhow::anyhow!("{}: {err}", path.display()),
+        })?
+    };
+    let up = matches.subcommand_matches("up").unwrap_or(matches);
+    let unset = |m: &clap::ArgMatches, id: &str| {
+        !matches!(
+            m.value_source(id),
+            Some(clap::parser::ValueSource::CommandLine | clap::parser::ValueSource::EnvVariable)
+        )
+    };
+    fn take<T>(slot: &mut T, value: Option<T>, unset: bool) {
+        if let (Some(value), true) = (value, unset) {
+            *slot = value;
+        }
+    }
+    take(
+        &mut global.data_dir,
+        file.data_dir,
+        unset(matches, "data_dir") && unset(up, "data_dir"),
+    );
+    take(&mut args.gateway_addr, file.gateway_addr, unset(up, "gateway_addr"));
+    take(
+        &mut args.functions_addr,
+        file.functions_addr,
+        unset(up, "functions_addr"),
+    );
+    take(&mut args.idp_addr, file.idp_addr, unset(up, "idp_addr"));
+    take(&mut args.admin_addr, file.admin_addr, unset(up, "admin_addr"));
+    take(
+        &mut args.max_instances_per_fn,
+        file.max_instances_per_fn,
+        unset(up, "max_instances_per_fn"),
+    );
+    take(
+        &mut args.max_instances_total,
+        file.max_instances_total,
+        unset(up, "max_instances_total"),
+    );
+    if args.gateway_tls_cert.is_none() {
+        args.gateway_tls_cert = file.gateway_tls_cert;
+    }
+    if args.gateway_tls_key.is_none() {
+        args.gateway_tls_key = file.gateway_tls_key;
+    }
+    if args.gateway_tls_cert.is_some() != args.gateway_tls_key.is_some() {
+        bail!(
+            "gateway_tls_cert and gateway_tls_key must be given together ({})",
+            path.display()
+        );
+    }
+    Ok(())
 }
 
 pub async fn run(args: UpArgs, global: &GlobalArgs) -> anyhow::Result<()> {
@@ -231,7 +316,30 @@ async fn require_admin_token(State(guard): State<AdminGuard>, request: Request, 
     next.run(request).await
 }
 
+/// Builds the gateway's TLS config from PEM files, offering HTTP/2 and HTTP/1.1 by ALPN.
 fn load_tls(cert: &Path, key: &Path) -> anyhow::Result<Arc<rustls::ServerConfig>> {
-    let _ = (cert, key);
-    bail!("gateway TLS is not wired yet")
+    use rustls_pki_types::pem::PemObject;
+    use rustls_pki_types::{CertificateDer, PrivateKeyDer};
+    let certs = CertificateDer::pem_file_iter(cert)
+        .and_then(|iter| iter.collect::<Result<Vec<_>, _>>())
+        .with_context(|| {
+            format!(
+                "--gateway-tls-cert {}: not a readable PEM certificate chain",
+                cert.display()
+            )
+        })?;
+    if certs.is_empty() {
+        bail!("--gateway-tls-cert {}: no CERTIFICATE block found", cert.display());
+    }
+    let key = PrivateKeyDer::from_pem_file(key)
+        .with_context(|| format!("--gateway-tls-key {}: not a readable PEM private key", key.display()))?;
+    let mut config =
+        rustls::ServerConfig::builder_with_provider(Arc::new(rustls::crypto::aws_lc_rs::default_provider()))
+            .with_safe_default_protocol_versions()
+            .context("TLS protocol versions")?
+            .with_no_client_auth()
+            .with_single_cert(certs, key)
+            .context("--gateway-tls-cert and --gateway-tls-key do not form a usable pair")?;
+    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    Ok(Arc::new(config))
 }
