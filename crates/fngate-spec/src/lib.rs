@@ -1,1 +1,38 @@
-//! OCI API Gateway `ApiSpecification` types and validation. Pure: no I/O.
+//! OCI API Gateway `ApiSpecification` types, parsing and validation. Pure: no I/O.
+//!
+//! CONTRACT (other crates code against this; extend, do not break):
+//! - [`parse`]`(text, `[`SpecFormat`]`) -> Result<`[`Parsed`]`, `[`SpecErrors`]`>`: syntax, structure,
+//!   unknown fields (warnings) and [`validate`] in one call. `Parsed { spec, warnings }`.
+//!   [`SpecErrors`] holds every error (and the warnings found alongside); each [`SpecError`] /
+//!   [`SpecWarning`] has a JSON `path` (`routes[2].backend.url`) and a `message`, and displays
+//!   as `path: message` (syntax errors: `line L, column C: message`).
+//! - [`validate`]`(&spec) -> Vec<SpecError>`: the semantic checks alone (for specs built in code);
+//!   [`validate_with_warnings`] also returns the non-fatal findings.
+//! - The type tree mirrors OCI's JSON exactly (module [`model`], re-exported at the root).
+//!   Legacy `JWT_AUTHENTICATION` stays as written in the parsed spec (so it serialises back to
+//!   the user's JSON); [`AuthenticationPolicy::normalized`] /
+//!   [`AuthenticationPolicy::token_authentication`] give the `TOKEN_AUTHENTICATION` equivalent.
+
+pub mod model;
+
+mod diagnostics;
+mod parse;
+mod serde_support;
+mod unknown_fields;
+mod validate;
+
+pub use diagnostics::{ROOT_PATH, SpecError, SpecErrors, SpecWarning};
+pub use model::*;
+pub use parse::{MAX_SPEC_BYTES, Parsed, SpecFormat, parse};
+pub use validate::Report;
+
+/// Semantic checks (limits, cross-field rules) on an already-deserialised specification.
+/// [`parse`] runs these too.
+pub fn validate(spec: &ApiSpecification) -> Vec<SpecError> {
+    validate::check(spec).errors
+}
+
+/// [`validate`], plus the non-fatal findings.
+pub fn validate_with_warnings(spec: &ApiSpecification) -> Report {
+    validate::check(spec)
+}

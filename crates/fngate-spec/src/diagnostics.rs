@@ -1,0 +1,148 @@
+//! Errors and warnings, each tied to a JSON path such as `routes[2].backend.url`.
+
+use std::fmt;
+
+/// The path shown for problems with the document as a whole.
+pub const ROOT_PATH: &str = "(root)";
+
+/// A problem that makes the specification unusable.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SpecError {
+    /// JSON path of the offending value (`routes[2].backend.url`), or [`ROOT_PATH`].
+    pub path: String,
+    /// What is wrong, in words a user can act on.
+    pub message: String,
+    /// 1-based line of a syntax error, when known.
+    pub line: Option<usize>,
+    /// 1-based column of a syntax error, when known.
+    pub column: Option<usize>,
+}
+
+impl SpecError {
+    /// An error at `path`.
+    pub fn new(path: impl Into<String>, message: impl Into<String>) -> Self {
+        SpecError {
+            path: path.into(),
+            message: message.into(),
+            line: None,
+            column: None,
+        }
+    }
+
+    /// A syntax error at a text position.
+    pub fn at_position(message: impl Into<String>, line: usize, column: usize) -> Self {
+        SpecError {
+            path: ROOT_PATH.to_owned(),
+            message: message.into(),
+            line: Some(line),
+            column: Some(column),
+        }
+    }
+}
+
+impl fmt::Display for SpecError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match (self.line, self.column) {
+            (Some(line), Some(column)) => write!(f, "line {line}, column {column}: {}", self.message),
+            _ => write!(f, "{}: {}", self.path, self.message),
+        }
+    }
+}
+
+impl std::error::Error for SpecError {}
+
+/// Something accepted but worth telling the user (unknown fields, risky settings).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SpecWarning {
+    /// JSON path of the value concerned.
+    pub path: String,
+    /// What was noticed.
+    pub message: String,
+}
+
+impl SpecWarning {
+    /// A warning at `path`.
+    pub fn new(path: impl Into<String>, message: impl Into<String>) -> Self {
+        SpecWarning {
+            path: path.into(),
+            message: message.into(),
+        }
+    }
+}
+
+impl fmt::Display for SpecWarning {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.path, self.message)
+    }
+}
+
+/// Every problem found in a specification. `Display` prints the errors, one per line; the
+/// warnings found alongside are kept in [`SpecErrors::warnings`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SpecErrors {
+    /// The errors (never empty).
+    pub errors: Vec<SpecError>,
+    /// Warnings found before or alongside the errors.
+    pub warnings: Vec<SpecWarning>,
+}
+
+impl fmt::Display for SpecErrors {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, error) in self.errors.iter().enumerate() {
+            if i > 0 {
+                writeln!(f)?;
+            }
+            write!(f, "{error}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for SpecErrors {}
+
+/// Appends one object key to a JSON path: `.key`, or `["key"]` when the key is not a plain
+/// identifier (media ranges, argument names with dashes).
+pub(crate) fn push_key(path: &str, key: &str) -> String {
+    let plain = !key.is_empty() && key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+    let root = path.is_empty() || path == ROOT_PATH;
+    match (plain, root) {
+        (true, true) => key.to_owned(),
+        (true, false) => format!("{path}.{key}"),
+        (false, true) => format!("[{key:?}]"),
+        (false, false) => format!("{path}[{key:?}]"),
+    }
+}
+
+/// Appends an array index to a JSON path.
+pub(crate) fn push_index(path: &str, index: usize) -> String {
+    if path == ROOT_PATH {
+        format!("[{index}]")
+    } else {
+        format!("{path}[{index}]")
+    }
+}
+
+/// Joins a relative path (`url`, `[0].name`) onto `base`.
+pub(crate) fn join(base: &str, relative: &str) -> String {
+    if base.is_empty() || base == ROOT_PATH {
+        relative.to_owned()
+    } else if relative.starts_with('[') {
+        format!("{base}{relative}")
+    } else {
+        format!("{base}.{relative}")
+    }
+}
+
+/// Renders a `serde_path_to_error` path in our syntax; the empty string for the root.
+pub(crate) fn render_path(path: &serde_path_to_error::Path) -> String {
+    let mut out = String::new();
+    for segment in path.iter() {
+        out = match segment {
+            serde_path_to_error::Segment::Seq { index } => format!("{out}[{index}]"),
+            serde_path_to_error::Segment::Map { key } => push_key(&out, key),
+            serde_path_to_error::Segment::Enum { variant } => push_key(&out, variant),
+            serde_path_to_error::Segment::Unknown => push_key(&out, "?"),
+        };
+    }
+    out
+}

@@ -1,0 +1,162 @@
+//! Text → [`ApiSpecification`]: syntax (with line/column), structure (with JSON paths, as many
+//! problems as can be found in one pass), unknown fields (warnings), then [`crate::validate`].
+
+use serde_json::Value;
+
+use crate::diagnostics::{ROOT_PATH, SpecError, SpecErrors, SpecWarning, join, push_index, render_path};
+use crate::model::{ApiSpecification, RequestPolicies, Route};
+use crate::serde_support::{PATH_MARK, with_all_fields};
+use crate::unknown_fields::unknown_field_warnings;
+
+/// OCI's limit on the size of a specification (2 MB of JSON).
+pub const MAX_SPEC_BYTES: usize = 2 * 1024 * 1024;
+
+/// The syntax of a specification document.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SpecFormat {
+    /// JSON, as `oci api-gateway deployment create --specification` takes.
+    Json,
+    /// YAML with the same structure (an fngate convenience).
+    Yaml,
+}
+
+impl SpecFormat {
+    /// Picks the format from a file name: `.yaml` / `.yml` are YAML, everything else JSON.
+    pub fn from_path(path: &str) -> SpecFormat {
+        let lower = path.to_ascii_lowercase();
+        if lower.ends_with(".yaml") || lower.ends_with(".yml") {
+            SpecFormat::Yaml
+        } else {
+            SpecFormat::Json
+        }
+    }
+}
+
+/// A specification that parsed and passed validation, with the warnings found on the way.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Parsed {
+    /// The specification as written (legacy `JWT_AUTHENTICATION` kept; see
+    /// [`crate::AuthenticationPolicy::normalized`]).
+    pub spec: ApiSpecification,
+    /// Unknown fields and other non-fatal findings.
+    pub warnings: Vec<SpecWarning>,
+}
+
+/// Parses and validates a specification document, reporting every problem found.
+pub fn parse(text: &str, format: SpecFormat) -> Result<Parsed, SpecErrors> {
+    let fail = |errors: Vec<SpecError>, warnings: Vec<SpecWarning>| Err(SpecErrors { errors, warnings });
+    if text.len() > MAX_SPEC_BYTES {
+        let message = format!(
+            "the specification is {} bytes; OCI's limit is {MAX_SPEC_BYTES} bytes",
+            text.len()
+        );
+        return fail(vec![SpecError::new(ROOT_PATH, message)], Vec::new());
+    }
+    let value = match parse_value(text, format) {
+        Ok(value) => value,
+        Err(error) => return fail(vec![error], Vec::new()),
+    };
+    let spec = match from_value(&value) {
+        Ok(spec) => spec,
+        Err(errors) => return fail(errors, Vec::new()),
+    };
+    let known = with_all_fields(|| serde_json::to_value(&spec));
+    let mut warnings = match known {
+        Ok(known) => unknown_field_warnings(&value, &known),
+        Err(error) => {
+            return fail(
+                vec![SpecError::new(ROOT_PATH, format!("internal error: {error}"))],
+                Vec::new(),
+            );
+        }
+    };
+    let report = crate::validate::check(&spec);
+    warnings.extend(report.warnings);
+    if report.errors.is_empty() {
+        Ok(Parsed { spec, warnings })
+    } else {
+        fail(report.errors, warnings)
+    }
+}
+
+/// Reads the document into a JSON tree, keeping the syntax error's position.
+fn parse_value(text: &str, format: SpecFormat) -> Result<Value, SpecError> {
+    match format {
+        SpecFormat::Json => serde_json::from_str::<Value>(text).map_err(|e| {
+            let message = e.to_string();
+            let suffix = format!(" at line {} column {}", e.line(), e.column());
+            let message = message.strip_suffix(&suffix).unwrap_or(&message).to_owned();
+            SpecError::at_position(format!("invalid JSON: {message}"), e.line(), e.column())
+        }),
+        SpecFormat::Yaml => serde_yaml_ng::from_str::<Value>(text).map_err(|e| {
+            let message = e.to_string();
+            match e.location() {
+                Some(loc) => {
+                    let suffix = format!(" at line {} column {}", loc.line(), loc.column());
+                    let message = message.strip_suffix(&suffix).unwrap_or(&message).to_owned();
+                    SpecError::at_position(format!("invalid YAML: {message}"), loc.line(), loc.column())
+                }
+                None => SpecError::new(ROOT_PATH, format!("invalid YAML: {message}")),
+            }
+        }),
+    }
+}
+
+/// Deserialises the tree. On failure the document is re-read piece by piece (global request
+/// policies one by one, each route) so that one mistake does not hide the others.
+fn from_value(value: &Value) -> Result<ApiSpecification, Vec<SpecError>> {
+    let first = match typed::<ApiSpecification>(value.clone(), "") {
+        Ok(spec) => return Ok(spec),
+        Err(error) => error,
+    };
+    let Value::Object(map) = value else {
+        return Err(vec![first]);
+    };
+    let mut errors = Vec::new();
+    let mut rest = map.clone();
+    if let Some(Value::Object(policies)) = rest.remove("requestPolicies") {
+        for (key, policy) in &policies {
+            let mut single = serde_json::Map::new();
+            single.insert(key.clone(), policy.clone());
+            if let Err(e) = typed::<RequestPolicies>(Value::Object(single), "requestPolicies") {
+                errors.push(e);
+            }
+        }
+    }
+    if let Some(Value::Array(routes)) = rest.remove("routes") {
+        for (i, route) in routes.iter().enumerate() {
+            if let Err(e) = typed::<Route>(route.clone(), &push_index("routes", i)) {
+                errors.push(e);
+            }
+        }
+    }
+    if let Err(e) = typed::<ApiSpecification>(Value::Object(rest), "") {
+        errors.push(e);
+    }
+    if errors.is_empty() {
+        errors.push(first);
+    }
+    errors.dedup();
+    Err(errors)
+}
+
+/// Deserialises `value` as `T`, turning the failure into a [`SpecError`] whose path is
+/// `base` + the path inside `value` (including paths carried out of tagged enums).
+fn typed<T: serde::de::DeserializeOwned>(value: Value, base: &str) -> Result<T, SpecError> {
+    serde_path_to_error::deserialize::<_, T>(value).map_err(|err| {
+        let mut path = join(base, &render_path(err.path()));
+        let full = err.into_inner().to_string();
+        let mut message = full.as_str();
+        while let Some(rest) = message.strip_prefix(PATH_MARK) {
+            let Some((inner, tail)) = rest.split_once(PATH_MARK) else {
+                break;
+            };
+            path = join(&path, inner);
+            message = tail;
+        }
+        if path.is_empty() {
+            path = ROOT_PATH.to_owned();
+        }
+        SpecError::new(path, message)
+    })
+}

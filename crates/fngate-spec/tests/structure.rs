@@ -1,0 +1,62 @@
+//! Structural errors carry the full JSON path, also inside `type`-discriminated objects, and
+//! unknown fields become warnings.
+
+use fngate_spec::{SpecFormat, parse};
+
+fn errors(text: &str) -> Vec<String> {
+    match parse(text, SpecFormat::Json) {
+        Ok(parsed) => panic!("expected errors, got {:?}", parsed.spec),
+        Err(e) => e.errors.iter().map(ToString::to_string).collect(),
+    }
+}
+
+fn warnings(text: &str) -> Vec<String> {
+    match parse(text, SpecFormat::Json) {
+        Ok(parsed) => parsed.warnings.iter().map(ToString::to_string).collect(),
+        Err(e) => panic!("expected success, got {e}"),
+    }
+}
+
+#[test]
+fn errors_inside_tagged_objects_name_the_full_path() {
+    let text = r#"{"routes":[
+        {"path":"/a","backend":{"type":"STOCK_RESPONSE_BACKEND","status":200}},
+        {"path":"/b","backend":{"type":"DYNAMIC_ROUTING_BACKEND",
+            "selectionSource":{"type":"SINGLE","selector":"request.headers[X]"},
+            "routingBackends":[{"key":{"type":"ANY_OF","name":"a","values":["x"]},
+                                "backend":{"type":"HTTP_BACKEND","url":7}}]}},
+        {"path":"/c","backend":{"type":"NOPE"}}
+    ]}"#;
+    assert_eq!(
+        errors(text),
+        vec![
+            "routes[1].backend.routingBackends[0].backend.url: invalid type: integer `7`, expected a string",
+            "routes[2].backend.type: unknown variant `NOPE`, expected one of `HTTP_BACKEND`, `ORACLE_FUNCTIONS_BACKEND`, \
+             `STOCK_RESPONSE_BACKEND`, `DYNAMIC_ROUTING_BACKEND`, `OAUTH2_LOGIN_BACKEND`, `OAUTH2_LOGOUT_BACKEND`",
+        ]
+    );
+}
+
+#[test]
+fn unknown_fields_are_warnings_with_paths_and_suggestions() {
+    let text = r#"{"routes":[{"path":"/a","methdos":["GET"],
+        "backend":{"type":"HTTP_BACKEND","url":"https://example.com","isSSLVerifyDisabled":true}}],
+        "requestPolicies":{"authentication":{"type":"TOKEN_AUTHENTICATION","tokenHeader":"Authorization",
+            "tokenAuthScheme":"Bearer","validationPolicy":{"type":"REMOTE_JWKS","uri":"https://idp.example.com/keys",
+            "additionalValidationPolicy":{"audiences":["api://x"],"issuers":["https://idp.example.com"]}},
+            "validationFailurePolicy":{"type":"MODIFY_RESPONSE","responseCode":"401",
+                "responseTransformations":{}}},
+        "extra":1}}"#;
+    assert_eq!(
+        warnings(text),
+        vec![
+            "routes[0].methdos: unknown field `methdos` is ignored; did you mean `methods`?",
+            "routes[0].backend.isSSLVerifyDisabled: unknown field `isSSLVerifyDisabled` is ignored; did you mean \
+             `isSslVerifyDisabled`? (the OCI docs print `isSSLVerifyDisabled`; the API field is `isSslVerifyDisabled`)",
+            "requestPolicies.authentication.validationFailurePolicy.responseTransformations: unknown field \
+             `responseTransformations` is ignored; did you mean `responseHeaderTransformations`? (the token-authentication \
+             docs print `responseTransformations`; the MODIFY_RESPONSE API field is `responseHeaderTransformations`)",
+            "requestPolicies.extra: unknown field `extra` is ignored",
+        ]
+    );
+}
