@@ -4,12 +4,40 @@
 //! CONTRACT with the binary (`fngate up`); extend, do not break:
 //! `Runtime::start(store, config)`, `api_router()` for the functions listener,
 //! `admin_router()` merged into the admin listener, `shutdown()`, and `FunctionInvoker`.
+//!
+//! Extensions used by the CLI: [`funcfile`] (func.yaml parsing, version bump), [`lang`]
+//! (`fngate init` templates), [`deploy::DeployRequest`]/[`deploy::DeployEvent`] (the NDJSON
+//! deploy stream) and [`http_trigger`] (Fn-Http-* wrapping, usable by the gateway).
+//!
+//! Tuning (environment of `fngate up`): `FNGATE_HOT_START_TIMEOUT_MS` (socket readiness,
+//! default 5000 as Fn), `FNGATE_QUEUE_TIMEOUT_MS` (how long a call waits for an instance before
+//! 503, default 10000), `FNGATE_ENVS_DIR` (prepared environments, default `<data>/functions/envs`;
+//! several servers may share one).
+
+pub mod api;
+pub mod deploy;
+pub mod funcfile;
+pub mod http_trigger;
+pub mod instance;
+pub mod lang;
+pub mod logs;
+pub mod model;
+pub mod pool;
+pub mod prepare;
+pub mod registry;
 
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Duration;
 
-use fngate_invoke::{FunctionInvoker, FunctionRef, InvokeError, InvokeFuture, InvokeRequest};
+use arc_swap::ArcSwap;
+use fngate_invoke::{FunctionInvoker, FunctionRef, InvokeError, InvokeFuture, InvokeRequest, InvokeResponse};
 use fngate_store::Store;
+use http::StatusCode;
+use tokio::sync::Semaphore;
+
+use crate::logs::LogSink;
+use crate::registry::{PoolSettings, Snapshot};
 
 #[derive(Debug, Clone)]
 pub struct RuntimeConfig {
@@ -19,36 +47,236 @@ pub struct RuntimeConfig {
     pub max_instances_total: usize,
 }
 
+impl Default for RuntimeConfig {
+    fn default() -> Self {
+        RuntimeConfig {
+            data_dir: PathBuf::from("fngate-data"),
+            max_instances_per_fn: 8,
+            max_instances_total: 64,
+        }
+    }
+}
+
 pub struct Runtime {
-    _store: Store,
-    _config: RuntimeConfig,
+    store: Store,
+    config: RuntimeConfig,
+    settings: PoolSettings,
+    snapshot: ArcSwap<Snapshot>,
+    /// Serialises control-plane writes with the snapshot rebuild that follows them.
+    write_lock: tokio::sync::Mutex<()>,
+    logs: Arc<LogSink>,
+    code_dir: PathBuf,
+    envs_dir: PathBuf,
+    tasks: tokio_util::task::TaskTracker,
+    stopping: tokio_util::sync::CancellationToken,
+}
+
+fn env_millis(name: &str, default: u64) -> Duration {
+    let millis = std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default);
+    Duration::from_millis(millis)
 }
 
 impl Runtime {
     pub async fn start(store: Store, config: RuntimeConfig) -> anyhow::Result<Arc<Runtime>> {
-        Ok(Arc::new(Runtime { _store: store, _config: config }))
+        let root = config.data_dir.join("functions");
+        let run_dir = root.join("run");
+        // Socket directories of instances from a previous server that was killed.
+        instance::clean_run_dir(&run_dir);
+        std::fs::create_dir_all(&run_dir)?;
+        let logs = Arc::new(LogSink::new(root.join("logs")));
+        let envs_dir = std::env::var_os("FNGATE_ENVS_DIR")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| root.join("envs"));
+        let settings = PoolSettings {
+            max_per_fn: config.max_instances_per_fn.max(1),
+            global: Arc::new(Semaphore::new(config.max_instances_total.max(1))),
+            logs: logs.clone(),
+            queue_timeout: env_millis("FNGATE_QUEUE_TIMEOUT_MS", 10_000),
+            init_timeout: env_millis("FNGATE_HOT_START_TIMEOUT_MS", 5_000),
+            run_dir,
+        };
+        let runtime = Arc::new(Runtime {
+            store,
+            config,
+            settings,
+            snapshot: ArcSwap::from_pointee(Snapshot::default()),
+            write_lock: tokio::sync::Mutex::new(()),
+            logs,
+            code_dir: root.join("code"),
+            envs_dir,
+            tasks: tokio_util::task::TaskTracker::new(),
+            stopping: tokio_util::sync::CancellationToken::new(),
+        });
+        runtime.reload().await?;
+        runtime.clean_code_snapshots();
+        let reaper = Arc::downgrade(&runtime);
+        let stopping = runtime.stopping.clone();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_millis(200));
+            loop {
+                tokio::select! {
+                    _ = stopping.cancelled() => break,
+                    _ = tick.tick() => {}
+                }
+                let Some(runtime) = reaper.upgrade() else { break };
+                for entry in runtime.snapshot.load().fns.values() {
+                    if let Some(pool) = &entry.pool {
+                        pool.reap_idle();
+                    }
+                }
+            }
+        });
+        Ok(runtime)
     }
 
     /// Fn API v2, `/invoke/{fnID}` and `/t/{app}/{path}`: served on the functions listener.
     pub fn api_router(self: &Arc<Self>) -> axum::Router {
-        axum::Router::new()
+        api::api_router(self.clone())
     }
 
     /// Routes the CLI needs (deploy, logs, …), merged into the admin listener.
     pub fn admin_router(self: &Arc<Self>) -> axum::Router {
-        axum::Router::new()
+        api::admin_router(self.clone())
     }
 
     /// Stops every function process (process groups), waiting for in-flight calls first.
-    pub async fn shutdown(&self) {}
+    pub async fn shutdown(&self) {
+        self.stopping.cancel();
+        self.tasks.close();
+        // Detached calls get a bounded grace period.
+        let _ = tokio::time::timeout(Duration::from_secs(30), self.tasks.wait()).await;
+        let snapshot = self.snapshot.swap(Arc::new(Snapshot::default()));
+        for entry in snapshot.fns.values() {
+            if let Some(pool) = &entry.pool {
+                pool.shutdown().await;
+            }
+        }
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    pub fn config(&self) -> &RuntimeConfig {
+        &self.config
+    }
+
+    pub fn logs(&self) -> &Arc<LogSink> {
+        &self.logs
+    }
+
+    pub fn snapshot(&self) -> arc_swap::Guard<Arc<Snapshot>> {
+        self.snapshot.load()
+    }
+
+    /// Rebuilds the in-memory view from the store (after every write).
+    pub async fn reload(&self) -> anyhow::Result<()> {
+        let rows = fngate_store::functions::load_all(self.store.pool()).await?;
+        let old = self.snapshot.load_full();
+        let (next, unused) = registry::build(&rows, &old, &self.settings);
+        self.snapshot.store(Arc::new(next));
+        for pool in unused {
+            pool.retire();
+        }
+        Ok(())
+    }
+
+    /// Holds the control-plane write lock (writes + reload are serialised).
+    pub async fn lock_writes(&self) -> tokio::sync::MutexGuard<'_, ()> {
+        self.write_lock.lock().await
+    }
+
+    /// Removes code snapshots no stored function refers to.
+    fn clean_code_snapshots(&self) {
+        let snapshot = self.snapshot.load();
+        let used: Vec<&PathBuf> = snapshot
+            .fns
+            .values()
+            .filter_map(|e| e.deployment.as_ref().map(|d| &d.code_dir))
+            .collect();
+        if let Ok(entries) = std::fs::read_dir(&self.code_dir) {
+            for entry in entries.flatten() {
+                if !used.contains(&&entry.path()) {
+                    let _ = std::fs::remove_dir_all(entry.path());
+                }
+            }
+        }
+    }
+
+    /// Runs a call with a given call id (detached calls learn their id before they run).
+    pub async fn invoke_with_id(
+        &self,
+        fn_id: &str,
+        call_id: String,
+        request: InvokeRequest,
+    ) -> Result<InvokeResponse, InvokeError> {
+        if self.stopping.is_cancelled() {
+            return Err(InvokeError::TooBusy {
+                retry_after: pool::RETRY_AFTER,
+            });
+        }
+        let entry = self
+            .snapshot
+            .load()
+            .fns
+            .get(fn_id)
+            .cloned()
+            .ok_or(InvokeError::NotFound)?;
+        let Some(pool) = entry.pool.clone() else {
+            return Err(InvokeError::Other(format!(
+                "function {}/{} has no deployed code; deploy it with `fngate deploy --app {}`",
+                entry.app.name, entry.f.name, entry.app.name
+            )));
+        };
+        let output = pool.call(&call_id, &request.headers, request.body).await?;
+        Ok(InvokeResponse {
+            status: StatusCode::OK,
+            headers: output.headers,
+            body: output.body,
+            call_id,
+        })
+    }
+
+    /// Runs a call in the background (`Fn-Invoke-Type: detached`); shutdown waits for it.
+    pub fn spawn_detached(self: &Arc<Self>, fn_id: String, call_id: String, request: InvokeRequest) {
+        let runtime = self.clone();
+        self.tasks.spawn(async move {
+            if let Err(err) = runtime.invoke_with_id(&fn_id, call_id.clone(), request).await {
+                runtime
+                    .logs
+                    .write(&fn_id, &call_id, "fngate", &format!("detached call failed: {err}"));
+            }
+        });
+    }
+
+    pub(crate) fn code_dir(&self) -> &PathBuf {
+        &self.code_dir
+    }
+
+    pub(crate) fn envs_dir(&self) -> &PathBuf {
+        &self.envs_dir
+    }
 }
 
 impl FunctionInvoker for Runtime {
-    fn resolve(&self, _reference: &str) -> Option<FunctionRef> {
-        None
+    fn resolve(&self, reference: &str) -> Option<FunctionRef> {
+        let snapshot = self.snapshot.load();
+        let entry = match snapshot.fns.get(reference) {
+            Some(entry) => entry,
+            None => {
+                let (app, name) = reference.split_once('/')?;
+                let id = snapshot.fn_ids_by_name.get(&(app.to_string(), name.to_string()))?;
+                snapshot.fns.get(id)?
+            }
+        };
+        Some(FunctionRef {
+            fn_id: entry.f.id.clone(),
+            app_name: entry.app.name.clone(),
+            fn_name: entry.f.name.clone(),
+        })
     }
 
-    fn invoke<'a>(&'a self, _fn_id: &'a str, _request: InvokeRequest) -> InvokeFuture<'a> {
-        Box::pin(async { Err(InvokeError::NotFound) })
+    fn invoke<'a>(&'a self, fn_id: &'a str, request: InvokeRequest) -> InvokeFuture<'a> {
+        Box::pin(self.invoke_with_id(fn_id, model::new_id(), request))
     }
 }

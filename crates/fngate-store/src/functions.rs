@@ -299,6 +299,19 @@ pub async fn update_trigger(pool: &SqlitePool, t: &TriggerRow) -> Result<()> {
     not_found_if_zero(done.rows_affected(), "trigger")
 }
 
+/// Updates a trigger's source and annotations inside a transaction (deploy).
+pub async fn update_trigger_in(tx: &mut Transaction<'_, Sqlite>, t: &TriggerRow) -> Result<()> {
+    sqlx::query("UPDATE fn_triggers SET source = ?, annotations = ?, updated_at = ? WHERE id = ?")
+        .bind(&t.source)
+        .bind(&t.annotations)
+        .bind(&t.updated_at)
+        .bind(&t.id)
+        .execute(&mut **tx)
+        .await
+        .map_err(trigger_conflict)?;
+    Ok(())
+}
+
 pub async fn delete_trigger(pool: &SqlitePool, id: &str) -> Result<()> {
     let done = sqlx::query("DELETE FROM fn_triggers WHERE id = ?")
         .bind(id)

@@ -1,0 +1,421 @@
+//! `func.yaml` (schema 20180708), as the Fn CLI reads and writes it.
+//!
+//! Unknown fields are warnings (the Fn CLI ignores them too); wrong types and out-of-range values
+//! are errors that name the file, the line and the field.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+/// The only schema version fngate reads (`LatestYamlVersion` in the Fn CLI).
+pub const SCHEMA_VERSION: i64 = 20180708;
+pub const FILE_NAME: &str = "func.yaml";
+
+/// Every field of `FuncFileV20180708`, in the CLI's order.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct FuncFile {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub schema_version: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub version: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub runtime: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub build_image: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub run_image: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cmd: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub entrypoint: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub content_type: Option<String>,
+    #[serde(rename = "type", skip_serializing_if = "Option::is_none")]
+    pub kind: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub memory: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub timeout: Option<i32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub idle_timeout: Option<i32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub config: Option<BTreeMap<String, String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub annotations: Option<BTreeMap<String, serde_json::Value>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub triggers: Option<Vec<TriggerSpec>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub build: Option<Vec<String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub expects: Option<Expects>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub signing_details: Option<SigningDetails>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub deploy: Option<DeploySection>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TriggerSpec {
+    pub name: String,
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub source: String,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Expects {
+    #[serde(default)]
+    pub config: Vec<ExpectedConfig>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExpectedConfig {
+    pub name: String,
+    #[serde(default)]
+    pub required: bool,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SigningDetails {
+    #[serde(default)]
+    pub image_compartment_id: String,
+    #[serde(default)]
+    pub kms_key_id: String,
+    #[serde(default)]
+    pub kms_key_version_id: String,
+    #[serde(default)]
+    pub signing_algorithm: String,
+}
+
+/// `deploy.oci`: OCI-only settings, kept verbatim (fngate does not act on them).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct DeploySection {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub oci: Option<serde_json::Value>,
+}
+
+/// A problem in func.yaml: `path:line: field: message`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FuncFileError {
+    pub path: PathBuf,
+    pub line: Option<usize>,
+    pub field: String,
+    pub message: String,
+}
+
+impl fmt::Display for FuncFileError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.path.display())?;
+        if let Some(line) = self.line {
+            write!(f, ":{line}")?;
+        }
+        if !self.field.is_empty() {
+            write!(f, ": {}", self.field)?;
+        }
+        write!(f, ": {}", self.message)
+    }
+}
+
+impl std::error::Error for FuncFileError {}
+
+/// A parsed, validated func.yaml plus the warnings (unknown fields) met on the way.
+#[derive(Debug, Clone)]
+pub struct Parsed {
+    pub file: FuncFile,
+    pub warnings: Vec<String>,
+}
+
+/// Reads and validates `dir/func.yaml`.
+pub fn load(dir: &Path) -> Result<Parsed, FuncFileError> {
+    let path = dir.join(FILE_NAME);
+    let text = std::fs::read_to_string(&path).map_err(|err| FuncFileError {
+        path: path.clone(),
+        line: None,
+        field: String::new(),
+        message: format!("cannot read: {err}"),
+    })?;
+    parse(&path, &text)
+}
+
+/// Parses and validates func.yaml text; `path` is only used in messages.
+pub fn parse(path: &Path, text: &str) -> Result<Parsed, FuncFileError> {
+    let mut unknown = Vec::new();
+    let deserializer = serde_yaml_ng::Deserializer::from_str(text);
+    let mut on_unknown = |field: serde_ignored::Path<'_>| unknown.push(field.to_string());
+    let ignoring = serde_ignored::Deserializer::new(deserializer, &mut on_unknown);
+    let file: FuncFile = match serde_path_to_error::deserialize(ignoring) {
+        Ok(file) => file,
+        Err(err) => {
+            let field = err.path().to_string();
+            let inner = err.into_inner();
+            let line = inner.location().map(|loc| loc.line());
+            let message = strip_location(&inner.to_string());
+            // serde_yaml_ng already prefixes the path; it is reported as the field instead.
+            let message = message
+                .strip_prefix(&format!("{field}: "))
+                .unwrap_or(&message)
+                .to_string();
+            return Err(FuncFileError {
+                path: path.into(),
+                line,
+                field: if field == "." { String::new() } else { field },
+                message,
+            });
+        }
+    };
+    let warnings = unknown
+        .into_iter()
+        .map(|field| {
+            let leaf = field.rsplit('.').next().unwrap_or(&field).to_string();
+            let at = line_of(text, &leaf).map(|l| format!(":{l}")).unwrap_or_default();
+            format!("{}{at}: {field}: unknown field, ignored", path.display())
+        })
+        .collect();
+    validate(path, text, &file)?;
+    Ok(Parsed { file, warnings })
+}
+
+/// serde_yaml_ng appends " at line L column C"; the line is reported separately.
+fn strip_location(message: &str) -> String {
+    match message.find(" at line ") {
+        Some(at) => message[..at].to_string(),
+        None => message.to_string(),
+    }
+}
+
+/// The 1-based line where `key:` first appears (best effort, for messages).
+pub fn line_of(text: &str, key: &str) -> Option<usize> {
+    let wanted = format!("{key}:");
+    text.lines()
+        .position(|line| {
+            let trimmed = line.trim_start().trim_start_matches("- ");
+            trimmed.starts_with(&wanted)
+        })
+        .map(|i| i + 1)
+}
+
+fn validate(path: &Path, text: &str, file: &FuncFile) -> Result<(), FuncFileError> {
+    let fail = |field: &str, message: String| {
+        let leaf = field.rsplit('.').next().unwrap_or(field);
+        let leaf = leaf.split('[').next().unwrap_or(leaf);
+        Err(FuncFileError {
+            path: path.into(),
+            line: line_of(text, leaf),
+            field: field.to_string(),
+            message,
+        })
+    };
+    match file.schema_version {
+        Some(SCHEMA_VERSION) => {}
+        Some(other) => return fail("schema_version", format!("must be {SCHEMA_VERSION}, got {other}")),
+        None => {
+            return Err(FuncFileError {
+                path: path.into(),
+                line: None,
+                field: "schema_version".into(),
+                message: format!("missing; fngate reads func.yaml schema {SCHEMA_VERSION} (as written by `fn init`)"),
+            });
+        }
+    }
+    match file.name.as_deref() {
+        None | Some("") => {
+            return Err(FuncFileError {
+                path: path.into(),
+                line: line_of(text, "name"),
+                field: "name".into(),
+                message: "missing; every function needs a name".into(),
+            });
+        }
+        Some(name) => {
+            if let Err(message) = crate::model::validate_fn_name(name) {
+                return fail("name", message);
+            }
+        }
+    }
+    if let Some(runtime) = file.runtime.as_deref()
+        && let Err(message) = crate::lang::Lang::for_runtime(runtime)
+    {
+        return fail("runtime", message);
+    }
+    if file.runtime.is_none() && file.entrypoint.is_none() && file.cmd.is_none() {
+        return Err(FuncFileError {
+            path: path.into(),
+            line: None,
+            field: "runtime".into(),
+            message: "missing; set `runtime: python` or `runtime: node`".into(),
+        });
+    }
+    if let Some(memory) = file.memory
+        && !(1..=crate::model::MAX_MEMORY).contains(&memory)
+    {
+        return fail(
+            "memory",
+            format!("must be between 1 and {} (MB), got {memory}", crate::model::MAX_MEMORY),
+        );
+    }
+    if let Some(timeout) = file.timeout
+        && !(1..=crate::model::MAX_TIMEOUT).contains(&timeout)
+    {
+        return fail(
+            "timeout",
+            format!(
+                "must be between 1 and {} (seconds), got {timeout}",
+                crate::model::MAX_TIMEOUT
+            ),
+        );
+    }
+    if let Some(idle) = file.idle_timeout
+        && !(1..=crate::model::MAX_IDLE_TIMEOUT).contains(&idle)
+    {
+        return fail(
+            "idle_timeout",
+            format!(
+                "must be between 1 and {} (seconds), got {idle}",
+                crate::model::MAX_IDLE_TIMEOUT
+            ),
+        );
+    }
+    for key in file.config.iter().flat_map(|c| c.keys()) {
+        if key.is_empty() || key.contains('=') || key.contains('\0') {
+            return fail("config", format!("{key:?} is not a usable environment variable name"));
+        }
+    }
+    for (i, trigger) in file.triggers.iter().flatten().enumerate() {
+        if trigger.name.is_empty() {
+            return fail(&format!("triggers[{i}].name"), "must not be empty".into());
+        }
+        if trigger.kind != "http" {
+            return fail(
+                &format!("triggers[{i}].type"),
+                format!("unsupported trigger type {:?} (only \"http\")", trigger.kind),
+            );
+        }
+        if !trigger.source.starts_with('/') {
+            return fail(
+                &format!("triggers[{i}].source"),
+                format!("must start with '/', got {:?}", trigger.source),
+            );
+        }
+    }
+    Ok(())
+}
+
+/// The patch bump `fn deploy` applies to `version` (`0.0.1` → `0.0.2`); no version → `0.0.1`.
+pub fn bump_version(version: Option<&str>) -> Result<String, String> {
+    let Some(version) = version.filter(|v| !v.is_empty()) else {
+        return Ok("0.0.1".into());
+    };
+    let parts: Vec<&str> = version.split('.').collect();
+    let numbers: Option<Vec<u64>> = parts.iter().map(|p| p.parse().ok()).collect();
+    match numbers.as_deref() {
+        Some([major, minor, patch]) => Ok(format!("{major}.{minor}.{}", patch + 1)),
+        _ => Err(format!(
+            "version {version:?} is not MAJOR.MINOR.PATCH; fix it to let deploy bump it"
+        )),
+    }
+}
+
+/// Rewrites the `version:` line of func.yaml text in place (keeping comments and order), or
+/// appends one after `name:` when there is none.
+pub fn set_version(text: &str, version: &str) -> String {
+    let mut out = String::with_capacity(text.len() + 20);
+    let mut done = false;
+    for line in text.split_inclusive('\n') {
+        if !done && line.starts_with("version:") {
+            out.push_str(&format!("version: {version}\n"));
+            done = true;
+        } else {
+            out.push_str(line);
+        }
+    }
+    if !done {
+        if !out.ends_with('\n') && !out.is_empty() {
+            out.push('\n');
+        }
+        out.push_str(&format!("version: {version}\n"));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const GOOD: &str = "schema_version: 20180708\nname: hello\nversion: 0.0.1\nruntime: python\n\
+        build_image: fnproject/python:3.12-dev\nrun_image: fnproject/python:3.12\n\
+        entrypoint: /python/bin/fdk /function/func.py handler\nmemory: 256\n\
+        triggers:\n- name: hello\n  type: http\n  source: /hello\n";
+
+    fn parse_str(text: &str) -> Result<Parsed, FuncFileError> {
+        parse(Path::new("hello/func.yaml"), text)
+    }
+
+    #[test]
+    fn reads_what_fn_init_writes() {
+        let parsed = parse_str(GOOD).unwrap();
+        assert!(parsed.warnings.is_empty());
+        assert_eq!(parsed.file.name.as_deref(), Some("hello"));
+        assert_eq!(parsed.file.memory, Some(256));
+        assert_eq!(parsed.file.triggers.as_ref().unwrap()[0].source, "/hello");
+    }
+
+    #[test]
+    fn every_reference_field_is_known() {
+        let text = format!(
+            "{GOOD}cmd: x\ncontent_type: application/json\ntype: sync\ntimeout: 30\nidle_timeout: 60\n\
+             config:\n  K: V\nannotations:\n  a.b/c: 1\nbuild:\n- echo hi\nexpects:\n  config:\n  - name: K\n    required: true\n\
+             signing_details:\n  image_compartment_id: c\n  kms_key_id: k\n  kms_key_version_id: v\n  signing_algorithm: s\n\
+             deploy:\n  oci:\n    provisioned_concurrency:\n      strategy: CONSTANT\n      count: 1\n"
+        );
+        let parsed = parse_str(&text).unwrap();
+        assert!(parsed.warnings.is_empty(), "{:?}", parsed.warnings);
+        assert_eq!(parsed.file.config.unwrap()["K"], "V");
+    }
+
+    #[test]
+    fn unknown_field_is_a_warning_with_its_line() {
+        let parsed = parse_str(&format!("{GOOD}colour: blue\n")).unwrap();
+        assert_eq!(parsed.warnings, ["hello/func.yaml:13: colour: unknown field, ignored"]);
+    }
+
+    #[test]
+    fn wrong_type_names_line_and_field() {
+        let text = GOOD.replace("memory: 256", "memory: lots");
+        let err = parse_str(&text).unwrap_err();
+        assert_eq!(err.line, Some(8));
+        assert_eq!(err.field, "memory");
+        assert!(
+            err.to_string().starts_with("hello/func.yaml:8: memory: invalid type"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn out_of_range_and_bad_trigger_are_rejected() {
+        let err = parse_str(&GOOD.replace("memory: 256", "memory: 0")).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "hello/func.yaml:8: memory: must be between 1 and 8192 (MB), got 0"
+        );
+        let err = parse_str(&GOOD.replace("source: /hello", "source: hello")).unwrap_err();
+        assert_eq!(err.field, "triggers[0].source");
+        assert_eq!(err.line, Some(12));
+        let err = parse_str(&GOOD.replace("runtime: python", "runtime: docker")).unwrap_err();
+        assert!(err.message.contains("Docker"), "{err}");
+        let err = parse_str("schema_version: 20180708\nname: [\n").unwrap_err();
+        assert!(err.line.is_some(), "{err}");
+    }
+
+    #[test]
+    fn version_bump_and_rewrite() {
+        assert_eq!(bump_version(Some("0.0.9")).unwrap(), "0.0.10");
+        assert_eq!(bump_version(None).unwrap(), "0.0.1");
+        assert!(bump_version(Some("latest")).is_err());
+        let text = set_version(GOOD, "0.0.2");
+        assert!(text.contains("\nversion: 0.0.2\n") && !text.contains("0.0.1"));
+    }
+}

@@ -1,0 +1,373 @@
+//! One hot function process: spawned in its own process group with a fresh socket directory,
+//! ready when the FDK's `lsnr.sock` appears, then called over one keep-alive HTTP/1.1 connection
+//! on the unix socket, one call at a time (`fn:api/agent/agent.go`).
+
+use std::os::unix::fs::{FileTypeExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use fngate_invoke::InvokeError;
+use http::header::{CONNECTION, CONTENT_LENGTH, HOST, TRANSFER_ENCODING};
+use http::{HeaderMap, HeaderName, HeaderValue, Request, StatusCode};
+use http_body_util::{BodyExt, Full};
+use hyper::client::conn::http1::SendRequest;
+use hyper_util::rt::TokioIo;
+use nix::sys::signal::{Signal, killpg};
+use nix::unistd::Pid;
+use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
+use tokio::net::UnixStream;
+use tokio::process::Child;
+use tokio::sync::OwnedSemaphorePermit;
+
+use crate::logs::LogSink;
+
+/// FDK socket name (`udsFilename` in Fn).
+pub const SOCKET_NAME: &str = "lsnr.sock";
+/// Longest unix socket path (sun_path is 108 bytes with the NUL).
+const MAX_SOCKET_PATH: usize = 107;
+
+/// Everything needed to start instances of one function version.
+#[derive(Debug)]
+pub struct InstanceSpec {
+    pub fn_id: String,
+    pub fn_name: String,
+    pub app_name: String,
+    /// Program and arguments, already mapped onto the host.
+    pub command: Vec<String>,
+    pub cwd: PathBuf,
+    /// Environment: merged app+fn config, then the FN_* variables (without FN_LISTENER).
+    pub env: Vec<(String, String)>,
+    pub memory_mb: u64,
+    pub timeout: Duration,
+    pub idle_timeout: Duration,
+    pub init_timeout: Duration,
+    /// Parent of the per-instance socket directories.
+    pub run_dir: PathBuf,
+}
+
+/// What the FDK answered with 200.
+pub struct CallOutput {
+    pub headers: HeaderMap,
+    pub body: Bytes,
+}
+
+/// A failed call and whether the instance must be discarded.
+pub struct CallFailure {
+    pub error: InvokeError,
+    pub kill: bool,
+}
+
+pub struct Instance {
+    child: Child,
+    pgid: Pid,
+    sock_dir: PathBuf,
+    sender: Option<SendRequest<Full<Bytes>>>,
+    current_call: Arc<std::sync::Mutex<String>>,
+    pub last_used: Instant,
+    _permits: Vec<OwnedSemaphorePermit>,
+}
+
+impl Instance {
+    /// Starts a process and waits for its socket, within the init timeout.
+    pub async fn start(
+        spec: &InstanceSpec,
+        logs: &Arc<LogSink>,
+        permits: Vec<OwnedSemaphorePermit>,
+    ) -> Result<Instance, InvokeError> {
+        let sock_dir = make_socket_dir(&spec.run_dir).map_err(|err| {
+            tracing::error!(fn_id = %spec.fn_id, error = %err, "cannot create the instance socket directory");
+            InvokeError::InitFailed
+        })?;
+        let socket = sock_dir.join(SOCKET_NAME);
+        let Some((program, args)) = spec.command.split_first() else {
+            return Err(InvokeError::InitFailed);
+        };
+        let mut command = tokio::process::Command::new(program);
+        command
+            .args(args)
+            .current_dir(&spec.cwd)
+            .env_clear()
+            .envs(spec.env.iter().map(|(k, v)| (k, v)))
+            .env("FN_LISTENER", format!("unix:{}", socket.display()))
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true)
+            // Its own process group, so the whole tree is killed together.
+            .process_group(0);
+        let data_limit = spec.memory_mb.saturating_mul(1024 * 1024);
+        // SAFETY: only async-signal-safe syscalls (setrlimit, prctl) run between fork and exec.
+        unsafe {
+            command.pre_exec(move || {
+                // RLIMIT_DATA, not RLIMIT_AS: V8 reserves GBs of address space up front and dies
+                // under RLIMIT_AS, while RLIMIT_DATA bounds the heap and private writable mappings.
+                nix::sys::resource::setrlimit(nix::sys::resource::Resource::RLIMIT_DATA, data_limit, data_limit)
+                    .map_err(std::io::Error::from)?;
+                // If fngate dies (even kill -9), the kernel kills the instance too.
+                nix::sys::prctl::set_pdeathsig(Some(Signal::SIGKILL)).map_err(std::io::Error::from)?;
+                Ok(())
+            });
+        }
+        let mut child = match command.spawn() {
+            Ok(child) => child,
+            Err(err) => {
+                logs.write(&spec.fn_id, "-", "fngate", &format!("cannot start {program}: {err}"));
+                let _ = std::fs::remove_dir_all(&sock_dir);
+                return Err(InvokeError::InitFailed);
+            }
+        };
+        let pgid = Pid::from_raw(child.id().unwrap_or_default() as i32);
+        let current_call = Arc::new(std::sync::Mutex::new("-".to_string()));
+        if let Some(out) = child.stdout.take() {
+            spawn_log_reader(out, "stdout", spec.fn_id.clone(), current_call.clone(), logs.clone());
+        }
+        if let Some(err) = child.stderr.take() {
+            spawn_log_reader(err, "stderr", spec.fn_id.clone(), current_call.clone(), logs.clone());
+        }
+        let mut instance = Instance {
+            child,
+            pgid,
+            sock_dir,
+            sender: None,
+            current_call,
+            last_used: Instant::now(),
+            _permits: permits,
+        };
+        let started = Instant::now();
+        loop {
+            match check_socket(&socket) {
+                Ok(true) => break,
+                Ok(false) => {}
+                Err(message) => {
+                    logs.write(&spec.fn_id, "-", "fngate", &message);
+                    return Err(InvokeError::InitFailed);
+                }
+            }
+            if let Ok(Some(status)) = instance.child.try_wait() {
+                logs.write(
+                    &spec.fn_id,
+                    "-",
+                    "fngate",
+                    &format!("function process exited before it was ready: {status}"),
+                );
+                return Err(InvokeError::InitFailed);
+            }
+            if started.elapsed() >= spec.init_timeout {
+                logs.write(
+                    &spec.fn_id,
+                    "-",
+                    "fngate",
+                    "function did not create its socket within the init timeout",
+                );
+                return Err(InvokeError::InitTimedOut);
+            }
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
+        instance.connect().await.map_err(|err| {
+            logs.write(
+                &spec.fn_id,
+                "-",
+                "fngate",
+                &format!("cannot connect to the function socket: {err}"),
+            );
+            InvokeError::InitFailed
+        })?;
+        Ok(instance)
+    }
+
+    async fn connect(&mut self) -> anyhow::Result<()> {
+        let stream = UnixStream::connect(self.sock_dir.join(SOCKET_NAME)).await?;
+        let (sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream)).await?;
+        tokio::spawn(async move {
+            let _ = connection.await;
+        });
+        self.sender = Some(sender);
+        Ok(())
+    }
+
+    /// Whether the process is still running (checked before reusing an idle instance).
+    pub fn is_alive(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
+    }
+
+    /// `POST /call` with Fn's headers; applies Fn's 200/502/504 rules and the function timeout.
+    pub async fn call(
+        &mut self,
+        call_id: &str,
+        headers: &HeaderMap,
+        body: Bytes,
+        timeout: Duration,
+    ) -> Result<CallOutput, CallFailure> {
+        let kill = |error| CallFailure { error, kill: true };
+        if let Ok(mut current) = self.current_call.lock() {
+            *current = call_id.to_string();
+        }
+        if self.sender.as_ref().is_none_or(|s| s.is_closed()) && self.connect().await.is_err() {
+            return Err(kill(InvokeError::ReceiveFailed));
+        }
+        let deadline = time::OffsetDateTime::now_utc() + timeout;
+        let deadline = deadline
+            .replace_nanosecond(0)
+            .unwrap_or(deadline)
+            .format(&time::format_description::well_known::Rfc3339)
+            .unwrap_or_default();
+        let mut request = Request::post("/call")
+            .body(Full::new(body))
+            .map_err(|_| kill(InvokeError::ReceiveFailed))?;
+        let out = request.headers_mut();
+        for (name, value) in headers {
+            if !is_hop_by_hop(name) && name != HOST && name != CONTENT_LENGTH {
+                out.append(name.clone(), value.clone());
+            }
+        }
+        out.insert(HOST, HeaderValue::from_static("localhost"));
+        out.insert(
+            "fn-call-id",
+            HeaderValue::from_str(call_id).map_err(|_| kill(InvokeError::ReceiveFailed))?,
+        );
+        if let Ok(value) = HeaderValue::from_str(&deadline) {
+            out.insert("fn-deadline", value);
+        }
+        let Some(sender) = self.sender.as_mut() else {
+            return Err(kill(InvokeError::ReceiveFailed));
+        };
+        let exchange = async {
+            sender.ready().await?;
+            let response = sender.send_request(request).await?;
+            let (parts, body) = response.into_parts();
+            let body = body.collect().await?.to_bytes();
+            Ok::<_, hyper::Error>((parts, body))
+        };
+        let result = tokio::time::timeout(timeout, exchange).await;
+        self.last_used = Instant::now();
+        let (parts, body) = match result {
+            Err(_) => return Err(kill(InvokeError::TimedOut)),
+            Ok(Err(_)) => return Err(kill(InvokeError::ReceiveFailed)),
+            Ok(Ok(answer)) => answer,
+        };
+        match parts.status {
+            StatusCode::OK => {
+                let mut headers = parts.headers;
+                strip_hop_by_hop(&mut headers);
+                headers.remove(CONTENT_LENGTH);
+                Ok(CallOutput { headers, body })
+            }
+            StatusCode::BAD_GATEWAY => Err(CallFailure {
+                error: InvokeError::FunctionFailed,
+                kill: false,
+            }),
+            StatusCode::GATEWAY_TIMEOUT => Err(CallFailure {
+                error: InvokeError::TimedOut,
+                kill: false,
+            }),
+            _ => Err(kill(InvokeError::InvalidResponse)),
+        }
+    }
+
+    /// Kills the process group and reaps the child.
+    pub async fn stop(mut self) {
+        let _ = killpg(self.pgid, Signal::SIGKILL);
+        let _ = self.child.wait().await;
+    }
+
+    pub fn pid(&self) -> i32 {
+        self.pgid.as_raw()
+    }
+}
+
+impl Drop for Instance {
+    fn drop(&mut self) {
+        // The group, not just the child: FDKs may fork. Tokio reaps the child (kill_on_drop).
+        if self.pgid.as_raw() > 0 {
+            let _ = killpg(self.pgid, Signal::SIGKILL);
+        }
+        let _ = std::fs::remove_dir_all(&self.sock_dir);
+    }
+}
+
+/// A fresh, private directory for one instance's socket; short enough for `sun_path`.
+fn make_socket_dir(run_dir: &Path) -> std::io::Result<PathBuf> {
+    let name = format!("i{:016x}", rand::random::<u64>());
+    let mut base = run_dir.to_path_buf();
+    if base.join(&name).join("phony").join(SOCKET_NAME).as_os_str().len() > MAX_SOCKET_PATH {
+        base = std::env::temp_dir().join(format!("fngate-{}", nix::unistd::getuid()));
+    }
+    std::fs::create_dir_all(&base)?;
+    let dir = base.join(name);
+    std::fs::create_dir(&dir)?;
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700))?;
+    Ok(dir)
+}
+
+/// Fn's readiness check (`checkSocketDestination`): `lsnr.sock` is a socket, or a relative
+/// symlink within the directory to one. `Ok(false)` = not there yet.
+fn check_socket(socket: &Path) -> Result<bool, String> {
+    let meta = match std::fs::symlink_metadata(socket) {
+        Ok(meta) => meta,
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Ok(false),
+        Err(err) => return Err(format!("cannot inspect {}: {err}", socket.display())),
+    };
+    if meta.file_type().is_symlink() {
+        let target = std::fs::read_link(socket).map_err(|err| format!("cannot read symlink: {err}"))?;
+        if target.parent().is_some_and(|p| !p.as_os_str().is_empty()) {
+            return Err(
+                "invalid unix socket symlink, symlinks must be relative within the unix socket directory".into(),
+            );
+        }
+    }
+    match std::fs::metadata(socket) {
+        Ok(meta) if meta.file_type().is_socket() => Ok(true),
+        Ok(_) => Err("listener file is not a socket".into()),
+        // A symlink whose socket is not bound yet.
+        Err(_) => Ok(false),
+    }
+}
+
+fn spawn_log_reader(
+    stream: impl AsyncRead + Unpin + Send + 'static,
+    name: &'static str,
+    fn_id: String,
+    current_call: Arc<std::sync::Mutex<String>>,
+    logs: Arc<LogSink>,
+) {
+    tokio::spawn(async move {
+        let mut lines = BufReader::new(stream).lines();
+        while let Ok(Some(line)) = lines.next_line().await {
+            let call = current_call.lock().map(|c| c.clone()).unwrap_or_default();
+            logs.write(&fn_id, &call, name, &line);
+        }
+    });
+}
+
+const HOP_BY_HOP: [&str; 8] = [
+    "connection",
+    "keep-alive",
+    "proxy-authenticate",
+    "proxy-authorization",
+    "te",
+    "trailer",
+    "transfer-encoding",
+    "upgrade",
+];
+
+pub fn is_hop_by_hop(name: &HeaderName) -> bool {
+    name == CONNECTION || name == TRANSFER_ENCODING || HOP_BY_HOP.contains(&name.as_str())
+}
+
+pub fn strip_hop_by_hop(headers: &mut HeaderMap) {
+    for name in HOP_BY_HOP {
+        headers.remove(name);
+    }
+}
+
+/// Removes socket directories left by a previous server that was killed.
+pub fn clean_run_dir(run_dir: &Path) {
+    if let Ok(entries) = std::fs::read_dir(run_dir) {
+        for entry in entries.flatten() {
+            let _ = std::fs::remove_dir_all(entry.path());
+        }
+    }
+}

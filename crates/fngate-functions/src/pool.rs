@@ -1,0 +1,182 @@
+//! Hot instances of one function version: idle ones are reused, more concurrent calls start
+//! more instances up to the per-function and global limits, then calls wait (bounded) and get
+//! `Timed out - server too busy`. A retired pool (after a redeploy or config change) lets busy
+//! instances finish their call and stops them instead of reusing them.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use fngate_invoke::InvokeError;
+use http::HeaderMap;
+use tokio::sync::{Notify, Semaphore};
+
+use crate::instance::{CallOutput, Instance, InstanceSpec};
+use crate::logs::LogSink;
+
+/// How often a waiting call re-checks for capacity freed elsewhere (e.g. in another pool).
+const RECHECK: Duration = Duration::from_millis(25);
+/// `Retry-After` Fn sends with "server too busy".
+pub const RETRY_AFTER: Duration = Duration::from_secs(15);
+
+pub struct Pool {
+    pub spec: Arc<InstanceSpec>,
+    idle: std::sync::Mutex<Vec<Instance>>,
+    per_fn: Arc<Semaphore>,
+    global: Arc<Semaphore>,
+    logs: Arc<LogSink>,
+    returned: Notify,
+    retired: AtomicBool,
+    queue_timeout: Duration,
+    /// Instances started over the pool's life (for tests and metrics).
+    pub started: AtomicUsize,
+}
+
+impl Pool {
+    pub fn new(
+        spec: InstanceSpec,
+        max_per_fn: usize,
+        global: Arc<Semaphore>,
+        logs: Arc<LogSink>,
+        queue_timeout: Duration,
+    ) -> Pool {
+        Pool {
+            spec: Arc::new(spec),
+            idle: std::sync::Mutex::new(Vec::new()),
+            per_fn: Arc::new(Semaphore::new(max_per_fn.max(1))),
+            global,
+            logs,
+            returned: Notify::new(),
+            retired: AtomicBool::new(false),
+            queue_timeout,
+            started: AtomicUsize::new(0),
+        }
+    }
+
+    /// Runs one call on an instance of this pool.
+    pub async fn call(&self, call_id: &str, headers: &HeaderMap, body: Bytes) -> Result<CallOutput, InvokeError> {
+        let mut instance = self.acquire().await?;
+        match instance.call(call_id, headers, body, self.spec.timeout).await {
+            Ok(output) => {
+                self.release(instance);
+                Ok(output)
+            }
+            Err(failure) => {
+                if failure.kill {
+                    self.logs.write(
+                        &self.spec.fn_id,
+                        call_id,
+                        "fngate",
+                        &format!("instance {} stopped: {}", instance.pid(), failure.error),
+                    );
+                    instance.stop().await;
+                    self.returned.notify_one();
+                } else {
+                    self.release(instance);
+                }
+                Err(failure.error)
+            }
+        }
+    }
+
+    async fn acquire(&self) -> Result<Instance, InvokeError> {
+        let give_up = Instant::now() + self.queue_timeout;
+        loop {
+            let returned = self.returned.notified();
+            tokio::pin!(returned);
+            returned.as_mut().enable();
+            if let Some(instance) = self.take_idle() {
+                return Ok(instance);
+            }
+            if let Ok(own) = self.per_fn.clone().try_acquire_owned()
+                && let Ok(shared) = self.global.clone().try_acquire_owned()
+            {
+                self.started.fetch_add(1, Ordering::Relaxed);
+                return Instance::start(&self.spec, &self.logs, vec![own, shared]).await;
+            }
+            let now = Instant::now();
+            if now >= give_up {
+                return Err(InvokeError::TooBusy {
+                    retry_after: RETRY_AFTER,
+                });
+            }
+            let wait = (give_up - now).min(RECHECK);
+            tokio::select! {
+                _ = returned => {}
+                _ = tokio::time::sleep(wait) => {}
+            }
+        }
+    }
+
+    fn take_idle(&self) -> Option<Instance> {
+        let mut idle = self.idle.lock().ok()?;
+        while let Some(mut instance) = idle.pop() {
+            if instance.is_alive() {
+                return Some(instance);
+            }
+        }
+        None
+    }
+
+    fn release(&self, instance: Instance) {
+        if self.retired.load(Ordering::Acquire) {
+            drop(instance);
+        } else if let Ok(mut idle) = self.idle.lock() {
+            idle.push(instance);
+        }
+        self.returned.notify_one();
+    }
+
+    /// Stops idle instances past `idle_timeout`; returns how many.
+    pub fn reap_idle(&self) -> usize {
+        let Ok(mut idle) = self.idle.lock() else { return 0 };
+        let before = idle.len();
+        let limit = self.spec.idle_timeout;
+        idle.retain(|instance| instance.last_used.elapsed() < limit);
+        let reaped = before - idle.len();
+        if reaped > 0 {
+            self.returned.notify_waiters();
+        }
+        reaped
+    }
+
+    /// Stops one idle instance to free global capacity for another function.
+    pub fn evict_one(&self) -> bool {
+        let evicted = self.idle.lock().ok().and_then(|mut idle| idle.pop()).is_some();
+        if evicted {
+            self.returned.notify_waiters();
+        }
+        evicted
+    }
+
+    /// No more reuse: idle instances stop now, busy ones after their call.
+    pub fn retire(&self) {
+        self.retired.store(true, Ordering::Release);
+        if let Ok(mut idle) = self.idle.lock() {
+            idle.clear();
+        }
+    }
+
+    /// Stops everything, waiting for the processes to be reaped.
+    pub async fn shutdown(&self) {
+        self.retired.store(true, Ordering::Release);
+        let instances: Vec<Instance> = self
+            .idle
+            .lock()
+            .map(|mut idle| idle.drain(..).collect())
+            .unwrap_or_default();
+        for instance in instances {
+            instance.stop().await;
+        }
+    }
+
+    pub fn idle_count(&self) -> usize {
+        self.idle.lock().map(|idle| idle.len()).unwrap_or(0)
+    }
+
+    /// Instances alive now (busy or idle).
+    pub fn live_count(&self, max_per_fn: usize) -> usize {
+        max_per_fn.saturating_sub(self.per_fn.available_permits())
+    }
+}

@@ -1,0 +1,176 @@
+//! The in-memory view the data plane reads: apps, functions, triggers and their pools, swapped
+//! atomically after every control-plane write. Pools are reused when nothing that shapes an
+//! instance changed (like Fn's slot-queue key) and retired otherwise.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use tokio::sync::Semaphore;
+
+use crate::instance::InstanceSpec;
+use crate::lang::Lang;
+use crate::logs::LogSink;
+use crate::model::{App, Fn, config_pairs};
+use crate::pool::Pool;
+
+/// How a deployed function runs (stored as JSON in `fn_fns.deployment`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Deployment {
+    pub lang: Lang,
+    pub runtime: String,
+    pub version: String,
+    pub code_dir: PathBuf,
+    pub env_dir: PathBuf,
+    pub env_key: String,
+    /// The host command (container entrypoint/cmd mapped onto code_dir and env_dir).
+    pub command: Vec<String>,
+}
+
+pub struct FnEntry {
+    pub app: App,
+    pub f: Fn,
+    pub deployment: Option<Deployment>,
+    pub pool: Option<Arc<Pool>>,
+    pool_key: String,
+}
+
+#[derive(Default)]
+pub struct Snapshot {
+    pub apps: HashMap<String, App>,
+    pub app_ids_by_name: HashMap<String, String>,
+    pub fns: HashMap<String, Arc<FnEntry>>,
+    pub fn_ids_by_name: HashMap<(String, String), String>,
+    /// (app name, trigger source) → fn id.
+    pub triggers: HashMap<(String, String), String>,
+}
+
+/// Limits and directories every pool shares.
+pub struct PoolSettings {
+    pub max_per_fn: usize,
+    pub global: Arc<Semaphore>,
+    pub logs: Arc<LogSink>,
+    pub queue_timeout: Duration,
+    pub init_timeout: Duration,
+    pub run_dir: PathBuf,
+}
+
+/// Builds a snapshot from stored rows, reusing pools from `old` whose key did not change;
+/// returns the pools that are no longer used (to retire).
+pub fn build(
+    rows: &fngate_store::functions::Snapshot,
+    old: &Snapshot,
+    settings: &PoolSettings,
+) -> (Snapshot, Vec<Arc<Pool>>) {
+    let mut next = Snapshot::default();
+    for row in &rows.apps {
+        next.app_ids_by_name.insert(row.name.clone(), row.id.clone());
+        next.apps.insert(row.id.clone(), App::from(row));
+    }
+    for row in &rows.fns {
+        let Some(app) = next.apps.get(&row.app_id).cloned() else {
+            continue;
+        };
+        let f = Fn::from(row);
+        let deployment: Option<Deployment> = row.deployment.as_deref().and_then(|d| serde_json::from_str(d).ok());
+        let spec = deployment.as_ref().map(|d| instance_spec(&app, &f, d, settings));
+        let pool_key = spec.as_ref().map(|s| format!("{s:?}")).unwrap_or_default();
+        let pool = match (spec, old.fns.get(&row.id)) {
+            (Some(_), Some(prev)) if prev.pool_key == pool_key && prev.pool.is_some() => prev.pool.clone(),
+            (Some(spec), _) => Some(Arc::new(Pool::new(
+                spec,
+                settings.max_per_fn,
+                settings.global.clone(),
+                settings.logs.clone(),
+                settings.queue_timeout,
+            ))),
+            (None, _) => None,
+        };
+        next.fn_ids_by_name
+            .insert((app.name.clone(), f.name.clone()), f.id.clone());
+        next.fns.insert(
+            f.id.clone(),
+            Arc::new(FnEntry {
+                app,
+                f,
+                deployment,
+                pool,
+                pool_key,
+            }),
+        );
+    }
+    for row in &rows.triggers {
+        if row.kind != "http" {
+            continue;
+        }
+        if let Some(app) = next.apps.get(&row.app_id) {
+            next.triggers
+                .insert((app.name.clone(), row.source.clone()), row.fn_id.clone());
+        }
+    }
+    let unused = old
+        .fns
+        .values()
+        .filter_map(|entry| {
+            let pool = entry.pool.as_ref()?;
+            let kept = next
+                .fns
+                .get(&entry.f.id)
+                .and_then(|e| e.pool.as_ref())
+                .is_some_and(|p| Arc::ptr_eq(p, pool));
+            (!kept).then(|| pool.clone())
+        })
+        .collect();
+    (next, unused)
+}
+
+/// The instance environment (`fn:api/agent/call.go` `buildConfig`): app config, then fn config,
+/// then the platform's variables on top.
+fn instance_spec(app: &App, f: &Fn, d: &Deployment, settings: &PoolSettings) -> InstanceSpec {
+    let mut env: Vec<(String, String)> = Vec::new();
+    for name in ["PATH", "HOME", "LANG", "LC_ALL", "TZ", "TMPDIR", "USER"] {
+        if let Ok(value) = std::env::var(name) {
+            env.push((name.into(), value));
+        }
+    }
+    match d.lang {
+        Lang::Python => {
+            env.push(("PYTHONPATH".into(), d.code_dir.display().to_string()));
+            env.push(("VIRTUAL_ENV".into(), d.env_dir.display().to_string()));
+            env.push(("PYTHONUNBUFFERED".into(), "1".into()));
+        }
+        Lang::Node => env.push(("NODE_PATH".into(), d.env_dir.join("node_modules").display().to_string())),
+    }
+    let mut config: HashMap<String, String> = config_pairs(&app.config).into_iter().collect();
+    config.extend(config_pairs(&f.config));
+    let mut config: Vec<(String, String)> = config.into_iter().collect();
+    config.sort();
+    env.retain(|(k, _)| !config.iter().any(|(c, _)| c == k));
+    env.extend(config);
+    let platform = [
+        ("FN_FORMAT", "http-stream".to_string()),
+        ("FN_MEMORY", f.memory.to_string()),
+        ("FN_TYPE", "sync".to_string()),
+        ("FN_FN_ID", f.id.clone()),
+        ("FN_APP_ID", app.id.clone()),
+        ("FN_APP_NAME", app.name.clone()),
+        ("FN_FN_NAME", f.name.clone()),
+    ];
+    env.retain(|(k, _)| !platform.iter().any(|(p, _)| p == k) && k != "FN_LISTENER");
+    env.extend(platform.into_iter().map(|(k, v)| (k.to_string(), v)));
+    InstanceSpec {
+        fn_id: f.id.clone(),
+        fn_name: f.name.clone(),
+        app_name: app.name.clone(),
+        command: d.command.clone(),
+        cwd: d.code_dir.clone(),
+        env,
+        memory_mb: f.memory,
+        timeout: Duration::from_secs(f.timeout.max(1) as u64),
+        idle_timeout: Duration::from_secs(f.idle_timeout.max(1) as u64),
+        init_timeout: settings.init_timeout,
+        run_dir: settings.run_dir.clone(),
+    }
+}
