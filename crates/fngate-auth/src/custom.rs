@@ -79,7 +79,9 @@ impl ArgSource {
                     .map(|(_, v)| v.into_owned())
                     .collect(),
             ),
-            ArgSource::Body => Some(Value::String(String::from_utf8_lossy(request.body).into_owned())),
+            ArgSource::Body => {
+                (!request.body.is_empty()).then(|| Value::String(String::from_utf8_lossy(request.body).into_owned()))
+            }
             ArgSource::Host => request
                 .head
                 .headers

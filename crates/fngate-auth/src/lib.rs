@@ -22,6 +22,7 @@ mod challenge;
 mod claims;
 mod config;
 mod custom;
+mod from_spec;
 mod jwks;
 mod keys;
 mod outcome;
@@ -35,5 +36,6 @@ pub use config::{
     AuthConfig, AuthConfigError, Authorization, ClaimCheck, CustomConfig, JwtConfig, KeySource, SigningAlgorithm,
     StaticKey, TokenLocation,
 };
+pub use from_spec::{authorization_from_spec, config_from_spec};
 pub use outcome::{AuthOutcome, AuthRejection, AuthRequest, Principal};
 pub use service::{AuthOptions, AuthService, Authenticator};
