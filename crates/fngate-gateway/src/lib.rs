@@ -1,23 +1,112 @@
-//! The API gateway data plane: deployments (path prefix + OCI specification), router, policy
-//! chain, backends.
+//! The API gateway data plane: deployments (path prefix + OCI `ApiSpecification`), router,
+//! policy chain, backends.
 //!
 //! CONTRACT with the binary (`fngate up`); extend, do not break:
 //! `Gateway::start(store, invoker, auth)` loads stored deployments; `serve(listener, tls,
 //! shutdown)` runs the listener until `shutdown` is cancelled and in-flight requests drained;
 //! `admin_router()` is merged into the admin listener.
+//! Extensions: [`Gateway::status`] (deployments and their routes, for `fngate status`),
+//! [`Gateway::deploy`] / [`Gateway::delete`] (what the admin API calls), [`validate_offline`]
+//! (for `fngate gateway validate` without a server), [`admin`] request/response types.
+//!
+//! Request flow: `server` (listener) → `pipeline` (stages in order) → `policy::*` →
+//! `backend::*`; `compile` turns a specification into the `table` the pipeline reads.
+
+// A `Rejection` (status + headers) is the gateway's ordinary answer, not an exceptional path;
+// boxing it on every refused request would only add an allocation.
+#![allow(clippy::result_large_err)]
+
+pub mod admin;
+mod auth_bridge;
+mod backend;
+mod compile;
+mod context;
+mod observe;
+mod pipeline;
+mod policy;
+mod respond;
+mod router;
+mod server;
+mod table;
 
 use std::sync::Arc;
+use std::time::Duration;
 
+use arc_swap::ArcSwap;
 use fngate_auth::AuthService;
 use fngate_invoke::FunctionInvoker;
-use fngate_store::Store;
+use fngate_spec::SpecFormat;
+use fngate_store::{Store, StoreError};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
+pub use compile::{Problem, check_path_prefix};
+
+use crate::table::RouteTable;
+
+/// Largest request body the gateway accepts (OCI: 20 MB).
+pub const MAX_REQUEST_BODY: usize = 20 * 1024 * 1024;
+/// Largest request body passed to a function (OCI: 6 MB).
+pub const MAX_FUNCTION_BODY: usize = 6 * 1024 * 1024;
+/// Method + URI + headers (OCI: 8 KB); larger heads get 431.
+pub const MAX_HEADER_BYTES: usize = 8 * 1024;
+
+/// State shared by the listener, the admin API and every request.
+pub(crate) struct Shared {
+    pub table: ArcSwap<RouteTable>,
+    pub invoker: Arc<dyn FunctionInvoker>,
+    pub auth: Arc<AuthService>,
+    pub clients: backend::http::Clients,
+    pub store: Store,
+    /// Serialises deployment changes so the table and the store change in the same order.
+    pub writes: tokio::sync::Mutex<()>,
+}
+
 pub struct Gateway {
-    _store: Store,
-    _invoker: Arc<dyn FunctionInvoker>,
-    _auth: Arc<AuthService>,
+    shared: Arc<Shared>,
+    drain_timeout: std::sync::Mutex<Duration>,
+}
+
+/// A deployment as `fngate status` shows it.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct DeploymentStatus {
+    pub name: String,
+    pub path_prefix: String,
+    /// In matching order (most specific first).
+    pub routes: Vec<RouteStatus>,
+}
+
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct RouteStatus {
+    pub path: String,
+    pub methods: Vec<String>,
+    pub backend: String,
+}
+
+/// Why a deployment was not applied.
+#[derive(Debug, thiserror::Error)]
+pub enum DeployError {
+    #[error("the specification is invalid ({} problem(s))", errors.len())]
+    Invalid {
+        errors: Vec<Problem>,
+        warnings: Vec<Problem>,
+    },
+    #[error("{0}")]
+    Conflict(String),
+    #[error("{0}")]
+    NotFound(String),
+    #[error("store error: {0}")]
+    Store(StoreError),
+}
+
+/// The result of validating (and, for deploy, applying) a specification.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize, PartialEq, Eq)]
+pub struct ValidationReport {
+    pub valid: bool,
+    pub errors: Vec<Problem>,
+    pub warnings: Vec<Problem>,
 }
 
 impl Gateway {
@@ -26,20 +115,311 @@ impl Gateway {
         invoker: Arc<dyn FunctionInvoker>,
         auth: Arc<AuthService>,
     ) -> anyhow::Result<Arc<Gateway>> {
-        Ok(Arc::new(Gateway { _store: store, _invoker: invoker, _auth: auth }))
+        let shared = Arc::new(Shared {
+            table: ArcSwap::from_pointee(RouteTable::default()),
+            invoker,
+            auth,
+            clients: backend::http::Clients::default(),
+            store,
+            writes: tokio::sync::Mutex::new(()),
+        });
+        let mut loaded = Vec::new();
+        for record in shared.store.list_deployments().await? {
+            let format = format_of(&record.spec_format);
+            match compile_text(
+                &shared,
+                &record.name,
+                &record.path_prefix,
+                &record.spec_text,
+                format,
+                true,
+            )
+            .await
+            {
+                Ok((deployment, _)) => loaded.push(Arc::new(deployment)),
+                Err(errors) => {
+                    // Fail closed: a deployment that no longer compiles (say, its function was
+                    // deleted) is not served at all, rather than served without a policy.
+                    let text: Vec<String> = errors.iter().map(ToString::to_string).collect();
+                    tracing::error!(
+                        target: "fngate::gateway",
+                        deployment = %record.name,
+                        problems = %text.join("; "),
+                        "stored deployment does not load; it is not served until redeployed"
+                    );
+                }
+            }
+        }
+        tracing::info!(target: "fngate::gateway", deployments = loaded.len(), "gateway deployments loaded");
+        shared.table.store(Arc::new(RouteTable::new(loaded)));
+        Ok(Arc::new(Gateway {
+            shared,
+            drain_timeout: std::sync::Mutex::new(server::DRAIN_TIMEOUT),
+        }))
+    }
+
+    /// Changes how long `serve` waits for in-flight requests at shutdown (default 30 s).
+    pub fn set_drain_timeout(&self, timeout: Duration) {
+        if let Ok(mut t) = self.drain_timeout.lock() {
+            *t = timeout;
+        }
     }
 
     pub async fn serve(
         self: Arc<Self>,
-        _listener: TcpListener,
-        _tls: Option<Arc<rustls::ServerConfig>>,
+        listener: TcpListener,
+        tls: Option<Arc<rustls::ServerConfig>>,
         shutdown: CancellationToken,
     ) -> anyhow::Result<()> {
-        shutdown.cancelled().await;
-        Ok(())
+        let drain = self.drain_timeout.lock().map(|t| *t).unwrap_or(server::DRAIN_TIMEOUT);
+        server::serve(self.shared.clone(), listener, tls, shutdown, drain).await
     }
 
     pub fn admin_router(self: &Arc<Self>) -> axum::Router {
-        axum::Router::new()
+        admin::router(self.clone())
+    }
+
+    /// Deployments being served and their routes (for `fngate status`).
+    pub fn status(&self) -> Vec<DeploymentStatus> {
+        let table = self.shared.table.load();
+        let mut all: Vec<DeploymentStatus> = table
+            .deployments()
+            .iter()
+            .map(|d| DeploymentStatus {
+                name: d.name.to_string(),
+                path_prefix: d.path_prefix.clone(),
+                routes: d
+                    .routes
+                    .iter()
+                    .map(|r| RouteStatus {
+                        path: r.path.to_string(),
+                        methods: r.methods.names(),
+                        backend: r.backend.type_name().to_string(),
+                    })
+                    .collect(),
+            })
+            .collect();
+        all.sort_by(|a, b| a.name.cmp(&b.name));
+        all
+    }
+
+    /// Validates, stores and serves a deployment (create or replace by name). Takes effect at
+    /// once; requests already running finish on the table they started with.
+    pub async fn deploy(
+        &self,
+        name: &str,
+        path_prefix: &str,
+        format: SpecFormat,
+        text: &str,
+    ) -> Result<(fngate_store::deployments::PutOutcome, ValidationReport), DeployError> {
+        check_name(name).map_err(|m| DeployError::Invalid {
+            errors: vec![Problem {
+                path: "name".into(),
+                message: m,
+            }],
+            warnings: Vec::new(),
+        })?;
+        let _guard = self.shared.writes.lock().await;
+        let (deployment, warnings) = compile_text(&self.shared, name, path_prefix, text, format, true)
+            .await
+            .map_err(split_warnings)?;
+        let taken = self
+            .shared
+            .table
+            .load()
+            .deployments()
+            .iter()
+            .find(|d| d.match_prefix == deployment.match_prefix && &*d.name != name)
+            .map(|d| d.name.to_string());
+        if let Some(other) = taken {
+            return Err(DeployError::Conflict(format!(
+                "path prefix {path_prefix} is already used by deployment {other:?}"
+            )));
+        }
+        let (outcome, _) = self
+            .shared
+            .store
+            .put_deployment(name, path_prefix, format_name(format), text)
+            .await
+            .map_err(|err| match err {
+                StoreError::Conflict { entity } => DeployError::Conflict(format!("{entity} already exists")),
+                other => DeployError::Store(other),
+            })?;
+        let next = self.shared.table.load().with(Arc::new(deployment));
+        self.shared.table.store(Arc::new(next));
+        Ok((
+            outcome,
+            ValidationReport {
+                valid: true,
+                errors: Vec::new(),
+                warnings,
+            },
+        ))
+    }
+
+    pub async fn delete(&self, name: &str) -> Result<(), DeployError> {
+        let _guard = self.shared.writes.lock().await;
+        self.shared
+            .store
+            .delete_deployment(name)
+            .await
+            .map_err(|err| match err {
+                StoreError::NotFound { entity } => DeployError::NotFound(format!("{entity} not found")),
+                other => DeployError::Store(other),
+            })?;
+        let next = self.shared.table.load().without(name);
+        self.shared.table.store(Arc::new(next));
+        Ok(())
+    }
+
+    /// Validates against this server: functions must exist; keys are not fetched.
+    pub async fn validate(&self, path_prefix: Option<&str>, format: SpecFormat, text: &str) -> ValidationReport {
+        validate_with(
+            &self.shared.clients,
+            Some(self.shared.invoker.as_ref()),
+            path_prefix,
+            format,
+            text,
+        )
+        .await
+    }
+
+    pub(crate) fn store(&self) -> &Store {
+        &self.shared.store
+    }
+}
+
+/// Validates a specification without a server: syntax, structure, OCI limits and everything the
+/// gateway checks at load time, except that functions are not resolved and keys not fetched.
+pub async fn validate_offline(path_prefix: Option<&str>, format: SpecFormat, text: &str) -> ValidationReport {
+    let clients = backend::http::Clients::default();
+    validate_with(&clients, None, path_prefix, format, text).await
+}
+
+async fn validate_with(
+    clients: &backend::http::Clients,
+    invoker: Option<&dyn FunctionInvoker>,
+    path_prefix: Option<&str>,
+    format: SpecFormat,
+    text: &str,
+) -> ValidationReport {
+    let env = compile::Env {
+        invoker,
+        clients,
+        auth: None,
+    };
+    let (errors, warnings) = match fngate_spec::parse(text, format) {
+        Err(found) => (
+            found.errors.iter().map(spec_error).collect(),
+            found.warnings.iter().map(spec_warning).collect(),
+        ),
+        Ok(parsed) => {
+            let warnings: Vec<Problem> = parsed.warnings.iter().map(spec_warning).collect();
+            match compile::compile("validate", path_prefix.unwrap_or("/"), &parsed.spec, &env).await {
+                Ok(_) => (Vec::new(), warnings),
+                Err(errors) => (errors, warnings),
+            }
+        }
+    };
+    ValidationReport {
+        valid: errors.is_empty(),
+        errors,
+        warnings,
+    }
+}
+
+/// Parses and compiles; errors carry a `warning:` marker split off by `split_warnings`.
+async fn compile_text(
+    shared: &Shared,
+    name: &str,
+    path_prefix: &str,
+    text: &str,
+    format: SpecFormat,
+    build_auth: bool,
+) -> Result<(table::Deployment, Vec<Problem>), Vec<Problem>> {
+    let parsed = fngate_spec::parse(text, format).map_err(|found| {
+        let mut all: Vec<Problem> = found.errors.iter().map(spec_error).collect();
+        all.extend(found.warnings.iter().map(|w| Problem {
+            path: format!("{WARNING_MARK}{}", w.path),
+            message: w.message.clone(),
+        }));
+        all
+    })?;
+    let env = compile::Env {
+        invoker: Some(shared.invoker.as_ref()),
+        clients: &shared.clients,
+        auth: build_auth.then_some(&shared.auth),
+    };
+    let warnings: Vec<Problem> = parsed.warnings.iter().map(spec_warning).collect();
+    let deployment = compile::compile(name, path_prefix, &parsed.spec, &env)
+        .await
+        .map_err(|mut errors| {
+            errors.extend(warnings.iter().map(|w| Problem {
+                path: format!("{WARNING_MARK}{}", w.path),
+                message: w.message.clone(),
+            }));
+            errors
+        })?;
+    Ok((deployment, warnings))
+}
+
+const WARNING_MARK: &str = "\u{0}warning:";
+
+fn split_warnings(all: Vec<Problem>) -> DeployError {
+    let (warnings, errors): (Vec<Problem>, Vec<Problem>) =
+        all.into_iter().partition(|p| p.path.starts_with(WARNING_MARK));
+    DeployError::Invalid {
+        errors,
+        warnings: warnings
+            .into_iter()
+            .map(|p| Problem {
+                path: p.path.trim_start_matches(WARNING_MARK).to_string(),
+                message: p.message,
+            })
+            .collect(),
+    }
+}
+
+fn spec_error(e: &fngate_spec::SpecError) -> Problem {
+    let path = match (e.line, e.column) {
+        (Some(line), Some(column)) if e.path == fngate_spec::ROOT_PATH => format!("line {line}, column {column}"),
+        _ => e.path.clone(),
+    };
+    Problem {
+        path,
+        message: e.message.clone(),
+    }
+}
+
+fn spec_warning(w: &fngate_spec::SpecWarning) -> Problem {
+    Problem {
+        path: w.path.clone(),
+        message: w.message.clone(),
+    }
+}
+
+/// Deployment names: 1–100 characters of letters, digits, `-`, `_`, `.`.
+pub fn check_name(name: &str) -> Result<(), String> {
+    if name.is_empty() || name.len() > 100 {
+        return Err("must be 1 to 100 characters long".into());
+    }
+    if !name.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c)) {
+        return Err(format!("{name:?} may use only letters, digits, '-', '_' and '.'"));
+    }
+    Ok(())
+}
+
+pub fn format_of(name: &str) -> SpecFormat {
+    if name.eq_ignore_ascii_case("yaml") || name.eq_ignore_ascii_case("yml") {
+        SpecFormat::Yaml
+    } else {
+        SpecFormat::Json
+    }
+}
+
+pub fn format_name(format: SpecFormat) -> &'static str {
+    match format {
+        SpecFormat::Json => "json",
+        SpecFormat::Yaml => "yaml",
     }
 }

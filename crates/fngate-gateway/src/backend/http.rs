@@ -1,0 +1,258 @@
+//! `HTTP_BACKEND`: a streaming reverse proxy over pooled keep-alive connections (HTTP/1.1, and
+//! HTTP/2 when TLS ALPN offers it). Context variables fill the URL path; the client's query
+//! string (after transformations) is appended. `Host` becomes the backend's; the client address
+//! goes into `X-Forwarded-For`, `X-Real-IP` and `Forwarded`, as OCI does.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::body::Body;
+use http::header::{HOST, HeaderValue};
+use http::{HeaderName, Response, StatusCode, Uri};
+use hyper_rustls::HttpsConnector;
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::{TokioExecutor, TokioTimer};
+
+use super::{Outbound, strip_hop_by_hop};
+use crate::MAX_REQUEST_BODY;
+use crate::context::Template;
+use crate::respond::Rejection;
+
+pub(crate) type UpstreamClient = Client<HttpsConnector<HttpConnector>, Body>;
+
+pub(crate) struct HttpBackend {
+    /// `scheme://authority`, fixed at load time.
+    pub origin: String,
+    /// Path template (may hold context variables).
+    pub path: Template,
+    /// Query the URL itself carries (literal; OCI forbids variables there).
+    pub url_query: Option<String>,
+    pub host_header: HeaderValue,
+    pub client: UpstreamClient,
+    /// Send + read: the time allowed until the backend's response head arrives.
+    pub response_timeout: Duration,
+}
+
+static X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
+static X_REAL_IP: HeaderName = HeaderName::from_static("x-real-ip");
+static X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
+static X_FORWARDED_HOST: HeaderName = HeaderName::from_static("x-forwarded-host");
+static FORWARDED: HeaderName = HeaderName::from_static("forwarded");
+static OPC_REQUEST_ID: HeaderName = HeaderName::from_static("opc-request-id");
+
+impl HttpBackend {
+    pub async fn forward(&self, outbound: Outbound<'_>) -> Result<Response<Body>, Rejection> {
+        let Outbound {
+            mut parts,
+            body,
+            ctx,
+            query,
+            client_ip,
+            request_id,
+            scheme,
+            ..
+        } = outbound;
+        let mut target = String::with_capacity(self.origin.len() + 64);
+        target.push_str(&self.origin);
+        let path = self.path.render(ctx);
+        if !path.starts_with('/') {
+            target.push('/');
+        }
+        target.push_str(&path);
+        match (&self.url_query, query.is_empty()) {
+            (Some(fixed), true) => {
+                target.push('?');
+                target.push_str(fixed);
+            }
+            (Some(fixed), false) => {
+                target.push('?');
+                target.push_str(fixed);
+                target.push('&');
+                target.push_str(&query);
+            }
+            (None, false) => {
+                target.push('?');
+                target.push_str(&query);
+            }
+            (None, true) => {}
+        }
+        let uri: Uri = target
+            .parse()
+            .map_err(|_| Rejection::new(StatusCode::BAD_GATEWAY, "backend_url_invalid").with_message("Bad Gateway"))?;
+
+        let headers = &mut parts.headers;
+        strip_hop_by_hop(headers);
+        let original_host = headers.remove(HOST);
+        headers.insert(HOST, self.host_header.clone());
+        let ip = client_ip.to_string();
+        let xff = match headers.get(&X_FORWARDED_FOR).and_then(|v| v.to_str().ok()) {
+            Some(prior) => format!("{prior}, {ip}"),
+            None => ip.clone(),
+        };
+        if let Ok(v) = HeaderValue::from_str(&xff) {
+            headers.insert(X_FORWARDED_FOR.clone(), v);
+        }
+        if let Ok(v) = HeaderValue::from_str(&ip) {
+            headers.insert(X_REAL_IP.clone(), v);
+        }
+        let forwarded = if client_ip.is_ipv6() {
+            format!("for=\"[{ip}]\"")
+        } else {
+            format!("for={ip}")
+        };
+        if let Ok(v) = HeaderValue::from_str(&forwarded) {
+            headers.insert(FORWARDED.clone(), v);
+        }
+        headers.insert(X_FORWARDED_PROTO.clone(), HeaderValue::from_static(scheme));
+        if let Some(host) = original_host
+            && !headers.contains_key(&X_FORWARDED_HOST)
+        {
+            headers.insert(X_FORWARDED_HOST.clone(), host);
+        }
+        if let Ok(v) = HeaderValue::from_str(request_id) {
+            headers.insert(OPC_REQUEST_ID.clone(), v);
+        }
+        parts.uri = uri;
+        parts.version = http::Version::HTTP_11;
+        let request = http::Request::from_parts(parts, Body::new(http_body_util::Limited::new(body, MAX_REQUEST_BODY)));
+
+        let response = match tokio::time::timeout(self.response_timeout, self.client.request(request)).await {
+            Err(_) => {
+                metrics::counter!("fngate_gateway_backend_errors_total", "kind" => "timeout").increment(1);
+                return Err(Rejection::new(StatusCode::GATEWAY_TIMEOUT, "backend_timeout"));
+            }
+            Ok(Err(err)) => return Err(classify(&err)),
+            Ok(Ok(response)) => response,
+        };
+        let (mut head, incoming) = response.into_parts();
+        strip_hop_by_hop(&mut head.headers);
+        Ok(Response::from_parts(head, Body::new(incoming)))
+    }
+}
+
+fn classify(err: &hyper_util::client::legacy::Error) -> Rejection {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(err);
+    while let Some(e) = source {
+        if e.is::<http_body_util::LengthLimitError>() {
+            return Rejection::new(StatusCode::PAYLOAD_TOO_LARGE, "request_body_too_large");
+        }
+        source = e.source();
+    }
+    let kind = if err.is_connect() { "connect" } else { "protocol" };
+    tracing::warn!(target: "fngate::gateway::backend", error = %error_chain(err), kind, "HTTP backend failed");
+    metrics::counter!("fngate_gateway_backend_errors_total", "kind" => kind).increment(1);
+    Rejection::new(StatusCode::BAD_GATEWAY, "backend_error")
+}
+
+fn error_chain(err: &dyn std::error::Error) -> String {
+    let mut text = err.to_string();
+    let mut source = err.source();
+    while let Some(e) = source {
+        text.push_str(": ");
+        text.push_str(&e.to_string());
+        source = e.source();
+    }
+    text
+}
+
+// === impl Clients ===
+
+/// Upstream connection pools, shared across deployments and redeploys, one per
+/// (connect timeout, TLS verification) combination.
+#[derive(Default)]
+pub(crate) struct Clients {
+    pools: Mutex<HashMap<(u128, bool), UpstreamClient>>,
+}
+
+impl Clients {
+    pub fn get(&self, connect_timeout: Duration, verify_tls: bool) -> Result<UpstreamClient, String> {
+        let key = (connect_timeout.as_millis(), verify_tls);
+        let mut pools = self.pools.lock().map_err(|_| "client pool lock poisoned".to_string())?;
+        if let Some(client) = pools.get(&key) {
+            return Ok(client.clone());
+        }
+        let client = build_client(connect_timeout, verify_tls)?;
+        pools.insert(key, client.clone());
+        Ok(client)
+    }
+}
+
+fn build_client(connect_timeout: Duration, verify_tls: bool) -> Result<UpstreamClient, String> {
+    let mut http = HttpConnector::new();
+    http.enforce_http(false);
+    http.set_nodelay(true);
+    http.set_connect_timeout(Some(connect_timeout));
+    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let builder = hyper_rustls::HttpsConnectorBuilder::new();
+    let builder = if verify_tls {
+        match builder.with_provider_and_native_roots(provider.clone()) {
+            Ok(b) => b,
+            Err(err) => {
+                tracing::warn!(target: "fngate::gateway::backend", error = %err, "no system CA certificates; HTTPS backends will fail verification");
+                let config = rustls::ClientConfig::builder_with_provider(provider)
+                    .with_safe_default_protocol_versions()
+                    .map_err(|e| e.to_string())?
+                    .with_root_certificates(rustls::RootCertStore::empty())
+                    .with_no_client_auth();
+                hyper_rustls::HttpsConnectorBuilder::new().with_tls_config(config)
+            }
+        }
+    } else {
+        let config = rustls::ClientConfig::builder_with_provider(provider.clone())
+            .with_safe_default_protocol_versions()
+            .map_err(|e| e.to_string())?
+            .dangerous()
+            .with_custom_certificate_verifier(Arc::new(NoVerification(provider)))
+            .with_no_client_auth();
+        builder.with_tls_config(config)
+    };
+    let connector = builder.https_or_http().enable_all_versions().wrap_connector(http);
+    Ok(Client::builder(TokioExecutor::new())
+        .pool_idle_timeout(Duration::from_secs(60))
+        .pool_max_idle_per_host(256)
+        .pool_timer(TokioTimer::new())
+        .timer(TokioTimer::new())
+        .build(connector))
+}
+
+/// `isSslVerifyDisabled: true`: accept any backend certificate (signatures still checked so the
+/// handshake is well-formed).
+#[derive(Debug)]
+struct NoVerification(Arc<rustls::crypto::CryptoProvider>);
+
+impl rustls::client::danger::ServerCertVerifier for NoVerification {
+    fn verify_server_cert(
+        &self,
+        _end_entity: &rustls_pki_types::CertificateDer<'_>,
+        _intermediates: &[rustls_pki_types::CertificateDer<'_>],
+        _server_name: &rustls_pki_types::ServerName<'_>,
+        _ocsp_response: &[u8],
+        _now: rustls_pki_types::UnixTime,
+    ) -> Result<rustls::client::danger::ServerCertVerified, rustls::Error> {
+        Ok(rustls::client::danger::ServerCertVerified::assertion())
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &rustls_pki_types::CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(message, cert, dss, &self.0.signature_verification_algorithms)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &rustls_pki_types::CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(message, cert, dss, &self.0.signature_verification_algorithms)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
+        self.0.signature_verification_algorithms.supported_schemes()
+    }
+}

@@ -1,0 +1,82 @@
+//! Per-request access log (one JSON line on stdout) and Prometheus metrics through the `metrics`
+//! facade (the binary installs the exporter and serves `/metrics`). Metrics are labelled by
+//! deployment and route pattern, never by raw path.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use http::{Method, StatusCode};
+
+/// What the pipeline learned about a request, for the log line.
+pub(crate) struct LogInfo {
+    pub deployment: Option<Arc<str>>,
+    pub route: Option<Arc<str>>,
+    /// Why the gateway answered itself (`no_route`, `rate_limited`, `backend_timeout`...).
+    pub reason: Option<&'static str>,
+    /// `loggingPolicies.accessLog.isEnabled` of the deployment (on unless set to false).
+    pub access_log: bool,
+}
+
+impl Default for LogInfo {
+    fn default() -> Self {
+        LogInfo {
+            deployment: None,
+            route: None,
+            reason: None,
+            access_log: true,
+        }
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn record(
+    info: &LogInfo,
+    method: &Method,
+    status: StatusCode,
+    elapsed: Duration,
+    client: SocketAddr,
+    request_id: &str,
+    bytes_in: u64,
+    bytes_out: Option<u64>,
+) {
+    let deployment = info.deployment.as_deref().unwrap_or("");
+    let route = info.route.as_deref().unwrap_or("");
+    metrics::counter!(
+        "fngate_gateway_requests_total",
+        "deployment" => deployment.to_string(),
+        "route" => route.to_string(),
+        "status" => status.as_str().to_string()
+    )
+    .increment(1);
+    metrics::histogram!(
+        "fngate_gateway_request_duration_seconds",
+        "deployment" => deployment.to_string(),
+        "route" => route.to_string()
+    )
+    .record(elapsed.as_secs_f64());
+    if info.access_log {
+        let line = serde_json::json!({
+            "ts": time_now(),
+            "type": "gateway.access",
+            "deployment": info.deployment.as_deref(),
+            "route": info.route.as_deref(),
+            "method": method.as_str(),
+            "status": status.as_u16(),
+            "latency_ms": (elapsed.as_secs_f64() * 1000.0 * 1000.0).round() / 1000.0,
+            "bytes_in": bytes_in,
+            "bytes_out": bytes_out,
+            "request_id": request_id,
+            "client": client.ip().to_string(),
+            "reason": info.reason,
+        });
+        println!("{line}");
+    }
+}
+
+fn time_now() -> String {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    format!("{}.{:03}", now.as_secs(), now.subsec_millis())
+}

@@ -1,0 +1,259 @@
+//! One request through the gateway, stage by stage (the order OCI documents):
+//!
+//! ```text
+//! limits (431/413) → deployment by path prefix → route match (404/405)
+//!   → CORS (preflight answered here) → rate limit (429) → authentication + authorization
+//!   → validations → header/query transformations → backend → response header transformations
+//! ```
+//! Every stage either passes the request on or returns a [`Rejection`]; CORS headers are added
+//! to whatever comes back, so browsers can read gateway errors too.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::body::Body;
+use http::header::{ALLOW, CONTENT_LENGTH, HOST, ORIGIN, RETRY_AFTER};
+use http::{HeaderValue, Request, Response, StatusCode};
+use http_body::Body as _;
+use tokio::time::Instant;
+
+use crate::backend::Outbound;
+use crate::context::{RequestContext, split_query};
+use crate::observe::{self, LogInfo};
+use crate::policy::cors::CorsPolicy;
+use crate::policy::rate_limit::retry_after_seconds;
+use crate::respond::Rejection;
+use crate::router::split_path;
+use crate::table::{Deployment, Route, RouteTable};
+use crate::{MAX_HEADER_BYTES, MAX_REQUEST_BODY, Shared};
+
+static OPC_REQUEST_ID: http::HeaderName = http::HeaderName::from_static("opc-request-id");
+
+/// Handles one request; never fails (every failure is a response).
+pub(crate) async fn handle(
+    shared: &Shared,
+    request: Request<Body>,
+    client: SocketAddr,
+    scheme: &'static str,
+) -> Response<Body> {
+    let started = Instant::now();
+    let request_id = ulid::Ulid::new().to_string();
+    let method = request.method().clone();
+    let bytes_in = request.body().size_hint().exact().unwrap_or(0);
+    // Hold this version of the table for the whole request: a redeploy cannot change it underneath.
+    let table = shared.table.load_full();
+    let mut info = LogInfo::default();
+    let mut response = match process(shared, &table, request, client, scheme, &request_id, &mut info).await {
+        Ok(response) => response,
+        Err(rejection) => {
+            info.reason = Some(rejection.log_reason);
+            rejection.into_response()
+        }
+    };
+    if let Ok(value) = HeaderValue::from_str(&request_id) {
+        response.headers_mut().insert(OPC_REQUEST_ID.clone(), value);
+    }
+    let bytes_out = response.body().size_hint().exact();
+    observe::record(
+        &info,
+        &method,
+        response.status(),
+        started.elapsed(),
+        client,
+        &request_id,
+        bytes_in,
+        bytes_out,
+    );
+    response
+}
+
+async fn process(
+    shared: &Shared,
+    table: &Arc<RouteTable>,
+    request: Request<Body>,
+    client: SocketAddr,
+    scheme: &'static str,
+    request_id: &str,
+    info: &mut LogInfo,
+) -> Result<Response<Body>, Rejection> {
+    let (parts, body) = request.into_parts();
+    if head_size(&parts) > MAX_HEADER_BYTES {
+        return Err(Rejection::new(
+            StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+            "headers_too_large",
+        ));
+    }
+    if let Some(length) = parts.headers.get(CONTENT_LENGTH) {
+        match length.to_str().ok().and_then(|v| v.parse::<u64>().ok()) {
+            Some(n) if n > MAX_REQUEST_BODY as u64 => {
+                return Err(Rejection::new(StatusCode::PAYLOAD_TOO_LARGE, "request_body_too_large"));
+            }
+            Some(_) => {}
+            None => return Err(Rejection::new(StatusCode::BAD_REQUEST, "bad_content_length")),
+        }
+    }
+    let path = parts.uri.path();
+    let Some((deployment, rest)) = table.find(path) else {
+        return Err(Rejection::new(StatusCode::NOT_FOUND, "no_deployment"));
+    };
+    info.deployment = Some(deployment.name.clone());
+    info.access_log = deployment.access_log;
+
+    // Route match: first route (most specific first) whose path and method both match.
+    let segments = split_path(rest);
+    let mut params = Vec::new();
+    let mut path_matched: Option<&Route> = None;
+    let mut chosen: Option<&Route> = None;
+    let mut allowed: Vec<String> = Vec::new();
+    for route in &deployment.routes {
+        if route.pattern.matches(&segments, &mut params) {
+            path_matched.get_or_insert(route);
+            if route.methods.allows(&parts.method) {
+                chosen = Some(route);
+                break;
+            }
+            for name in route.methods.names() {
+                if !allowed.contains(&name) {
+                    allowed.push(name);
+                }
+            }
+        }
+    }
+    if CorsPolicy::is_preflight(&parts.method, &parts.headers)
+        && let Some(cors) = chosen.or(path_matched).and_then(|r| r.cors.as_ref())
+    {
+        info.route = chosen.or(path_matched).map(|r| r.path.clone());
+        let mut response = Response::new(Body::empty());
+        *response.status_mut() = StatusCode::NO_CONTENT;
+        *response.headers_mut() = cors.preflight_headers(&parts.headers);
+        return Ok(response);
+    }
+    let Some(route) = chosen else {
+        return Err(match path_matched {
+            Some(_) => {
+                let mut rejection = Rejection::new(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed");
+                if let Ok(value) = HeaderValue::from_str(&allowed.join(", ")) {
+                    rejection.headers.insert(ALLOW, value);
+                }
+                rejection
+            }
+            None => Rejection::new(StatusCode::NOT_FOUND, "no_route"),
+        });
+    };
+    info.route = Some(route.path.clone());
+    let origin = route.cors.as_ref().and_then(|_| parts.headers.get(ORIGIN).cloned());
+    let result = run_route(
+        shared, deployment, route, parts, body, params, client, scheme, request_id,
+    )
+    .await;
+    let mut response = match result {
+        Ok(response) => response,
+        Err(rejection) => {
+            info.reason = Some(rejection.log_reason);
+            rejection.into_response()
+        }
+    };
+    if let Some(cors) = &route.cors {
+        cors.apply_to_response(origin.as_ref(), response.headers_mut());
+    }
+    Ok(response)
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn run_route(
+    shared: &Shared,
+    deployment: &Deployment,
+    route: &Route,
+    mut parts: http::request::Parts,
+    body: Body,
+    params: Vec<(String, String)>,
+    client: SocketAddr,
+    scheme: &'static str,
+    request_id: &str,
+) -> Result<Response<Body>, Rejection> {
+    // Rate limit before authentication: refusing floods must stay cheap.
+    if let Some(limiter) = &deployment.rate_limit
+        && let Err(wait) = limiter.check(client.ip())
+    {
+        metrics::counter!("fngate_gateway_rate_limited_total", "deployment" => deployment.name.to_string())
+            .increment(1);
+        return Err(Rejection::new(StatusCode::TOO_MANY_REQUESTS, "rate_limited")
+            .with_header(RETRY_AFTER, HeaderValue::from(retry_after_seconds(wait))));
+    }
+
+    let host = parts
+        .headers
+        .get(HOST)
+        .and_then(|h| h.to_str().ok())
+        .map(str::to_string)
+        .or_else(|| parts.uri.authority().map(|a| a.to_string()))
+        .unwrap_or_default();
+    let query = split_query(parts.uri.query().unwrap_or(""));
+    let original_headers = parts.headers.clone();
+
+    let principal = match &deployment.auth {
+        Some(policy) => {
+            let ctx = RequestContext {
+                path_params: &params,
+                query: &query,
+                headers: &original_headers,
+                auth: None,
+                host: &host,
+            };
+            let realm = crate::context::strip_port(&host);
+            crate::policy::auth::authenticate(policy, &parts, realm, &route.authorization, &ctx).await?
+        }
+        None => None,
+    };
+    let ctx = RequestContext {
+        path_params: &params,
+        query: &query,
+        headers: &original_headers,
+        auth: principal.as_ref().map(|p| &p.claims),
+        host: &host,
+    };
+
+    if let Err(invalid) = route.validations.check(&parts.headers, &query) {
+        return Err(Rejection::new(invalid.status, "validation_failed").with_message(invalid.message));
+    }
+
+    if !route.request_headers.is_empty() {
+        route.request_headers.apply(&mut parts.headers, &ctx);
+    }
+    let outbound_query = if route.query.is_empty() {
+        parts.uri.query().unwrap_or("").to_string()
+    } else {
+        let mut pairs = query.clone();
+        route.query.apply(&mut pairs, &ctx);
+        crate::context::join_query(&pairs)
+    };
+
+    let full_path = parts.uri.path().to_string();
+    let outbound = Outbound {
+        parts,
+        body,
+        ctx: &ctx,
+        query: outbound_query,
+        full_path: &full_path,
+        client_ip: client.ip(),
+        request_id,
+        scheme,
+    };
+    let mut response = route.backend.call(outbound, shared.invoker.as_ref()).await?;
+    if !route.response_headers.is_empty() {
+        route.response_headers.apply(response.headers_mut(), &ctx);
+    }
+    Ok(response)
+}
+
+/// Method + URI + header names and values: what OCI's 8 KB header limit counts.
+fn head_size(parts: &http::request::Parts) -> usize {
+    let uri = parts.uri.path_and_query().map(|p| p.as_str().len()).unwrap_or(0);
+    parts.method.as_str().len()
+        + uri
+        + parts
+            .headers
+            .iter()
+            .map(|(n, v)| n.as_str().len() + v.len() + 4)
+            .sum::<usize>()
+}

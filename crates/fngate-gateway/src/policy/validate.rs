@@ -1,0 +1,172 @@
+//! Request validations: required headers, required query parameters, body presence and content
+//! type. ENFORCING refuses (400, or 415 for a content type no media range accepts), PERMISSIVE
+//! only logs, DISABLED skips.
+
+use http::header::{CONTENT_LENGTH, CONTENT_TYPE, TRANSFER_ENCODING};
+use http::{HeaderMap, HeaderName, StatusCode};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Mode {
+    Enforcing,
+    Permissive,
+    Disabled,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct Check<N> {
+    pub mode: Mode,
+    pub required: Vec<N>,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct BodyCheck {
+    pub mode: Mode,
+    pub required: bool,
+    /// Lowercased media ranges: `application/json`, `text/*`, `*/*`.
+    pub media_ranges: Vec<String>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Validations {
+    pub headers: Option<Check<HeaderName>>,
+    pub query: Option<Check<String>>,
+    pub body: Option<BodyCheck>,
+}
+
+/// Why validation failed: status and a message naming the culprit.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) struct Invalid {
+    pub status: StatusCode,
+    pub message: String,
+}
+
+impl Validations {
+    pub fn check(&self, headers: &HeaderMap, query: &[(String, String)]) -> Result<(), Invalid> {
+        if let Some(check) = &self.headers
+            && let Some(missing) = check.required.iter().find(|n| !headers.contains_key(*n))
+        {
+            outcome(
+                check.mode,
+                StatusCode::BAD_REQUEST,
+                format!("Missing required header {missing}"),
+            )?;
+        }
+        if let Some(check) = &self.query
+            && let Some(missing) = check.required.iter().find(|n| !query.iter().any(|(q, _)| q == *n))
+        {
+            outcome(
+                check.mode,
+                StatusCode::BAD_REQUEST,
+                format!("Missing required query parameter {missing}"),
+            )?;
+        }
+        if let Some(body) = &self.body {
+            let has_body = headers
+                .get(CONTENT_LENGTH)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.parse::<u64>().ok())
+                .is_some_and(|n| n > 0)
+                || headers.contains_key(TRANSFER_ENCODING);
+            if !has_body {
+                if body.required {
+                    outcome(
+                        body.mode,
+                        StatusCode::BAD_REQUEST,
+                        "Missing required request body".into(),
+                    )?;
+                }
+            } else {
+                let content_type = headers
+                    .get(CONTENT_TYPE)
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or("")
+                    .split(';')
+                    .next()
+                    .unwrap_or("")
+                    .trim()
+                    .to_ascii_lowercase();
+                if !body
+                    .media_ranges
+                    .iter()
+                    .any(|range| media_matches(range, &content_type))
+                {
+                    outcome(
+                        body.mode,
+                        StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                        "Unsupported Media Type".into(),
+                    )?;
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+fn outcome(mode: Mode, status: StatusCode, message: String) -> Result<(), Invalid> {
+    match mode {
+        Mode::Enforcing => Err(Invalid { status, message }),
+        Mode::Permissive => {
+            tracing::info!(target: "fngate::gateway::validation", %message, "request failed validation (PERMISSIVE: forwarded)");
+            Ok(())
+        }
+        Mode::Disabled => Ok(()),
+    }
+}
+
+/// `type/subtype` against `type/subtype`, `type/*` or `*/*`.
+fn media_matches(range: &str, content_type: &str) -> bool {
+    if range == "*/*" {
+        return true;
+    }
+    match range.strip_suffix("/*") {
+        Some(major) => content_type.split('/').next() == Some(major) && content_type.contains('/'),
+        None => range == content_type,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn enforcing_refuses_and_permissive_forwards() {
+        let mut v = Validations {
+            headers: Some(Check {
+                mode: Mode::Enforcing,
+                required: vec![HeaderName::from_static("x-api-key")],
+            }),
+            query: Some(Check {
+                mode: Mode::Enforcing,
+                required: vec!["name".into()],
+            }),
+            body: Some(BodyCheck {
+                mode: Mode::Enforcing,
+                required: false,
+                media_ranges: vec!["application/json".into(), "text/*".into()],
+            }),
+        };
+        let mut h = HeaderMap::new();
+        let err = v.check(&h, &[]).unwrap_err();
+        assert_eq!(err.status, StatusCode::BAD_REQUEST);
+        assert!(err.message.contains("x-api-key"));
+        h.insert("x-api-key", "k".parse().unwrap());
+        let err = v.check(&h, &[("Name".into(), "x".into())]).unwrap_err();
+        assert!(
+            err.message.contains("query parameter name"),
+            "case-sensitive: {}",
+            err.message
+        );
+        let q = vec![("name".to_string(), "x".to_string())];
+        assert_eq!(v.check(&h, &q), Ok(()));
+        h.insert(CONTENT_LENGTH, "5".parse().unwrap());
+        h.insert(CONTENT_TYPE, "application/xml".parse().unwrap());
+        assert_eq!(v.check(&h, &q).unwrap_err().status, StatusCode::UNSUPPORTED_MEDIA_TYPE);
+        h.insert(CONTENT_TYPE, "text/plain; charset=utf-8".parse().unwrap());
+        assert_eq!(v.check(&h, &q), Ok(()));
+        h.insert(CONTENT_TYPE, "application/xml".parse().unwrap());
+        if let Some(b) = v.body.as_mut() {
+            b.mode = Mode::Permissive;
+        }
+        assert_eq!(v.check(&h, &q), Ok(()));
+    }
+}

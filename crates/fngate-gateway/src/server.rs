@@ -1,0 +1,108 @@
+//! The gateway listener: hyper 1 with HTTP/1.1 and HTTP/2 (h2c, or ALPN over rustls), graceful
+//! drain on shutdown.
+
+use std::convert::Infallible;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::body::Body;
+use hyper::body::Incoming;
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::server::conn::auto;
+use hyper_util::server::graceful::GracefulShutdown;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+use crate::Shared;
+
+/// How long shutdown waits for in-flight requests before closing connections anyway.
+pub(crate) const DRAIN_TIMEOUT: Duration = Duration::from_secs(30);
+/// Idle time allowed between header reads (OCI: 15 s).
+const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(15);
+
+pub(crate) async fn serve(
+    shared: Arc<Shared>,
+    listener: TcpListener,
+    tls: Option<Arc<rustls::ServerConfig>>,
+    shutdown: CancellationToken,
+    drain_timeout: Duration,
+) -> anyhow::Result<()> {
+    let acceptor = tls.map(|config| tokio_rustls::TlsAcceptor::from(with_alpn(config)));
+    let scheme: &'static str = if acceptor.is_some() { "https" } else { "http" };
+    let mut builder = auto::Builder::new(TokioExecutor::new());
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(HEADER_READ_TIMEOUT)
+        // Above OCI's 8 KB so the pipeline, not hyper, answers oversized heads (431, JSON body).
+        .max_buf_size(64 * 1024);
+    builder.http2().timer(TokioTimer::new()).max_header_list_size(64 * 1024);
+    let builder = Arc::new(builder);
+    let graceful = GracefulShutdown::new();
+
+    loop {
+        let (stream, peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(pair) => pair,
+                Err(err) => {
+                    // Out of file descriptors and the like: keep serving the connections we have.
+                    tracing::warn!(target: "fngate::gateway", error = %err, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            () = shutdown.cancelled() => break,
+        };
+        let _ = stream.set_nodelay(true);
+        let shared = shared.clone();
+        let builder = builder.clone();
+        let watcher = graceful.watcher();
+        let acceptor = acceptor.clone();
+        tokio::spawn(async move {
+            let service = hyper::service::service_fn(move |request: hyper::Request<Incoming>| {
+                let shared = shared.clone();
+                async move {
+                    let request = request.map(Body::new);
+                    Ok::<_, Infallible>(crate::pipeline::handle(&shared, request, peer, scheme).await)
+                }
+            });
+            let result = match acceptor {
+                None => {
+                    let conn = builder.serve_connection(TokioIo::new(stream), service);
+                    watcher.watch(conn.into_owned()).await
+                }
+                Some(acceptor) => match acceptor.accept(stream).await {
+                    Ok(tls_stream) => {
+                        let conn = builder.serve_connection(TokioIo::new(tls_stream), service);
+                        watcher.watch(conn.into_owned()).await
+                    }
+                    Err(err) => {
+                        tracing::debug!(target: "fngate::gateway", %peer, error = %err, "TLS handshake failed");
+                        return;
+                    }
+                },
+            };
+            if let Err(err) = result {
+                tracing::debug!(target: "fngate::gateway", %peer, error = %err, "connection ended with an error");
+            }
+        });
+    }
+    drop(listener);
+    tokio::select! {
+        () = graceful.shutdown() => {}
+        () = tokio::time::sleep(drain_timeout) => {
+            tracing::warn!(target: "fngate::gateway", "drain timeout: closing connections with requests still running");
+        }
+    }
+    Ok(())
+}
+
+/// Offers h2 and http/1.1 by ALPN unless the caller already chose protocols.
+fn with_alpn(config: Arc<rustls::ServerConfig>) -> Arc<rustls::ServerConfig> {
+    if !config.alpn_protocols.is_empty() {
+        return config;
+    }
+    let mut config = (*config).clone();
+    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    Arc::new(config)
+}

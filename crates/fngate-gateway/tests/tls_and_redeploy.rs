@@ -1,0 +1,140 @@
+//! HTTPS with ALPN h2, h2c, redeploys under load, restart from the store, graceful drain.
+
+mod common;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::time::Duration;
+
+use common::{TestGateway, Upstream, client};
+use serde_json::json;
+
+fn tls_config() -> Arc<rustls::ServerConfig> {
+    let cert = rcgen::generate_simple_self_signed(vec!["localhost".to_string()]).unwrap();
+    let key = rustls_pki_types::PrivateKeyDer::Pkcs8(cert.signing_key.serialize_der().into());
+    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(vec![cert.cert.der().clone()], key)
+        .unwrap();
+    Arc::new(config)
+}
+
+fn stock_spec(body: &str) -> serde_json::Value {
+    json!({"routes": [{"path": "/hello", "methods": ["GET"],
+        "backend": {"type": "STOCK_RESPONSE_BACKEND", "status": 200, "body": body}}]})
+}
+
+#[tokio::test]
+async fn https_negotiates_h2_by_alpn_and_plain_port_speaks_h2c() {
+    let gw = TestGateway::start_with(Some(tls_config())).await;
+    gw.deploy("tls", "/v1", stock_spec("secure")).await;
+    let c = reqwest::Client::builder()
+        .no_proxy()
+        .danger_accept_invalid_certs(true)
+        .build()
+        .unwrap();
+    let r = c
+        .get(format!("https://localhost:{}/v1/hello", gw.addr.port()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.version(), reqwest::Version::HTTP_2);
+    assert_eq!(r.text().await.unwrap(), "secure");
+    gw.stop().await;
+
+    let gw = TestGateway::start().await;
+    gw.deploy("h2c", "/v1", stock_spec("cleartext")).await;
+    let c = reqwest::Client::builder()
+        .no_proxy()
+        .http2_prior_knowledge()
+        .build()
+        .unwrap();
+    let r = c.get(gw.url("/v1/hello")).send().await.unwrap();
+    assert_eq!(r.version(), reqwest::Version::HTTP_2);
+    assert_eq!(r.text().await.unwrap(), "cleartext");
+    gw.stop().await;
+}
+
+#[tokio::test]
+async fn redeploying_under_load_loses_no_request() {
+    let upstream = Upstream::start().await;
+    let gw = Arc::new(TestGateway::start().await);
+    let spec = |tag: &str| {
+        json!({"routes": [
+            {"path": "/hello", "backend": {"type": "STOCK_RESPONSE_BACKEND", "status": 200, "body": tag}},
+            {"path": "/up", "backend": {"type": "HTTP_BACKEND", "url": format!("http://{}/", upstream.addr)}}]})
+    };
+    gw.deploy("live", "/v1", spec("v0")).await;
+    let stop = Arc::new(AtomicBool::new(false));
+    let ok = Arc::new(AtomicUsize::new(0));
+    let mut workers = Vec::new();
+    for i in 0..8 {
+        let (gw, stop, ok) = (gw.clone(), stop.clone(), ok.clone());
+        workers.push(tokio::spawn(async move {
+            let c = client();
+            let path = if i % 2 == 0 { "/v1/hello" } else { "/v1/up" };
+            let mut failures = Vec::new();
+            while !stop.load(Ordering::Relaxed) {
+                match c.get(gw.url(path)).send().await {
+                    Ok(r) if r.status() == 200 => {
+                        ok.fetch_add(1, Ordering::Relaxed);
+                    }
+                    Ok(r) => failures.push(format!("{path}: {}", r.status())),
+                    Err(e) => failures.push(format!("{path}: {e}")),
+                }
+            }
+            failures
+        }));
+    }
+    for round in 1..=20 {
+        gw.deploy("live", "/v1", spec(&format!("v{round}"))).await;
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    stop.store(true, Ordering::Relaxed);
+    for w in workers {
+        let failures = w.await.unwrap();
+        assert!(failures.is_empty(), "{failures:?}");
+    }
+    assert!(ok.load(Ordering::Relaxed) > 20);
+    let r = client().get(gw.url("/v1/hello")).send().await.unwrap();
+    assert_eq!(r.text().await.unwrap(), "v20");
+}
+
+#[tokio::test]
+async fn deployments_survive_a_restart_and_deletes_take_effect() {
+    let gw = TestGateway::start().await;
+    gw.deploy("keep", "/k", stock_spec("kept")).await;
+    gw.deploy("gone", "/g", stock_spec("gone")).await;
+    gw.gateway.delete("gone").await.unwrap();
+    assert_eq!(client().get(gw.url("/g/hello")).send().await.unwrap().status(), 404);
+    let dir = gw.stop().await;
+
+    let gw = TestGateway::start_in(dir, None).await;
+    let r = client().get(gw.url("/k/hello")).send().await.unwrap();
+    assert_eq!(r.text().await.unwrap(), "kept");
+    assert_eq!(client().get(gw.url("/g/hello")).send().await.unwrap().status(), 404);
+    gw.stop().await;
+}
+
+#[tokio::test]
+async fn shutdown_drains_in_flight_requests() {
+    let upstream = Upstream::start().await;
+    let gw = TestGateway::start().await;
+    gw.deploy(
+        "slow",
+        "/",
+        json!({"routes": [{"path": "/slow", "backend": {"type": "HTTP_BACKEND",
+            "url": format!("http://{}/slow", upstream.addr), "readTimeoutInSeconds": 20}}]}),
+    )
+    .await;
+    let url = gw.url("/slow");
+    let in_flight = tokio::spawn(async move { client().get(url).send().await.map(|r| r.status()) });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    gw.shutdown.cancel();
+    // The request started before shutdown still completes with the backend's answer.
+    assert_eq!(in_flight.await.unwrap().unwrap(), 200);
+    gw.served.await.unwrap().unwrap();
+}
