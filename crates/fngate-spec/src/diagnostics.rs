@@ -124,7 +124,9 @@ pub(crate) fn push_index(path: &str, index: usize) -> String {
 
 /// Joins a relative path (`url`, `[0].name`) onto `base`.
 pub(crate) fn join(base: &str, relative: &str) -> String {
-    if base.is_empty() || base == ROOT_PATH {
+    if relative.is_empty() {
+        base.to_owned()
+    } else if base.is_empty() || base == ROOT_PATH {
         relative.to_owned()
     } else if relative.starts_with('[') {
         format!("{base}{relative}")

@@ -12,19 +12,26 @@
 //!   Legacy `JWT_AUTHENTICATION` stays as written in the parsed spec (so it serialises back to
 //!   the user's JSON); [`AuthenticationPolicy::normalized`] /
 //!   [`AuthenticationPolicy::token_authentication`] give the `TOKEN_AUTHENTICATION` equivalent.
+//! - [`Template::parse`] (`${request.path[id]}` strings → [`TemplatePart::Literal`] /
+//!   [`TemplatePart::Var`]) and [`ContextVar::parse`] (bare `request.headers[X]`) for context
+//!   variables; [`PathPattern::parse`] for route paths; [`validate_path_prefix`] for deployments.
 
 pub mod model;
 
 mod diagnostics;
 mod parse;
+mod path;
 mod serde_support;
+mod template;
 mod unknown_fields;
 mod validate;
 
 pub use diagnostics::{ROOT_PATH, SpecError, SpecErrors, SpecWarning};
 pub use model::*;
 pub use parse::{MAX_SPEC_BYTES, Parsed, SpecFormat, parse};
-pub use validate::Report;
+pub use path::{MAX_PATH_PREFIX_LEN, MAX_ROUTE_PATH_LEN, PathPattern, PathSegment, validate_path_prefix};
+pub use template::{ContextTable, ContextVar, Template, TemplatePart};
+pub use validate::{MAX_ROUTES, Report};
 
 /// Semantic checks (limits, cross-field rules) on an already-deserialised specification.
 /// [`parse`] runs these too.

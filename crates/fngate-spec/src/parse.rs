@@ -92,8 +92,8 @@ fn parse_value(text: &str, format: SpecFormat) -> Result<Value, SpecError> {
             let message = e.to_string();
             match e.location() {
                 Some(loc) => {
-                    let suffix = format!(" at line {} column {}", loc.line(), loc.column());
-                    let message = message.strip_suffix(&suffix).unwrap_or(&message).to_owned();
+                    let position = format!(" at line {} column {}", loc.line(), loc.column());
+                    let message = message.replacen(&position, "", 1);
                     SpecError::at_position(format!("invalid YAML: {message}"), loc.line(), loc.column())
                 }
                 None => SpecError::new(ROOT_PATH, format!("invalid YAML: {message}")),
@@ -105,6 +105,19 @@ fn parse_value(text: &str, format: SpecFormat) -> Result<Value, SpecError> {
 /// Deserialises the tree. On failure the document is re-read piece by piece (global request
 /// policies one by one, each route) so that one mistake does not hide the others.
 fn from_value(value: &Value) -> Result<ApiSpecification, Vec<SpecError>> {
+    // serde also accepts a struct written as an array; a specification is always an object.
+    let kind = match value {
+        Value::Object(_) => None,
+        Value::Array(_) => Some("an array"),
+        Value::String(_) => Some("a string"),
+        Value::Number(_) => Some("a number"),
+        Value::Bool(_) => Some("a boolean"),
+        Value::Null => Some("empty (null)"),
+    };
+    if let Some(kind) = kind {
+        let message = format!("the specification must be an object with `routes`; this document is {kind}");
+        return Err(vec![SpecError::new(ROOT_PATH, message)]);
+    }
     let first = match typed::<ApiSpecification>(value.clone(), "") {
         Ok(spec) => return Ok(spec),
         Err(error) => error,

@@ -142,3 +142,21 @@ fn normalise_numbers(value: serde_json::Value) -> serde_json::Value {
         other => other,
     }
 }
+
+#[test]
+fn kitchen_sink_specs_use_every_type_and_round_trip() {
+    for name in ["kitchen-sink.oauth2.json", "kitchen-sink.dynamic-auth.json"] {
+        let text = example(name);
+        let parsed = parse(&text, SpecFormat::Json).unwrap_or_else(|e| panic!("{name}:\n{e}"));
+        assert!(parsed.warnings.is_empty(), "{name}: {:?}", parsed.warnings);
+        let input: serde_json::Value = serde_json::from_str(&text).unwrap();
+        let output = serde_json::to_value(&parsed.spec).unwrap();
+        assert_eq!(normalise_numbers(input), normalise_numbers(output), "{name}");
+        let yaml = serde_yaml_ng::to_string(&parsed.spec).unwrap();
+        assert_eq!(
+            parse(&yaml, SpecFormat::Yaml).unwrap().spec,
+            parsed.spec,
+            "{name} (YAML)"
+        );
+    }
+}
