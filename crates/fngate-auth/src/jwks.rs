@@ -95,6 +95,11 @@ impl RemoteKeys {
         self.keys.load_full()
     }
 
+    /// Whether `kid` is currently published (no refcount traffic: this is on the cache-hit path).
+    pub(crate) fn contains_kid(&self, kid: &str) -> bool {
+        self.keys.load().as_ref().is_some_and(|set| set.contains_kid(kid))
+    }
+
     pub(crate) fn fetch_count(&self) -> u64 {
         self.fetches.load(Ordering::Relaxed)
     }
