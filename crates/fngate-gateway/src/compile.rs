@@ -244,20 +244,9 @@ fn route(
         }
     };
     let rp = r.request_policies.clone().unwrap_or_default();
-    let authorization = match rp
-        .authorization
-        .clone()
-        .unwrap_or(spec::RouteAuthorizationPolicy::AuthenticationOnly)
-    {
-        spec::RouteAuthorizationPolicy::Anonymous => Authorization::Anonymous,
-        spec::RouteAuthorizationPolicy::AuthenticationOnly => Authorization::AuthenticationOnly,
-        spec::RouteAuthorizationPolicy::AnyOf(a) => Authorization::AnyOf(a.allowed_scope.clone()),
-    };
-    if has_authentication && authorization == Authorization::Anonymous && !anonymous_allowed {
-        problem(
-            "requestPolicies.authorization",
-            "ANONYMOUS needs isAnonymousAccessAllowed: true on the authentication policy".into(),
-        );
+    let authorization = fngate_auth::authorization_from_spec(&r.authorization());
+    if has_authentication && let Err(e) = fngate_auth::check_route_authorization(anonymous_allowed, &authorization) {
+        problem("requestPolicies.authorization", e.0);
     }
     if !has_authentication && matches!(authorization, Authorization::AnyOf(_)) {
         problem(
