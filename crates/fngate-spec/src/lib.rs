@@ -19,6 +19,7 @@
 pub mod model;
 
 mod diagnostics;
+mod document;
 mod parse;
 mod path;
 mod serde_support;

@@ -4,6 +4,7 @@
 use serde_json::Value;
 
 use crate::diagnostics::{ROOT_PATH, SpecError, SpecErrors, SpecWarning, join, push_index, render_path};
+use crate::document::{self, Document};
 use crate::model::{ApiSpecification, RequestPolicies, Route};
 use crate::serde_support::{PATH_MARK, with_all_fields};
 use crate::unknown_fields::unknown_field_warnings;
@@ -52,24 +53,23 @@ pub fn parse(text: &str, format: SpecFormat) -> Result<Parsed, SpecErrors> {
         );
         return fail(vec![SpecError::new(ROOT_PATH, message)], Vec::new());
     }
-    let value = match parse_value(text, format) {
-        Ok(value) => value,
+    let Document { value, mut warnings } = match parse_value(text, format) {
+        Ok(document) => document,
         Err(error) => return fail(vec![error], Vec::new()),
     };
     let spec = match from_value(&value) {
         Ok(spec) => spec,
-        Err(errors) => return fail(errors, Vec::new()),
+        Err(errors) => return fail(errors, warnings),
     };
-    let known = with_all_fields(|| serde_json::to_value(&spec));
-    let mut warnings = match known {
-        Ok(known) => unknown_field_warnings(&value, &known),
+    match with_all_fields(|| serde_json::to_value(&spec)) {
+        Ok(known) => warnings.extend(unknown_field_warnings(&value, &known)),
         Err(error) => {
             return fail(
                 vec![SpecError::new(ROOT_PATH, format!("internal error: {error}"))],
-                Vec::new(),
+                warnings,
             );
         }
-    };
+    }
     let report = crate::validate::check(&spec);
     warnings.extend(report.warnings);
     if report.errors.is_empty() {
@@ -79,16 +79,22 @@ pub fn parse(text: &str, format: SpecFormat) -> Result<Parsed, SpecErrors> {
     }
 }
 
-/// Reads the document into a JSON tree, keeping the syntax error's position.
-fn parse_value(text: &str, format: SpecFormat) -> Result<Value, SpecError> {
+/// Reads the document into a JSON tree (noting duplicate keys), keeping the syntax error's
+/// position.
+fn parse_value(text: &str, format: SpecFormat) -> Result<Document, SpecError> {
     match format {
-        SpecFormat::Json => serde_json::from_str::<Value>(text).map_err(|e| {
-            let message = e.to_string();
-            let suffix = format!(" at line {} column {}", e.line(), e.column());
-            let message = message.strip_suffix(&suffix).unwrap_or(&message).to_owned();
-            SpecError::at_position(format!("invalid JSON: {message}"), e.line(), e.column())
-        }),
-        SpecFormat::Yaml => serde_yaml_ng::from_str::<Value>(text).map_err(|e| {
+        SpecFormat::Json => {
+            let mut deserializer = serde_json::Deserializer::from_str(text);
+            document::read(&mut deserializer)
+                .and_then(|doc| deserializer.end().map(|()| doc))
+                .map_err(|e| {
+                    let message = e.to_string();
+                    let position = format!(" at line {} column {}", e.line(), e.column());
+                    let message = message.replacen(&position, "", 1);
+                    SpecError::at_position(format!("invalid JSON: {message}"), e.line(), e.column())
+                })
+        }
+        SpecFormat::Yaml => document::read(serde_yaml_ng::Deserializer::from_str(text)).map_err(|e| {
             let message = e.to_string();
             match e.location() {
                 Some(loc) => {

@@ -151,3 +151,37 @@ fn truncated_and_mutated_documents_never_panic() {
         }
     }
 }
+
+#[test]
+fn duplicate_keys_are_warned_about_and_the_last_wins() {
+    let json = r#"{"routes":[{"path":"/a","path":"/b","backend":{"type":"STOCK_RESPONSE_BACKEND","status":200}}]}"#;
+    let parsed = parse(json, SpecFormat::Json).unwrap();
+    assert_eq!(parsed.spec.routes[0].path, "/b");
+    let warnings: Vec<String> = parsed.warnings.iter().map(ToString::to_string).collect();
+    assert_eq!(
+        warnings,
+        vec!["routes[0].path: `path` appears more than once in this object; the last value is used"]
+    );
+
+    let yaml = "routes:\n  - path: /a\n    path: /b\n    backend: {type: STOCK_RESPONSE_BACKEND, status: 200}\n";
+    let parsed = parse(yaml, SpecFormat::Yaml).unwrap();
+    assert_eq!(parsed.spec.routes[0].path, "/b");
+    let yaml_warnings: Vec<String> = parsed.warnings.iter().map(ToString::to_string).collect();
+    assert_eq!(yaml_warnings, warnings);
+}
+
+#[test]
+fn deep_nesting_is_an_error_not_a_crash() {
+    let deep = format!("{{\"routes\": {}{}}}", "[".repeat(5_000), "]".repeat(5_000));
+    let err = parse(&deep, SpecFormat::Json).unwrap_err();
+    assert!(err.to_string().contains("recursion limit exceeded"), "{err}");
+    let deep_yaml = format!("routes: {}{}", "[".repeat(5_000), "]".repeat(5_000));
+    let err = parse(&deep_yaml, SpecFormat::Yaml).unwrap_err();
+    assert!(err.errors[0].line.is_some(), "{err}");
+}
+
+#[test]
+fn multiple_yaml_documents_are_refused() {
+    let err = parse("routes: []\n---\nroutes: []\n", SpecFormat::Yaml).unwrap_err();
+    assert!(err.to_string().contains("more than one document"), "{err}");
+}

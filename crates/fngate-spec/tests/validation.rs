@@ -774,6 +774,20 @@ fn warnings_name_their_json_path() {
             ],
         ),
         (
+            "auth variable without authentication",
+            vec![
+                ("/requestPolicies", Value::Null),
+                (
+                    "/routes/0/requestPolicies/headerTransformations/setHeaders/items",
+                    json!([{ "name": "X-Sub", "values": ["${request.auth[sub]}"] }]),
+                ),
+            ],
+            vec![
+                "routes[0].requestPolicies.headerTransformations.setHeaders.items[0].values[0]: `request.auth[sub]` \
+                 is always empty: the deployment has no authentication policy",
+            ],
+        ),
+        (
             "stock body above the limits page",
             vec![("/routes/0/backend/body", json!("x".repeat(4500)))],
             vec!["routes[0].backend.body: is 4500 bytes; OCI's limits page allows 4096 (the stock response page 5 KB)"],

@@ -178,6 +178,12 @@ impl<'a> Checker<'a> {
                 "`request.body` can only be used as an authorizer function argument",
             );
         }
+        if var.table == ContextTable::Auth && self.all_authentication().is_empty() {
+            self.warn(
+                path,
+                format!("`{var}` is always empty: the deployment has no authentication policy"),
+            );
+        }
         if var.table == ContextTable::Path
             && let (Some(pattern), Some(key)) = (route, &var.key)
             && !pattern.param_names().any(|p| p == key)
