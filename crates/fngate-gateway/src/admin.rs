@@ -2,12 +2,12 @@
 //!
 //! | method | path | |
 //! |---|---|---|
-//! | GET | `/gateway/deployments` | list |
-//! | GET | `/gateway/deployments/{name}` | show (with the original specification text) |
-//! | PUT | `/gateway/deployments/{name}` | create or replace: [`DeployRequest`] |
-//! | DELETE | `/gateway/deployments/{name}` | delete |
-//! | POST | `/gateway/validate` | validate only: [`ValidateRequest`] → [`crate::ValidationReport`] |
-//! | GET | `/gateway/status` | what is being served ([`crate::DeploymentStatus`]) |
+//! | GET | `/fngate/gateway/deployments` | list |
+//! | GET | `/fngate/gateway/deployments/{name}` | show (with the original specification text) |
+//! | PUT | `/fngate/gateway/deployments/{name}` | create or replace: [`DeployRequest`] |
+//! | DELETE | `/fngate/gateway/deployments/{name}` | delete |
+//! | POST | `/fngate/gateway/validate` | validate only: [`ValidateRequest`] → [`crate::ValidationReport`] |
+//! | GET | `/fngate/gateway/status` | what is being served ([`crate::DeploymentStatus`]) |
 
 use std::sync::Arc;
 
@@ -21,7 +21,7 @@ use serde_json::json;
 
 use crate::{DeployError, Gateway, Problem, format_of};
 
-/// Body of `PUT /gateway/deployments/{name}`.
+/// Body of `PUT /fngate/gateway/deployments/{name}`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct DeployRequest {
@@ -33,7 +33,7 @@ pub struct DeployRequest {
     pub specification: serde_json::Value,
 }
 
-/// Body of `POST /gateway/validate`.
+/// Body of `POST /fngate/gateway/validate`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ValidateRequest {
@@ -65,10 +65,10 @@ pub struct DeploymentInfo {
 
 pub(crate) fn router(gateway: Arc<Gateway>) -> axum::Router {
     axum::Router::new()
-        .route("/gateway/deployments", get(list))
-        .route("/gateway/deployments/{name}", get(show).put(put).delete(delete))
-        .route("/gateway/validate", post(validate))
-        .route("/gateway/status", get(status))
+        .route("/fngate/gateway/deployments", get(list))
+        .route("/fngate/gateway/deployments/{name}", get(show).put(put).delete(delete))
+        .route("/fngate/gateway/validate", post(validate))
+        .route("/fngate/gateway/status", get(status))
         .with_state(gateway)
 }
 

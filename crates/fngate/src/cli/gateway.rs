@@ -70,7 +70,7 @@ pub async fn run(command: GatewayCommand, global: &GlobalArgs) -> anyhow::Result
 
 fn deployment_path(name: &str) -> String {
     let encoded: String = url::form_urlencoded::byte_serialize(name.as_bytes()).collect();
-    format!("/gateway/deployments/{encoded}")
+    format!("/fngate/gateway/deployments/{encoded}")
 }
 
 fn read_spec(path: &Path) -> anyhow::Result<(String, &'static str)> {
@@ -155,7 +155,7 @@ fn print_routes(info: &DeploymentInfo) {
 }
 
 async fn list(global: &GlobalArgs) -> anyhow::Result<()> {
-    let all: Vec<DeploymentInfo> = AdminClient::new(global)?.get("/gateway/deployments").await?;
+    let all: Vec<DeploymentInfo> = AdminClient::new(global)?.get("/fngate/gateway/deployments").await?;
     let rows = all
         .iter()
         .map(|d| {
@@ -213,7 +213,7 @@ async fn validate(args: ValidateArgs, global: &GlobalArgs) -> anyhow::Result<()>
             format: Some(format.to_string()),
             specification: serde_json::Value::String(text),
         };
-        AdminClient::new(global)?.post("/gateway/validate", &body).await?
+        AdminClient::new(global)?.post("/fngate/gateway/validate", &body).await?
     } else {
         fngate_gateway::validate_offline(args.path_prefix.as_deref(), fngate_gateway::format_of(format), &text).await
     };
