@@ -27,6 +27,9 @@ enum Command {
     /// Manage API deployments (OCI API Gateway specifications).
     #[command(subcommand)]
     Gateway(cli::gateway::GatewayCommand),
+    /// Show what the running server serves: listeners, deployments and routes, functions with
+    /// live instance counts, identity-provider registrations.
+    Status,
     /// The Entra ID-compatible dev identity provider.
     #[command(subcommand)]
     Idp(cli::idp::IdpCommand),
@@ -55,6 +58,7 @@ fn main() -> std::process::ExitCode {
                 up::run(args, &global).await
             }
             Command::Functions(command) => cli::functions::run(command, &cli.global).await,
+            Command::Status => cli::status::run(&cli.global).await,
             Command::Gateway(command) => cli::gateway::run(command, &cli.global).await,
             Command::Idp(command) => cli::idp::run(command, &cli.global).await,
         }

@@ -177,15 +177,29 @@ pub async fn run(args: UpArgs, global: &GlobalArgs) -> anyhow::Result<()> {
         token: Arc::new(admin_token),
         required: !admin_addr.ip().is_loopback(),
     };
+    let gateway_scheme = if gateway_tls.is_some() { "https" } else { "http" };
+    let server_status = serde_json::json!({
+        "version": env!("CARGO_PKG_VERSION"),
+        "data_dir": data_dir.display().to_string(),
+        "listeners": {
+            "gateway": format!("{gateway_scheme}://{}", gateway_listener.local_addr()?),
+            "functions": format!("http://{}", functions_listener.local_addr()?),
+            "idp": format!("http://{}", idp_listener.local_addr()?),
+            "admin": format!("http://{admin_addr}"),
+        },
+    });
     let admin_router = runtime
         .admin_router()
         .merge(gateway.admin_router())
         .merge(idp.admin_router())
+        .route(
+            "/fngate/status",
+            get(move || std::future::ready(axum::Json(server_status))),
+        )
         .layer(axum::middleware::from_fn_with_state(admin_guard, require_admin_token))
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/metrics", get(move || std::future::ready(metrics.render())));
 
-    let gateway_scheme = if gateway_tls.is_some() { "https" } else { "http" };
     println!("fngate {} is up", env!("CARGO_PKG_VERSION"));
     println!("  data dir   {}", data_dir.display());
     println!("  gateway    {gateway_scheme}://{}", gateway_listener.local_addr()?);

@@ -22,8 +22,12 @@ pub struct AdminClient {
 
 impl AdminClient {
     pub fn new(global: &GlobalArgs) -> anyhow::Result<Self> {
-        let base = url::Url::parse(&global.server)
-            .with_context(|| format!("--server {:?} is not a URL (expected e.g. {DEFAULT_SERVER})", global.server))?;
+        let base = url::Url::parse(&global.server).with_context(|| {
+            format!(
+                "--server {:?} is not a URL (expected e.g. {DEFAULT_SERVER})",
+                global.server
+            )
+        })?;
         let token = match &global.admin_token {
             Some(token) => Some(token.clone()),
             None => std::fs::read_to_string(global.data_dir.join(ADMIN_TOKEN_FILE))
@@ -65,7 +69,10 @@ impl AdminClient {
     /// Sends and decodes a JSON answer; a non-2xx answer becomes an error carrying the server's message.
     pub async fn json<T: DeserializeOwned>(&self, builder: reqwest::RequestBuilder) -> anyhow::Result<T> {
         let response = check(self.send(builder).await?).await?;
-        response.json::<T>().await.context("server sent an answer that is not the expected JSON")
+        response
+            .json::<T>()
+            .await
+            .context("server sent an answer that is not the expected JSON")
     }
 
     pub async fn get<T: DeserializeOwned>(&self, path: &str) -> anyhow::Result<T> {

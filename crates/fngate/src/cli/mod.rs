@@ -5,6 +5,7 @@ pub mod functions;
 pub mod gateway;
 pub mod idp;
 pub mod output;
+pub mod status;
 
 use std::path::PathBuf;
 
@@ -34,7 +35,5 @@ pub struct GlobalArgs {
 
 /// `$XDG_DATA_HOME/fngate` (usually `~/.local/share/fngate`).
 pub fn default_data_dir() -> PathBuf {
-    dirs::data_dir()
-        .unwrap_or_else(|| std::env::temp_dir())
-        .join("fngate")
+    dirs::data_dir().unwrap_or_else(|| std::env::temp_dir()).join("fngate")
 }

@@ -21,7 +21,9 @@ pub fn print_list<T: Serialize>(format: OutputFormat, json: &T, headers: &[&str]
                 return;
             }
             let mut table = Table::new();
-            table.load_preset(NOTHING).set_content_arrangement(ContentArrangement::Disabled);
+            table
+                .load_preset(NOTHING)
+                .set_content_arrangement(ContentArrangement::Disabled);
             table.set_header(headers.iter().map(|h| h.to_uppercase()));
             for row in rows {
                 table.add_row(row);
