@@ -37,7 +37,7 @@ pub async fn run(global: &GlobalArgs) -> anyhow::Result<()> {
             let methods: Vec<String> = route["methods"].as_array().into_iter().flatten().map(text).collect();
             rows.push(vec![
                 text(&deployment["name"]),
-                format!("{}{}", text(&deployment["path_prefix"]), text(&route["path"])),
+                format!("{}{}", text(&deployment["pathPrefix"]), text(&route["path"])),
                 methods.join(","),
                 text(&route["backend"]),
             ]);
