@@ -16,6 +16,7 @@
 //!   [`TemplatePart::Var`]) and [`ContextVar::parse`] (bare `request.headers[X]`) for context
 //!   variables; [`PathPattern::parse`] for route paths; [`validate_path_prefix`] for deployments.
 
+pub mod limits;
 pub mod model;
 
 mod diagnostics;
@@ -28,11 +29,12 @@ mod unknown_fields;
 mod validate;
 
 pub use diagnostics::{ROOT_PATH, SpecError, SpecErrors, SpecWarning};
+pub use limits::{MAX_PATH_PREFIX_LEN, MAX_ROUTE_PATH_LEN, MAX_ROUTES, MAX_SPEC_BYTES};
 pub use model::*;
-pub use parse::{MAX_SPEC_BYTES, Parsed, SpecFormat, parse};
-pub use path::{MAX_PATH_PREFIX_LEN, MAX_ROUTE_PATH_LEN, PathPattern, PathSegment, validate_path_prefix};
+pub use parse::{Parsed, SpecFormat, parse};
+pub use path::{PathPattern, PathSegment, validate_path_prefix};
 pub use template::{ContextTable, ContextVar, Template, TemplatePart};
-pub use validate::{MAX_ROUTES, Report};
+pub use validate::Report;
 
 /// Semantic checks (limits, cross-field rules) on an already-deserialised specification.
 /// [`parse`] runs these too.

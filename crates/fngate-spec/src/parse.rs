@@ -1,6 +1,7 @@
 //! Text → [`ApiSpecification`]: syntax (with line/column), structure (with JSON paths, as many
 //! problems as can be found in one pass), unknown fields (warnings), then [`crate::validate`].
 
+use crate::limits::MAX_SPEC_BYTES;
 use serde_json::Value;
 
 use crate::diagnostics::{ROOT_PATH, SpecError, SpecErrors, SpecWarning, join, push_index, render_path};
@@ -8,9 +9,6 @@ use crate::document::{self, Document};
 use crate::model::{ApiSpecification, RequestPolicies, Route};
 use crate::serde_support::{PATH_MARK, with_all_fields};
 use crate::unknown_fields::unknown_field_warnings;
-
-/// OCI's limit on the size of a specification (2 MB of JSON).
-pub const MAX_SPEC_BYTES: usize = 2 * 1024 * 1024;
 
 /// The syntax of a specification document.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -2,10 +2,7 @@
 
 use std::fmt;
 
-/// Longest route path pattern OCI accepts.
-pub const MAX_ROUTE_PATH_LEN: usize = 2000;
-/// Longest deployment path prefix OCI accepts.
-pub const MAX_PATH_PREFIX_LEN: usize = 255;
+use crate::limits::{MAX_PATH_PREFIX_LEN, MAX_ROUTE_PATH_LEN};
 
 /// A parsed route path such as `/items/{id}` or `/static/{path*}`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]

@@ -5,23 +5,16 @@ use base64::Engine as _;
 
 use super::Checker;
 use crate::diagnostics::{push_index, push_key};
+use crate::limits::{
+    CACHE_HOURS, CLOCK_SKEW_SECS, JWK_ALGS, MAX_AUDIENCES, MAX_AUTHORIZER_PARAMETERS, MAX_CACHE_KEYS, MAX_ISSUERS,
+    MAX_STATIC_KEYS, MAX_VERIFY_CLAIMS, RSA_BITS,
+};
 use crate::model::{
     AdditionalValidationPolicy, AuthenticationPolicy, ClientAppDetails, CustomAuthenticationPolicy, JsonWebKey,
     JsonWebTokenClaim, ModifyResponseValidationFailurePolicy, OAuth2ResponseValidationFailurePolicy, PublicKeySet,
     SourceUriDetails, StaticPublicKey, TokenAuthenticationPolicy, TokenValidationPolicy, ValidationFailurePolicy,
 };
 use crate::template::ContextVar;
-
-const MAX_CLOCK_SKEW_SECS: f64 = 120.0;
-const MAX_ISSUERS: usize = 5;
-const MAX_AUDIENCES: usize = 5;
-const MAX_VERIFY_CLAIMS: usize = 10;
-const MAX_STATIC_KEYS: usize = 10;
-const CACHE_HOURS: std::ops::RangeInclusive<i64> = 1..=24;
-const MAX_AUTHORIZER_PARAMETERS: usize = 10;
-const MAX_CACHE_KEYS: usize = 10;
-const RSA_BITS: std::ops::RangeInclusive<usize> = 2048..=4096;
-const ALLOWED_JWK_ALGS: [&str; 3] = ["RS256", "RS384", "RS512"];
 
 /// Where the token is read from, shared by the token and legacy JWT policies.
 struct TokenLocation<'a> {
@@ -161,11 +154,11 @@ impl Checker<'_> {
             }
         }
         if let Some(skew) = location.skew
-            && !(0.0..=MAX_CLOCK_SKEW_SECS).contains(&skew)
+            && !CLOCK_SKEW_SECS.contains(&skew)
         {
             self.error(
                 push_key(path, "maxClockSkewInSeconds"),
-                format!("must be between 0 and {MAX_CLOCK_SKEW_SECS} seconds (got {skew})"),
+                format!("must be between 0 and 120 seconds (got {skew})"),
             );
         }
     }
@@ -243,7 +236,7 @@ impl Checker<'_> {
             self.error(push_key(path, "key_ops"), "must include `verify` when present");
         }
         if let Some(alg) = &jwk.alg
-            && !ALLOWED_JWK_ALGS.contains(&alg.as_str())
+            && !JWK_ALGS.contains(&alg.as_str())
         {
             self.error(
                 push_key(path, "alg"),

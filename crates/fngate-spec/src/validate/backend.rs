@@ -3,22 +3,14 @@
 
 use super::{Checker, check_http_url};
 use crate::diagnostics::{push_index, push_key};
+use crate::limits::{
+    HTTP_CONNECT_TIMEOUT_SECS, HTTP_READ_SEND_TIMEOUT_SECS, MAX_POST_LOGOUT_URIS, MAX_ROUTING_BACKENDS, MAX_STOCK_BODY,
+    MAX_STOCK_HEADER_NAME, MAX_STOCK_HEADER_VALUE, MAX_STOCK_HEADERS, MAX_STOCK_HEADERS_JSON, STOCK_BODY_LIMITS_PAGE,
+    STOCK_STATUS,
+};
 use crate::model::{Backend, HttpBackend, StockResponseBackend};
 use crate::path::PathPattern;
 use crate::template::{Template, TemplatePart};
-
-/// Stock response limits (reference §7; the stock-response page allows 5 KB of body, the
-/// limits page 4096 bytes: above 4096 is a warning, above 5 KB an error).
-const MAX_STOCK_HEADERS: usize = 50;
-const MAX_STOCK_HEADER_NAME: usize = 1024;
-const MAX_STOCK_HEADER_VALUE: usize = 4096;
-const MAX_STOCK_HEADERS_JSON: usize = 4096;
-const STOCK_BODY_LIMITS_PAGE: usize = 4096;
-const MAX_STOCK_BODY: usize = 5 * 1024;
-/// Dynamic routing: backends per route.
-const MAX_ROUTING_BACKENDS: usize = 100;
-/// OAuth2 logout: allowed post-logout URIs.
-const MAX_POST_LOGOUT_URIS: usize = 10;
 
 impl Checker<'_> {
     pub(super) fn backend(&mut self, path: &str, backend: &Backend, route: Option<&PathPattern>, nested: bool) {
@@ -101,17 +93,30 @@ impl Checker<'_> {
             self.error(&url_path, message);
         }
         let timeouts = [
-            ("connectTimeoutInSeconds", http.connect_timeout_in_seconds, 75.0),
-            ("readTimeoutInSeconds", http.read_timeout_in_seconds, 300.0),
-            ("sendTimeoutInSeconds", http.send_timeout_in_seconds, 300.0),
+            (
+                "connectTimeoutInSeconds",
+                http.connect_timeout_in_seconds,
+                HTTP_CONNECT_TIMEOUT_SECS,
+            ),
+            (
+                "readTimeoutInSeconds",
+                http.read_timeout_in_seconds,
+                HTTP_READ_SEND_TIMEOUT_SECS,
+            ),
+            (
+                "sendTimeoutInSeconds",
+                http.send_timeout_in_seconds,
+                HTTP_READ_SEND_TIMEOUT_SECS,
+            ),
         ];
-        for (field, value, max) in timeouts {
+        for (field, value, range) in timeouts {
             if let Some(value) = value
-                && !(1.0..=max).contains(&value)
+                && !range.contains(&value)
             {
+                let (min, max) = range.into_inner();
                 self.error(
                     push_key(path, field),
-                    format!("must be between 1 and {max} seconds (got {value})"),
+                    format!("must be between {min} and {max} seconds (got {value})"),
                 );
             }
         }
@@ -124,7 +129,7 @@ impl Checker<'_> {
     }
 
     fn stock_response(&mut self, path: &str, stock: &StockResponseBackend) {
-        if !(100..=599).contains(&stock.status) {
+        if !STOCK_STATUS.contains(&stock.status) {
             self.error(
                 push_key(path, "status"),
                 format!("must be an HTTP status between 100 and 599 (got {})", stock.status),

@@ -7,15 +7,13 @@ mod policies;
 mod route;
 
 use crate::diagnostics::{SpecError, SpecWarning, push_index, push_key};
+use crate::limits::{MAX_ROUTES, MAX_SELECTION_KEY_VALUES};
 use crate::model::{
     ApiSpecification, AuthenticationPolicy, DynamicAuthenticationPolicy, DynamicSelectionKey, Route,
     TokenAuthenticationPolicy, ValidationFailurePolicy,
 };
 use crate::path::PathPattern;
 use crate::template::{ContextTable, Template};
-
-/// OCI's limit on routes per deployment.
-pub const MAX_ROUTES: usize = 50;
 
 /// Errors and warnings from one validation pass.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -257,7 +255,7 @@ impl<'a> Checker<'a> {
                     if any.values.is_empty() && !key.is_default() {
                         self.error(&values_path, "ANY_OF needs at least one value (or isDefault: true)");
                     }
-                    self.at_most(&values_path, any.values.len(), 100, "values");
+                    self.at_most(&values_path, any.values.len(), MAX_SELECTION_KEY_VALUES, "values");
                     for (k, value) in any.values.iter().enumerate() {
                         let value_path = push_index(&values_path, k);
                         if let Some((_, first)) = values.iter().find(|(v, _)| *v == value.as_str()) {

@@ -3,12 +3,9 @@
 
 use super::{Checker, is_token};
 use crate::diagnostics::{push_index, push_key};
+use crate::limits::{MAX_ALLOWED_SANS, MAX_AUTH_SERVERS, MAX_CORS_ENTRIES};
 use crate::model::{CorsPolicy, RequestPolicies};
 use crate::template::{ContextTable, ContextVar};
-
-const MAX_CORS_ENTRIES: usize = 50;
-const MAX_ALLOWED_SANS: usize = 10;
-const MAX_AUTH_SERVERS: usize = 100;
 
 impl Checker<'_> {
     pub(super) fn global_policies(&mut self, policies: &RequestPolicies) {

@@ -2,18 +2,13 @@
 
 use super::{Checker, is_token};
 use crate::diagnostics::{push_index, push_key};
+use crate::limits::{MAX_FILTER_HEADERS, MAX_RENAME_HEADERS, MAX_SET_HEADER_VALUES, MAX_SET_HEADERS};
 use crate::model::{
     BodyValidationRequestPolicy, HeaderTransformationPolicy, Method, QueryParameterTransformationPolicy,
     ResponseCacheLookupPolicy, ResponseCacheStorePolicy, Route, RouteAuthorizationPolicy, RouteRequestPolicies,
     RouteResponsePolicies, ValidationItem,
 };
 use crate::path::PathPattern;
-
-/// Header transformation limits (reference §1.3).
-const MAX_SET_HEADERS: usize = 20;
-const MAX_SET_HEADER_VALUES: usize = 10;
-const MAX_RENAME_HEADERS: usize = 20;
-const MAX_FILTER_HEADERS: usize = 50;
 
 /// Whether transformation names compare case-insensitively (headers) or exactly (query).
 #[derive(Clone, Copy, PartialEq, Eq)]
