@@ -1,0 +1,150 @@
+#!/usr/bin/env bash
+# fngate gateway vs nginx / HAProxy, measured in the same run (peers-and-baselines.md §4.3 configs):
+#   1. stock response: fngate STOCK_RESPONSE_BACKEND route vs nginx `return 200` (target: ≥ 50 % of nginx)
+#   2. proxy: fngate HTTP_BACKEND vs HAProxy, both proxying to the same nginx (target: ≥ HAProxy, p99 no worse)
+# wrk -t1 -c32, ROUNDS interleaved rounds of DURATION, median reported; server CPU per request from
+# /proc/<pid>/stat (utime+stime). nginx runs 1 worker, HAProxy nbthread 1, fngate TOKIO_WORKER_THREADS=1.
+# Env: ROUNDS (3), DURATION (5s). Access logging is off on all three (nginx `access_log off`, spec
+# `loggingPolicies.accessLog.isEnabled: false`).
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+root="$PWD"
+work="$root/bench/gateway/.work"
+rm -rf "$work"; mkdir -p "$work"
+ROUNDS="${ROUNDS:-3}"
+DURATION="${DURATION:-5s}"
+NGX_PORT=18180; HP_PORT=18181; GW_PORT=18190; ADMIN_PORT=18191
+
+if [ "$(id -u)" = 0 ]; then
+  missing=()
+  for pair in nginx:nginx haproxy:haproxy wrk:wrk curl:curl; do
+    command -v "${pair%%:*}" >/dev/null 2>&1 || [ -x "/usr/sbin/${pair%%:*}" ] || missing+=("${pair#*:}")
+  done
+  if [ ${#missing[@]} -gt 0 ]; then
+    echo "installing ${missing[*]} (apt)" >&2
+    apt-get update -qq && apt-get install -y -qq "${missing[@]}" >/dev/null
+  fi
+fi
+export PATH="$PATH:/usr/sbin"
+for tool in nginx haproxy wrk curl; do
+  command -v "$tool" >/dev/null || { echo "bench/gateway: $tool is missing (apt-get install $tool)" >&2; exit 1; }
+done
+
+echo "building fngate (release)..." >&2
+cargo build -q --release -p fngate
+bin="$root/target/release/fngate"
+
+cat > "$work/nginx.conf" <<NGX
+worker_processes 1;  daemon off;
+pid $work/nginx.pid;  error_log $work/nginx-error.log warn;
+events { worker_connections 1024; }
+http { access_log off; keepalive_requests 100000;
+  server { listen 127.0.0.1:$NGX_PORT;
+    location / { default_type application/json; return 200 '{"message":"Hello World"}'; } } }
+NGX
+cat > "$work/haproxy.cfg" <<HAP
+global
+    nbthread 1
+    maxconn 4096
+defaults
+    mode http
+    timeout connect 5s
+    timeout client 30s
+    timeout server 30s
+    option http-keep-alive
+frontend fe
+    bind 127.0.0.1:$HP_PORT
+    default_backend be
+backend be
+    http-reuse always
+    server nginx 127.0.0.1:$NGX_PORT
+HAP
+cat > "$work/spec.json" <<SPEC
+{
+  "loggingPolicies": {"accessLog": {"isEnabled": false}},
+  "routes": [
+    {"path": "/stock", "methods": ["GET"],
+     "backend": {"type": "STOCK_RESPONSE_BACKEND", "status": 200, "body": "{\"message\":\"Hello World\"}",
+                 "headers": [{"name": "Content-Type", "value": "application/json"}]}},
+    {"path": "/proxy", "methods": ["GET"],
+     "backend": {"type": "HTTP_BACKEND", "url": "http://127.0.0.1:$NGX_PORT/"}}
+  ]
+}
+SPEC
+
+pids=()
+cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; }
+trap cleanup EXIT
+
+wait_url() {
+  for _ in $(seq 1 200); do
+    curl -s -o /dev/null "$1" && return 0
+    sleep 0.1
+  done
+  echo "nothing answers at $1" >&2; exit 1
+}
+
+nginx -c "$work/nginx.conf" >"$work/nginx.log" 2>&1 & NGX_PID=$!; pids+=("$NGX_PID")
+haproxy -f "$work/haproxy.cfg" >"$work/haproxy.log" 2>&1 & HP_PID=$!; pids+=("$HP_PID")
+TOKIO_WORKER_THREADS=1 FNGATE_LOG=warn "$bin" up --data-dir "$work/data" \
+  --gateway-addr 127.0.0.1:$GW_PORT --admin-addr 127.0.0.1:$ADMIN_PORT \
+  --functions-addr 127.0.0.1:0 --idp-addr 127.0.0.1:0 >"$work/fngate.log" 2>&1 & GW_PID=$!; pids+=("$GW_PID")
+wait_url "http://127.0.0.1:$NGX_PORT/"; wait_url "http://127.0.0.1:$HP_PORT/"; wait_url "http://127.0.0.1:$ADMIN_PORT/healthz"
+"$bin" gateway deploy --server "http://127.0.0.1:$ADMIN_PORT" --data-dir "$work/data" \
+  --name bench --path-prefix / --spec "$work/spec.json" >&2
+
+for url in "http://127.0.0.1:$NGX_PORT/" "http://127.0.0.1:$HP_PORT/" "http://127.0.0.1:$GW_PORT/stock" "http://127.0.0.1:$GW_PORT/proxy"; do
+  body=$(curl -s "$url")
+  [ "$body" = '{"message":"Hello World"}' ] || { echo "correctness check failed: $url answered $body" >&2; exit 1; }
+done
+echo "correctness: all four endpoints answer {\"message\":\"Hello World\"}" >&2
+
+tck=$(getconf CLK_TCK)
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+# measure NAME URL PID... -> "rps p99_ms cpu_us_per_req(server pids summed)"
+measure() {
+  local url=$1; shift
+  local before=0 after=0 p out
+  for p in "$@"; do before=$((before + $(cpu_ticks "$p"))); done
+  out=$(wrk -t1 -c32 -d"$DURATION" --latency "$url")
+  for p in "$@"; do after=$((after + $(cpu_ticks "$p"))); done
+  echo "$out" >> "$work/wrk.log"
+  if echo "$out" | grep -q "Non-2xx\|Socket errors"; then echo "errors at $url:" >&2; echo "$out" | grep "Non-2xx\|Socket" >&2; fi
+  echo "$out" | awk -v ticks=$((after - before)) -v tck="$tck" '
+    /Requests\/sec/ { rps = $2 }
+    /requests in/ { reqs = $1 }
+    $1 == "99%" { v = $2; u = v; sub(/[0-9.]+/, "", u); sub(/[a-z]+$/, "", v);
+                  p99 = (u == "us") ? v / 1000 : (u == "s") ? v * 1000 : v }
+    END { printf "%s %.3f %.1f\n", rps, p99, (ticks / tck) * 1e6 / reqs }'
+}
+median() { sort -g | awk '{a[NR] = $1} END { print a[int((NR + 1) / 2)] }'; }
+
+declare -A R
+names=(nginx fngate_stock haproxy fngate_proxy)
+for round in $(seq 1 "$ROUNDS"); do
+  echo "round $round/$ROUNDS" >&2
+  R[nginx.$round]=$(measure "http://127.0.0.1:$NGX_PORT/" "$NGX_PID")
+  R[fngate_stock.$round]=$(measure "http://127.0.0.1:$GW_PORT/stock" "$GW_PID")
+  # Proxy CPU counts the proxy only (nginx behind both is the same).
+  R[haproxy.$round]=$(measure "http://127.0.0.1:$HP_PORT/" "$HP_PID")
+  R[fngate_proxy.$round]=$(measure "http://127.0.0.1:$GW_PORT/proxy" "$GW_PID")
+done
+
+declare -A RPS P99 CPU
+for n in "${names[@]}"; do
+  RPS[$n]=$(for r in $(seq 1 "$ROUNDS"); do echo "${R[$n.$r]}" | awk '{print $1}'; done | median)
+  P99[$n]=$(for r in $(seq 1 "$ROUNDS"); do echo "${R[$n.$r]}" | awk '{print $2}'; done | median)
+  CPU[$n]=$(for r in $(seq 1 "$ROUNDS"); do echo "${R[$n.$r]}" | awk '{print $3}'; done | median)
+done
+
+printf '\n%-40s %12s %10s %14s\n' "scenario (wrk -t1 -c32 -d$DURATION, median of $ROUNDS)" "req/s" "p99 ms" "server CPU/req"
+row() { printf '%-40s %12s %10s %12s us\n' "$1" "${RPS[$2]}" "${P99[$2]}" "${CPU[$2]}"; }
+row "nginx return 200" nginx
+row "fngate STOCK_RESPONSE_BACKEND" fngate_stock
+row "haproxy -> nginx" haproxy
+row "fngate HTTP_BACKEND -> nginx" fngate_proxy
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
+echo
+echo "stock: fngate/nginx throughput = $(ratio "${RPS[fngate_stock]}" "${RPS[nginx]}") (target >= 0.50)"
+echo "proxy: fngate/haproxy throughput = $(ratio "${RPS[fngate_proxy]}" "${RPS[haproxy]}") (target >= 1.00); p99 fngate ${P99[fngate_proxy]} ms vs haproxy ${P99[haproxy]} ms (target: no worse)"
+echo "raw wrk output: $work/wrk.log"
