@@ -74,8 +74,9 @@ pub const MAX_STATIC_KEYS: usize = 10;
 pub const CACHE_HOURS: RangeInclusive<i64> = 1..=24;
 /// RSA key sizes, bits.
 pub const RSA_BITS: RangeInclusive<usize> = 2048..=4096;
-/// `alg` values a static JWK may declare.
-pub const JWK_ALGS: [&str; 3] = ["RS256", "RS384", "RS512"];
+/// `alg` values a static JWK may declare: OCI's RS256/RS384/RS512, plus PS256 (an fngate
+/// extension the auth crate supports for RSA keys).
+pub const JWK_ALGS: [&str; 4] = ["RS256", "RS384", "RS512", "PS256"];
 
 /// Authorizer function: `parameters` entries.
 pub const MAX_AUTHORIZER_PARAMETERS: usize = 10;

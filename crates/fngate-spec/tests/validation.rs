@@ -446,7 +446,8 @@ fn errors_name_their_json_path() {
                 "requestPolicies.authentication.validationPolicy.keys[0].kty: must be `RSA` (got `EC`); OCI accepts RSA keys only",
                 "requestPolicies.authentication.validationPolicy.keys[0].use: must be `sig` when present (got `enc`)",
                 "requestPolicies.authentication.validationPolicy.keys[0].key_ops: must include `verify` when present",
-                "requestPolicies.authentication.validationPolicy.keys[0].alg: `HS256` is not allowed; use RS256, RS384 or RS512",
+                "requestPolicies.authentication.validationPolicy.keys[0].alg: `HS256` is not allowed; use RS256, RS384 or RS512 \
+                 (or PS256, an fngate extension)",
                 "requestPolicies.authentication.validationPolicy.keys[0].n: the RSA modulus has 1024 bits; OCI requires 2048 to 4096",
                 "requestPolicies.authentication.validationPolicy.keys[0].e: is not base64url: Invalid symbol 32, offset 3.",
                 "requestPolicies.authentication.validationPolicy.keys[1].kid: the kid `k` is already used by \

@@ -240,7 +240,7 @@ impl Checker<'_> {
         {
             self.error(
                 push_key(path, "alg"),
-                format!("`{alg}` is not allowed; use RS256, RS384 or RS512"),
+                format!("`{alg}` is not allowed; use RS256, RS384 or RS512 (or PS256, an fngate extension)"),
             );
         }
         match decode_base64url(&jwk.n) {
