@@ -16,6 +16,8 @@
 //!   [`TemplatePart::Var`]) and [`ContextVar::parse`] (bare `request.headers[X]`) for context
 //!   variables; [`PathPattern::parse`] for route paths; [`validate_path_prefix`] for deployments.
 
+#![warn(missing_docs)]
+
 pub mod limits;
 pub mod model;
 

@@ -1,12 +1,15 @@
 //! Text → [`ApiSpecification`]: syntax (with line/column), structure (with JSON paths, as many
 //! problems as can be found in one pass), unknown fields (warnings), then [`crate::validate`].
 
-use crate::limits::MAX_SPEC_BYTES;
 use serde_json::Value;
 
-use crate::diagnostics::{ROOT_PATH, SpecError, SpecErrors, SpecWarning, join, push_index, render_path};
+use crate::diagnostics::{ROOT_PATH, SpecError, SpecErrors, SpecWarning, join, push_index, push_key, render_path};
 use crate::document::{self, Document};
-use crate::model::{ApiSpecification, RequestPolicies, Route};
+use crate::limits::MAX_SPEC_BYTES;
+use crate::model::{
+    ApiSpecification, Backend, LoggingPolicies, Method, RequestPolicies, Route, RouteRequestPolicies,
+    RouteResponsePolicies,
+};
 use crate::serde_support::{PATH_MARK, with_all_fields};
 use crate::unknown_fields::unknown_field_warnings;
 
@@ -132,19 +135,11 @@ fn from_value(value: &Value) -> Result<ApiSpecification, Vec<SpecError>> {
     let mut errors = Vec::new();
     let mut rest = map.clone();
     if let Some(Value::Object(policies)) = rest.remove("requestPolicies") {
-        for (key, policy) in &policies {
-            let mut single = serde_json::Map::new();
-            single.insert(key.clone(), policy.clone());
-            if let Err(e) = typed::<RequestPolicies>(Value::Object(single), "requestPolicies") {
-                errors.push(e);
-            }
-        }
+        errors.extend(per_key::<RequestPolicies>(&policies, "requestPolicies"));
     }
     if let Some(Value::Array(routes)) = rest.remove("routes") {
         for (i, route) in routes.iter().enumerate() {
-            if let Err(e) = typed::<Route>(route.clone(), &push_index("routes", i)) {
-                errors.push(e);
-            }
+            errors.extend(route_errors(route, &push_index("routes", i)));
         }
     }
     if let Err(e) = typed::<ApiSpecification>(Value::Object(rest), "") {
@@ -155,6 +150,64 @@ fn from_value(value: &Value) -> Result<ApiSpecification, Vec<SpecError>> {
     }
     errors.dedup();
     Err(errors)
+}
+
+/// Checks each key of an object of optional fields on its own, so that every broken field is
+/// reported.
+fn per_key<T: serde::de::DeserializeOwned>(map: &serde_json::Map<String, Value>, base: &str) -> Vec<SpecError> {
+    let mut errors = Vec::new();
+    for (key, field) in map {
+        let mut single = serde_json::Map::new();
+        single.insert(key.clone(), field.clone());
+        if let Err(e) = typed::<T>(Value::Object(single), base) {
+            errors.push(e);
+        }
+    }
+    errors
+}
+
+/// Every structural error of one route: each field is checked on its own.
+fn route_errors(route: &Value, base: &str) -> Vec<SpecError> {
+    let Err(whole) = typed::<Route>(route.clone(), base) else {
+        return Vec::new();
+    };
+    let Value::Object(map) = route else {
+        return vec![whole];
+    };
+    let mut errors = Vec::new();
+    for required in ["path", "backend"] {
+        if !map.contains_key(required) {
+            errors.push(SpecError::new(base, format!("missing field `{required}`")));
+        }
+    }
+    for (key, field) in map {
+        let path = push_key(base, key);
+        let result = match key.as_str() {
+            "path" => typed::<String>(field.clone(), &path).map(drop),
+            "methods" => typed::<Vec<Method>>(field.clone(), &path).map(drop),
+            "backend" => typed::<Backend>(field.clone(), &path).map(drop),
+            "requestPolicies" | "responsePolicies" | "loggingPolicies" => {
+                let Value::Object(policies) = field else {
+                    errors.push(SpecError::new(path, "expected an object"));
+                    continue;
+                };
+                errors.extend(match key.as_str() {
+                    "requestPolicies" => per_key::<RouteRequestPolicies>(policies, &path),
+                    "responsePolicies" => per_key::<RouteResponsePolicies>(policies, &path),
+                    _ => per_key::<LoggingPolicies>(policies, &path),
+                });
+                Ok(())
+            }
+            _ => Ok(()),
+        };
+        if let Err(e) = result {
+            errors.push(e);
+        }
+    }
+    if errors.is_empty() {
+        errors.push(whole);
+    }
+    errors
 }
 
 /// Deserialises `value` as `T`, turning the failure into a [`SpecError`] whose path is

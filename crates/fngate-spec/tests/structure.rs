@@ -60,3 +60,23 @@ fn unknown_fields_are_warnings_with_paths_and_suggestions() {
         ]
     );
 }
+
+#[test]
+fn every_broken_field_of_a_route_is_reported() {
+    let text = r#"{"routes":[{"methods":["GET","FETCH"],
+        "backend":{"type":"HTTP_BACKEND","url":"https://x.example.com","readTimeoutInSeconds":"10"},
+        "requestPolicies":{"authorization":{"type":"ANY_OF"},"cors":{"allowedOrigins":"*"}},
+        "responsePolicies":[]}]}"#;
+    assert_eq!(
+        errors(text),
+        vec![
+            "routes[0]: missing field `path`",
+            "routes[0].methods[1]: unknown variant `FETCH`, expected one of `ANY`, `HEAD`, `GET`, `POST`, `PUT`, \
+             `PATCH`, `DELETE`, `OPTIONS`",
+            "routes[0].backend.readTimeoutInSeconds: invalid type: string \"10\", expected f64",
+            "routes[0].requestPolicies.authorization: missing field `allowedScope`",
+            "routes[0].requestPolicies.cors.allowedOrigins: invalid type: string \"*\", expected a sequence",
+            "routes[0].responsePolicies: expected an object",
+        ]
+    );
+}
