@@ -2,6 +2,7 @@
 //! identity provider in one binary.
 
 mod cli;
+mod demo;
 mod up;
 
 use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};

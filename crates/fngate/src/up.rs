@@ -51,6 +51,13 @@ pub struct UpArgs {
     #[arg(long, default_value_t = 64)]
     pub max_instances_total: usize,
 
+    /// Also set up the walkthrough (idempotent): the Python function myapp/python-func, the API
+    /// app api://my-oci-api with scope access_as_user and app role Api.Read, a client app with a
+    /// fresh secret, and deployment /v1 whose GET /python-func requires a JWT from the dev IdP.
+    /// Prints the curl commands to try it.
+    #[arg(long)]
+    pub demo: bool,
+
     /// YAML file with the same settings (keys: data_dir, gateway_addr, functions_addr, idp_addr,
     /// admin_addr, gateway_tls_cert, gateway_tls_key, max_instances_per_fn, max_instances_total).
     /// Flags and environment variables win over the file.
@@ -173,11 +180,16 @@ pub async fn run(args: UpArgs, global: &GlobalArgs) -> anyhow::Result<()> {
     };
 
     let admin_addr = admin_listener.local_addr()?;
+    let idp_bound = idp_listener.local_addr()?;
     let admin_guard = AdminGuard {
-        token: Arc::new(admin_token),
+        token: Arc::new(admin_token.clone()),
         required: !admin_addr.ip().is_loopback(),
     };
     let gateway_scheme = if gateway_tls.is_some() { "https" } else { "http" };
+    let gateway_url = format!(
+        "{gateway_scheme}://{}",
+        crate::demo::loopback(gateway_listener.local_addr()?)
+    );
     let server_status = serde_json::json!({
         "version": env!("CARGO_PKG_VERSION"),
         "data_dir": data_dir.display().to_string(),
@@ -216,7 +228,23 @@ pub async fn run(args: UpArgs, global: &GlobalArgs) -> anyhow::Result<()> {
     tasks.spawn(serve_router(admin_listener, admin_router, shutdown.clone()));
 
     let mut failure = None;
-    tokio::select! {
+    if args.demo {
+        let demo = crate::demo::set_up(crate::demo::DemoContext {
+            data_dir: &data_dir,
+            runtime: &runtime,
+            gateway: &gateway,
+            idp: &idp,
+            admin_addr,
+            admin_token: &admin_token,
+            gateway_url: gateway_url.clone(),
+            idp_addr: idp_bound,
+        });
+        if let Err(err) = demo.await {
+            failure = Some(err);
+        }
+    }
+    if failure.is_none() {
+        tokio::select! {
         signal = shutdown_signal() => {
             signal?;
             tracing::info!("shutting down: draining in-flight requests");
@@ -227,6 +255,7 @@ pub async fn run(args: UpArgs, global: &GlobalArgs) -> anyhow::Result<()> {
                 Ok(Err(err)) => err,
                 Err(err) => anyhow::anyhow!("a listener task failed: {err}"),
             });
+        }
         }
     }
     shutdown.cancel();
@@ -252,6 +281,7 @@ fn init_logging() {
     // Logs go to stderr so stdout keeps the endpoint table and access log readable by scripts.
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_writer(std::io::stderr)
         .try_init();
 }
