@@ -12,6 +12,7 @@ use crate::model::{
 };
 use crate::serde_support::{PATH_MARK, with_all_fields};
 use crate::unknown_fields::unknown_field_warnings;
+use crate::validate::Partial;
 
 /// The syntax of a specification document.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -60,7 +61,15 @@ pub fn parse(text: &str, format: SpecFormat) -> Result<Parsed, SpecErrors> {
     };
     let spec = match from_value(&value) {
         Ok(spec) => spec,
-        Err(errors) => return fail(errors, warnings),
+        Err(Broken { mut errors, partial }) => {
+            // Check what did parse, so one run shows structural and semantic problems together.
+            if let Some((spec, partial)) = partial {
+                let report = crate::validate::check_partial(&spec, Some(&partial));
+                errors.extend(report.errors);
+                warnings.extend(report.warnings);
+            }
+            return fail(errors, warnings);
+        }
     };
     match with_all_fields(|| serde_json::to_value(&spec)) {
         Ok(known) => warnings.extend(unknown_field_warnings(&value, &known)),
@@ -109,9 +118,16 @@ fn parse_value(text: &str, format: SpecFormat) -> Result<Document, SpecError> {
     }
 }
 
-/// Deserialises the tree. On failure the document is re-read piece by piece (global request
-/// policies one by one, each route) so that one mistake does not hide the others.
-fn from_value(value: &Value) -> Result<ApiSpecification, Vec<SpecError>> {
+/// A document that does not fit the model: every structural error found, and the pieces that
+/// did parse (for the semantic checks).
+struct Broken {
+    errors: Vec<SpecError>,
+    partial: Option<(ApiSpecification, Partial)>,
+}
+
+/// Deserialises the tree. On failure the document is re-read piece by piece (each global
+/// request policy, each field of each route) so that one mistake does not hide the others.
+fn from_value(value: &Value) -> Result<ApiSpecification, Broken> {
     // serde also accepts a struct written as an array; a specification is always an object.
     let kind = match value {
         Value::Object(_) => None,
@@ -121,49 +137,113 @@ fn from_value(value: &Value) -> Result<ApiSpecification, Vec<SpecError>> {
         Value::Bool(_) => Some("a boolean"),
         Value::Null => Some("empty (null)"),
     };
-    if let Some(kind) = kind {
-        let message = format!("the specification must be an object with `routes`; this document is {kind}");
-        return Err(vec![SpecError::new(ROOT_PATH, message)]);
-    }
-    let first = match typed::<ApiSpecification>(value.clone(), "") {
-        Ok(spec) => return Ok(spec),
-        Err(error) => error,
+    let whole_error = match (kind, typed::<ApiSpecification>(value.clone(), "")) {
+        (None, Ok(spec)) => return Ok(spec),
+        (None, Err(error)) => error,
+        (Some(kind), _) => {
+            let message = format!("the specification must be an object with `routes`; this document is {kind}");
+            return Err(Broken {
+                errors: vec![SpecError::new(ROOT_PATH, message)],
+                partial: None,
+            });
+        }
     };
     let Value::Object(map) = value else {
-        return Err(vec![first]);
+        return Err(Broken {
+            errors: vec![whole_error],
+            partial: None,
+        });
     };
     let mut errors = Vec::new();
     let mut rest = map.clone();
-    if let Some(Value::Object(policies)) = rest.remove("requestPolicies") {
-        errors.extend(per_key::<RequestPolicies>(&policies, "requestPolicies"));
-    }
-    if let Some(Value::Array(routes)) = rest.remove("routes") {
-        for (i, route) in routes.iter().enumerate() {
-            errors.extend(route_errors(route, &push_index("routes", i)));
+
+    let mut policies_broken = false;
+    let request_policies = match rest.remove("requestPolicies") {
+        Some(Value::Object(policies)) => {
+            let (policy_errors, good) = per_key::<RequestPolicies>(&policies, "requestPolicies");
+            policies_broken = !policy_errors.is_empty();
+            errors.extend(policy_errors);
+            typed::<RequestPolicies>(Value::Object(good), "requestPolicies").ok()
         }
-    }
+        Some(other) => {
+            policies_broken = !other.is_null();
+            rest.insert("requestPolicies".to_owned(), other);
+            None
+        }
+        None => None,
+    };
+
+    let mut routes = Vec::new();
+    let mut route_index = Vec::new();
+    let total_routes = match rest.remove("routes") {
+        Some(Value::Array(items)) => {
+            for (i, route) in items.iter().enumerate() {
+                let path = push_index("routes", i);
+                match typed::<Route>(route.clone(), &path) {
+                    Ok(route) => {
+                        routes.push(route);
+                        route_index.push(i);
+                    }
+                    Err(_) => errors.extend(route_errors(route, &path)),
+                }
+            }
+            Some(items.len())
+        }
+        Some(other) => {
+            rest.insert("routes".to_owned(), other);
+            None
+        }
+        None => Some(0),
+    };
+
+    let logging_policies = rest
+        .get("loggingPolicies")
+        .and_then(|v| typed::<LoggingPolicies>(v.clone(), "loggingPolicies").ok());
     if let Err(e) = typed::<ApiSpecification>(Value::Object(rest), "") {
         errors.push(e);
     }
     if errors.is_empty() {
-        errors.push(first);
+        return Err(Broken {
+            errors: vec![whole_error],
+            partial: None,
+        });
     }
     errors.dedup();
-    Err(errors)
+    let spec = ApiSpecification {
+        request_policies,
+        logging_policies,
+        routes,
+    };
+    let partial = Partial {
+        route_index,
+        total_routes,
+        policies_broken,
+    };
+    Err(Broken {
+        errors,
+        partial: Some((spec, partial)),
+    })
 }
 
 /// Checks each key of an object of optional fields on its own, so that every broken field is
-/// reported.
-fn per_key<T: serde::de::DeserializeOwned>(map: &serde_json::Map<String, Value>, base: &str) -> Vec<SpecError> {
+/// reported; also returns the keys that are fine.
+fn per_key<T: serde::de::DeserializeOwned>(
+    map: &serde_json::Map<String, Value>,
+    base: &str,
+) -> (Vec<SpecError>, serde_json::Map<String, Value>) {
     let mut errors = Vec::new();
+    let mut good = serde_json::Map::new();
     for (key, field) in map {
         let mut single = serde_json::Map::new();
         single.insert(key.clone(), field.clone());
-        if let Err(e) = typed::<T>(Value::Object(single), base) {
-            errors.push(e);
+        match typed::<T>(Value::Object(single), base) {
+            Ok(_) => {
+                good.insert(key.clone(), field.clone());
+            }
+            Err(e) => errors.push(e),
         }
     }
-    errors
+    (errors, good)
 }
 
 /// Every structural error of one route: each field is checked on its own.
@@ -192,9 +272,9 @@ fn route_errors(route: &Value, base: &str) -> Vec<SpecError> {
                     continue;
                 };
                 errors.extend(match key.as_str() {
-                    "requestPolicies" => per_key::<RouteRequestPolicies>(policies, &path),
-                    "responsePolicies" => per_key::<RouteResponsePolicies>(policies, &path),
-                    _ => per_key::<LoggingPolicies>(policies, &path),
+                    "requestPolicies" => per_key::<RouteRequestPolicies>(policies, &path).0,
+                    "responsePolicies" => per_key::<RouteResponsePolicies>(policies, &path).0,
+                    _ => per_key::<LoggingPolicies>(policies, &path).0,
                 });
                 Ok(())
             }

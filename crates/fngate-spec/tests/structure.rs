@@ -80,3 +80,41 @@ fn every_broken_field_of_a_route_is_reported() {
         ]
     );
 }
+
+#[test]
+fn structural_and_semantic_problems_are_reported_together() {
+    // routes[0] parses but breaks a rule; routes[1] does not parse; routes[2] clashes with
+    // routes[0] (indices in messages are the document's, even with routes[1] left out).
+    let text = r#"{"routes":[
+        {"path":"/a/{id}","methods":["GET"],"backend":{"type":"STOCK_RESPONSE_BACKEND","status":999}},
+        {"path":"/b","backend":{"type":"HTTP_BACKEND"}},
+        {"path":"/a/{x}","backend":{"type":"STOCK_RESPONSE_BACKEND","status":200}}
+    ]}"#;
+    assert_eq!(
+        errors(text),
+        vec![
+            "routes[1].backend: missing field `url`",
+            "routes[0].backend.status: must be an HTTP status between 100 and 599 (got 999)",
+            "routes[2].path: `/a/{x}` with method GET is already defined by routes[0]",
+        ]
+    );
+}
+
+#[test]
+fn a_broken_authentication_policy_is_not_second_guessed_by_route_checks() {
+    // The authentication policy fails to parse, so whether ANONYMOUS is allowed is unknown:
+    // only the parse error is reported, not a guess about the route.
+    let text = r#"{"requestPolicies":{"authentication":{"type":"TOKEN_AUTHENTICATION","tokenHeader":"Authorization"}},
+        "routes":[{"path":"/a","backend":{"type":"STOCK_RESPONSE_BACKEND","status":200},
+                   "requestPolicies":{"authorization":{"type":"ANONYMOUS"}}},
+                  {"path":"/b","backend":{"type":"OAUTH2_LOGIN_BACKEND"},
+                   "requestPolicies":{"authorization":{"type":"ANY_OF","allowedScope":["has space"]}}}]}"#;
+    assert_eq!(
+        errors(text),
+        vec![
+            "requestPolicies.authentication: missing field `validationPolicy`",
+            "routes[1].requestPolicies.authorization.allowedScope[0]: `has space` contains whitespace; a scope is \
+             matched as one whole token",
+        ]
+    );
+}

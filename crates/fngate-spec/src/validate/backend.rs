@@ -77,7 +77,7 @@ impl Checker<'_> {
     }
 
     fn needs_oauth2(&mut self, path: &str, backend_type: &str) {
-        if !self.has_oauth2_failure_policy() {
+        if !self.authentication_unknown() && !self.has_oauth2_failure_policy() {
             self.error(
                 push_key(path, "type"),
                 format!("{backend_type} needs a TOKEN_AUTHENTICATION policy with an OAUTH2 validationFailurePolicy"),

@@ -26,9 +26,27 @@ pub struct Report {
 
 /// Runs every semantic check.
 pub fn check(spec: &ApiSpecification) -> Report {
+    check_partial(spec, None)
+}
+
+/// What is known about a document whose structure is partly broken: `spec` then holds only
+/// the pieces that parsed.
+pub(crate) struct Partial {
+    /// For each route of the partial spec, its index in the document.
+    pub route_index: Vec<usize>,
+    /// Number of routes in the document, if `routes` itself was a list.
+    pub total_routes: Option<usize>,
+    /// Some global request policy failed to parse: checks that depend on authentication are
+    /// skipped rather than guessed.
+    pub policies_broken: bool,
+}
+
+/// Runs the checks on a spec that may be missing the pieces that failed to parse.
+pub(crate) fn check_partial(spec: &ApiSpecification, partial: Option<&Partial>) -> Report {
     let mut checker = Checker {
         report: Report::default(),
         spec,
+        partial,
     };
     checker.spec_level();
     checker.report
@@ -38,9 +56,26 @@ pub fn check(spec: &ApiSpecification) -> Report {
 pub(crate) struct Checker<'a> {
     report: Report,
     spec: &'a ApiSpecification,
+    partial: Option<&'a Partial>,
 }
 
 impl<'a> Checker<'a> {
+    /// The document index of the `i`th route of the spec being checked.
+    fn doc_index(&self, i: usize) -> usize {
+        self.partial.and_then(|p| p.route_index.get(i).copied()).unwrap_or(i)
+    }
+
+    /// Whether the authentication policies are unknown (they failed to parse).
+    pub(crate) fn authentication_unknown(&self) -> bool {
+        self.partial.is_some_and(|p| p.policies_broken)
+    }
+
+    /// Whether some routes failed to parse (cross-route lookups cannot be trusted).
+    fn routes_incomplete(&self) -> bool {
+        self.partial
+            .is_some_and(|p| p.total_routes != Some(p.route_index.len()))
+    }
+
     pub(crate) fn error(&mut self, path: impl Into<String>, message: impl Into<String>) {
         self.report.errors.push(SpecError::new(path, message));
     }
@@ -51,22 +86,23 @@ impl<'a> Checker<'a> {
 
     fn spec_level(&mut self) {
         let spec = self.spec;
-        if spec.routes.is_empty() {
-            self.error("routes", "at least one route is required");
-        } else if spec.routes.len() > MAX_ROUTES {
-            self.error(
+        let total = match self.partial {
+            Some(partial) => partial.total_routes,
+            None => Some(spec.routes.len()),
+        };
+        match total {
+            Some(0) => self.error("routes", "at least one route is required"),
+            Some(n) if n > MAX_ROUTES => self.error(
                 "routes",
-                format!(
-                    "has {} routes; OCI allows at most {MAX_ROUTES} per deployment",
-                    spec.routes.len()
-                ),
-            );
+                format!("has {n} routes; OCI allows at most {MAX_ROUTES} per deployment"),
+            ),
+            _ => {}
         }
         if let Some(policies) = &spec.request_policies {
             self.global_policies(policies);
         }
         for (i, route) in spec.routes.iter().enumerate() {
-            self.route(&push_index("routes", i), route);
+            self.route(&push_index("routes", self.doc_index(i)), route);
         }
         self.overlapping_routes();
     }
@@ -110,16 +146,19 @@ impl<'a> Checker<'a> {
 
     /// Whether some route with `path` uses a backend of `backend_type`.
     pub(crate) fn route_with_backend(&self, path: &str, backend_type: &str) -> bool {
-        self.spec
-            .routes
-            .iter()
-            .any(|r| r.path == path && r.backend.type_name() == backend_type)
+        self.routes_incomplete()
+            || self
+                .spec
+                .routes
+                .iter()
+                .any(|r| r.path == path && r.backend.type_name() == backend_type)
     }
 
     /// Two routes answering the same path shape and method make the target ambiguous.
     fn overlapping_routes(&mut self) {
         let mut seen: Vec<(String, &Route, usize)> = Vec::new();
-        for (i, route) in self.spec.routes.iter().enumerate() {
+        for (position, route) in self.spec.routes.iter().enumerate() {
+            let i = self.doc_index(position);
             let Ok(pattern) = PathPattern::parse(&route.path) else {
                 continue;
             };
@@ -176,7 +215,7 @@ impl<'a> Checker<'a> {
                 "`request.body` can only be used as an authorizer function argument",
             );
         }
-        if var.table == ContextTable::Auth && self.all_authentication().is_empty() {
+        if var.table == ContextTable::Auth && !self.authentication_unknown() && self.all_authentication().is_empty() {
             self.warn(
                 path,
                 format!("`{var}` is always empty: the deployment has no authentication policy"),

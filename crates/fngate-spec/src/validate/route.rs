@@ -110,10 +110,15 @@ impl Checker<'_> {
     }
 
     fn authorization(&mut self, path: &str, authorization: &RouteAuthorizationPolicy) {
-        let all = self.all_authentication();
+        // When the authentication policy itself failed to parse, do not guess about it.
+        let all = if self.authentication_unknown() {
+            None
+        } else {
+            Some(self.all_authentication())
+        };
         let type_path = push_key(path, "type");
-        match authorization {
-            RouteAuthorizationPolicy::Anonymous => {
+        match (authorization, all) {
+            (RouteAuthorizationPolicy::Anonymous, Some(all)) => {
                 if let Some(first) = all.iter().find(|a| !a.is_anonymous_access_allowed()) {
                     let message = format!(
                         "ANONYMOUS needs isAnonymousAccessAllowed: true on the {} policy",
@@ -122,7 +127,9 @@ impl Checker<'_> {
                     self.error(type_path, message);
                 }
             }
-            RouteAuthorizationPolicy::AuthenticationOnly | RouteAuthorizationPolicy::AnyOf(_) if all.is_empty() => {
+            (RouteAuthorizationPolicy::AuthenticationOnly | RouteAuthorizationPolicy::AnyOf(_), Some(all))
+                if all.is_empty() =>
+            {
                 let name = if matches!(authorization, RouteAuthorizationPolicy::AnyOf(_)) {
                     "ANY_OF"
                 } else {
@@ -133,22 +140,22 @@ impl Checker<'_> {
                     format!("{name} needs an authentication policy in requestPolicies.authentication"),
                 );
             }
-            RouteAuthorizationPolicy::AuthenticationOnly => {}
-            RouteAuthorizationPolicy::AnyOf(any) => {
-                let scopes = push_key(path, "allowedScope");
-                if any.allowed_scope.is_empty() {
-                    self.error(&scopes, "ANY_OF needs at least one scope");
-                }
-                for (i, scope) in any.allowed_scope.iter().enumerate() {
-                    let item = push_index(&scopes, i);
-                    if scope.is_empty() {
-                        self.error(item, "must not be empty");
-                    } else if scope.chars().any(char::is_whitespace) {
-                        self.error(
-                            item,
-                            format!("`{scope}` contains whitespace; a scope is matched as one whole token"),
-                        );
-                    }
+            _ => {}
+        }
+        if let RouteAuthorizationPolicy::AnyOf(any) = authorization {
+            let scopes = push_key(path, "allowedScope");
+            if any.allowed_scope.is_empty() {
+                self.error(&scopes, "ANY_OF needs at least one scope");
+            }
+            for (i, scope) in any.allowed_scope.iter().enumerate() {
+                let item = push_index(&scopes, i);
+                if scope.is_empty() {
+                    self.error(item, "must not be empty");
+                } else if scope.chars().any(char::is_whitespace) {
+                    self.error(
+                        item,
+                        format!("`{scope}` contains whitespace; a scope is matched as one whole token"),
+                    );
                 }
             }
         }
