@@ -63,7 +63,8 @@ pub fn parse(text: &str, format: SpecFormat) -> Result<Parsed, SpecErrors> {
         Ok(spec) => spec,
         Err(Broken { mut errors, partial }) => {
             // Check what did parse, so one run shows structural and semantic problems together.
-            if let Some((spec, partial)) = partial {
+            if let Some(partial) = partial {
+                let (spec, partial) = *partial;
                 let report = crate::validate::check_partial(&spec, Some(&partial));
                 errors.extend(report.errors);
                 warnings.extend(report.warnings);
@@ -122,7 +123,7 @@ fn parse_value(text: &str, format: SpecFormat) -> Result<Document, SpecError> {
 /// did parse (for the semantic checks).
 struct Broken {
     errors: Vec<SpecError>,
-    partial: Option<(ApiSpecification, Partial)>,
+    partial: Option<Box<(ApiSpecification, Partial)>>,
 }
 
 /// Deserialises the tree. On failure the document is re-read piece by piece (each global
