@@ -222,7 +222,7 @@ fn from_value(value: &Value) -> Result<ApiSpecification, Broken> {
     };
     Err(Broken {
         errors,
-        partial: Some((spec, partial)),
+        partial: Some(Box::new((spec, partial))),
     })
 }
 
