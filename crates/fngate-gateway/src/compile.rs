@@ -105,6 +105,12 @@ pub(crate) async fn compile(
             "client-certificate verification is not supported by fngate; remove the policy".into(),
         );
     }
+    if policies.usage_plans.is_some() {
+        problem(
+            "requestPolicies.usagePlans".into(),
+            "usage plans are not supported by fngate; remove the policy (rateLimiting limits per client)".into(),
+        );
+    }
     if policies.dynamic_authentication.is_some() {
         problem(
             "requestPolicies.dynamicAuthentication".into(),
