@@ -16,6 +16,22 @@
 //!   [`TemplatePart::Var`]) and [`ContextVar::parse`] (bare `request.headers[X]`) for context
 //!   variables; [`PathPattern::parse`] for route paths; [`validate_path_prefix`] for deployments.
 
+//!
+//! ```
+//! use fngate_spec::{SpecFormat, parse};
+//!
+//! let text = r#"{"routes": [{"path": "/hello", "methods": ["GET"],
+//!     "backend": {"type": "STOCK_RESPONSE_BACKEND", "status": 200, "body": "hi"}}]}"#;
+//! let parsed = parse(text, SpecFormat::Json).unwrap();
+//! assert_eq!(parsed.spec.routes[0].path, "/hello");
+//!
+//! let broken = r#"{"routes": [{"path": "hello", "isSSLVerifyDisabled": true,
+//!     "backend": {"type": "STOCK_RESPONSE_BACKEND", "status": 200}}]}"#;
+//! let problems = parse(broken, SpecFormat::Json).unwrap_err();
+//! assert_eq!(problems.to_string(), "routes[0].path: must start with `/` (got `hello`)");
+//! assert_eq!(problems.warnings[0].path, "routes[0].isSSLVerifyDisabled");
+//! ```
+
 #![warn(missing_docs)]
 
 pub mod limits;
