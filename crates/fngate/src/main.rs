@@ -53,9 +53,7 @@ fn main() -> std::process::ExitCode {
         match cli.command {
             Command::Up(mut args) => {
                 let mut global = cli.global.clone();
-                if let Err(err) = up::apply_config_file(&mut args, &mut global, &matches) {
-                    return Err(err);
-                }
+                up::apply_config_file(&mut args, &mut global, &matches)?;
                 up::run(args, &global).await
             }
             Command::Functions(command) => cli::functions::run(command, &cli.global).await,

@@ -171,8 +171,14 @@ pub async fn run(args: UpArgs, global: &GlobalArgs) -> anyhow::Result<()> {
     .await?;
     let invoker: Arc<dyn fngate_invoke::FunctionInvoker> = runtime.clone();
     let auth = fngate_auth::AuthService::new(Some(invoker.clone()));
-    let gateway = fngate_gateway::Gateway::start(store.clone(), invoker, auth).await?;
     let idp = fngate_idp::Idp::open(store.clone()).await?;
+    let idp_bound = idp_listener.local_addr()?;
+    let shutdown = CancellationToken::new();
+    let mut tasks = tokio::task::JoinSet::new();
+    // The IdP serves before deployments load: a deployment whose JWKS lives on this same
+    // process's IdP fetches its keys while loading.
+    tasks.spawn(idp.clone().serve(idp_listener, shutdown.clone()));
+    let gateway = fngate_gateway::Gateway::start(store.clone(), invoker, auth).await?;
 
     let gateway_tls = match (&args.gateway_tls_cert, &args.gateway_tls_key) {
         (Some(cert), Some(key)) => Some(load_tls(cert, key)?),
@@ -180,7 +186,6 @@ pub async fn run(args: UpArgs, global: &GlobalArgs) -> anyhow::Result<()> {
     };
 
     let admin_addr = admin_listener.local_addr()?;
-    let idp_bound = idp_listener.local_addr()?;
     let admin_guard = AdminGuard {
         token: Arc::new(admin_token.clone()),
         required: !admin_addr.ip().is_loopback(),
@@ -196,7 +201,7 @@ pub async fn run(args: UpArgs, global: &GlobalArgs) -> anyhow::Result<()> {
         "listeners": {
             "gateway": format!("{gateway_scheme}://{}", gateway_listener.local_addr()?),
             "functions": format!("http://{}", functions_listener.local_addr()?),
-            "idp": format!("http://{}", idp_listener.local_addr()?),
+            "idp": format!("http://{idp_bound}"),
             "admin": format!("http://{admin_addr}"),
         },
     });
@@ -216,14 +221,10 @@ pub async fn run(args: UpArgs, global: &GlobalArgs) -> anyhow::Result<()> {
     println!("  data dir   {}", data_dir.display());
     println!("  gateway    {gateway_scheme}://{}", gateway_listener.local_addr()?);
     println!("  functions  http://{}", functions_listener.local_addr()?);
-    println!("  idp        http://{0} (https://{0} too)", idp_listener.local_addr()?);
+    println!("  idp        http://{idp_bound} (https://{idp_bound} too)");
     println!("  admin      http://{admin_addr}");
-    println!("Press Ctrl-C to stop.");
 
-    let shutdown = CancellationToken::new();
-    let mut tasks = tokio::task::JoinSet::new();
     tasks.spawn(gateway.clone().serve(gateway_listener, gateway_tls, shutdown.clone()));
-    tasks.spawn(idp.clone().serve(idp_listener, shutdown.clone()));
     tasks.spawn(serve_router(functions_listener, runtime.api_router(), shutdown.clone()));
     tasks.spawn(serve_router(admin_listener, admin_router, shutdown.clone()));
 
@@ -244,6 +245,7 @@ pub async fn run(args: UpArgs, global: &GlobalArgs) -> anyhow::Result<()> {
         }
     }
     if failure.is_none() {
+        println!("Press Ctrl-C to stop.");
         tokio::select! {
         signal = shutdown_signal() => {
             signal?;

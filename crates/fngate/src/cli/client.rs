@@ -38,10 +38,6 @@ impl AdminClient {
         Ok(AdminClient { base, token, http })
     }
 
-    pub fn base(&self) -> &url::Url {
-        &self.base
-    }
-
     /// A request to `path` on the server, with the admin token attached.
     pub fn request(&self, method: Method, path: &str) -> anyhow::Result<reqwest::RequestBuilder> {
         let url = self.base.join(path).with_context(|| format!("bad API path {path}"))?;
@@ -81,10 +77,6 @@ impl AdminClient {
 
     pub async fn post<B: Serialize + ?Sized, T: DeserializeOwned>(&self, path: &str, body: &B) -> anyhow::Result<T> {
         self.json(self.request(Method::POST, path)?.json(body)).await
-    }
-
-    pub async fn put<B: Serialize + ?Sized, T: DeserializeOwned>(&self, path: &str, body: &B) -> anyhow::Result<T> {
-        self.json(self.request(Method::PUT, path)?.json(body)).await
     }
 
     pub async fn delete(&self, path: &str) -> anyhow::Result<()> {

@@ -213,7 +213,9 @@ async fn validate(args: ValidateArgs, global: &GlobalArgs) -> anyhow::Result<()>
             format: Some(format.to_string()),
             specification: serde_json::Value::String(text),
         };
-        AdminClient::new(global)?.post("/fngate/gateway/validate", &body).await?
+        AdminClient::new(global)?
+            .post("/fngate/gateway/validate", &body)
+            .await?
     } else {
         fngate_gateway::validate_offline(args.path_prefix.as_deref(), fngate_gateway::format_of(format), &text).await
     };

@@ -35,5 +35,5 @@ pub struct GlobalArgs {
 
 /// `$XDG_DATA_HOME/fngate` (usually `~/.local/share/fngate`).
 pub fn default_data_dir() -> PathBuf {
-    dirs::data_dir().unwrap_or_else(|| std::env::temp_dir()).join("fngate")
+    dirs::data_dir().unwrap_or_else(std::env::temp_dir).join("fngate")
 }

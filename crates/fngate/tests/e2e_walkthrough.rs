@@ -1,0 +1,486 @@
+//! The walkthrough end to end, with real processes: the built `fngate` binary, the real `fdk`
+//! from PyPI, real sockets, a real SQLite store — restarted, and stopped under load.
+
+mod functions_support;
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use functions_support::{BIN, test_tools};
+use serde_json::{Value, json};
+
+/// Prepared environments and the pip cache shared with the other binary tests.
+fn shared_dir(name: &str) -> PathBuf {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../target/fngate-test")
+        .join(name);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+#[derive(Clone, Copy)]
+/// Fixed loopback ports, so a restarted server is reachable where the deployment's JWKS URI
+/// points (the IdP's address is part of the stored specification).
+struct Ports {
+    gateway: u16,
+    functions: u16,
+    idp: u16,
+    admin: u16,
+}
+
+impl Ports {
+    fn free() -> Ports {
+        // Hold all four listeners at once so the OS hands out four distinct ports.
+        let listeners: Vec<std::net::TcpListener> = (0..4)
+            .map(|_| std::net::TcpListener::bind("127.0.0.1:0").unwrap())
+            .collect();
+        let port = |i: usize| listeners[i].local_addr().unwrap().port();
+        Ports {
+            gateway: port(0),
+            functions: port(1),
+            idp: port(2),
+            admin: port(3),
+        }
+    }
+}
+
+struct Stack {
+    child: Option<Child>,
+    data: PathBuf,
+    ports: Ports,
+    stdout: Arc<std::sync::Mutex<Vec<String>>>,
+}
+
+impl Stack {
+    fn start(data: &Path, ports: Ports, extra: &[&str]) -> Stack {
+        test_tools();
+        let mut child = Command::new(BIN)
+            .arg("up")
+            .args(extra)
+            .arg("--data-dir")
+            .arg(data)
+            .args(["--gateway-addr", &format!("127.0.0.1:{}", ports.gateway)])
+            .args(["--functions-addr", &format!("127.0.0.1:{}", ports.functions)])
+            .args(["--idp-addr", &format!("127.0.0.1:{}", ports.idp)])
+            .args(["--admin-addr", &format!("127.0.0.1:{}", ports.admin)])
+            .env("FNGATE_ENVS_DIR", shared_dir("envs"))
+            .env("PIP_CACHE_DIR", shared_dir("pip-cache"))
+            .env("FNGATE_HOT_START_TIMEOUT_MS", "10000")
+            .env("FNGATE_LOG", "warn")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("start fngate up");
+        let stdout = child.stdout.take().unwrap();
+        let lines = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let (ready_tx, ready_rx) = std::sync::mpsc::channel();
+        let sink = lines.clone();
+        std::thread::spawn(move || {
+            use std::io::BufRead;
+            for line in std::io::BufReader::new(stdout).lines().map_while(Result::ok) {
+                if line.starts_with("Press Ctrl-C") {
+                    let _ = ready_tx.send(line.clone());
+                }
+                sink.lock().unwrap().push(line);
+            }
+        });
+        let stack = Stack {
+            child: Some(child),
+            data: data.to_path_buf(),
+            ports,
+            stdout: lines,
+        };
+        ready_rx.recv_timeout(Duration::from_secs(120)).unwrap_or_else(|_| {
+            panic!(
+                "fngate up did not start; stdout so far:\n{}",
+                stack.stdout.lock().unwrap().join("\n")
+            )
+        });
+        stack
+    }
+
+    fn url(&self, port: u16, path: &str) -> String {
+        format!("http://127.0.0.1:{port}{path}")
+    }
+
+    fn gateway(&self, path: &str) -> String {
+        self.url(self.ports.gateway, path)
+    }
+
+    fn admin(&self, path: &str) -> String {
+        self.url(self.ports.admin, path)
+    }
+
+    fn idp(&self, path: &str) -> String {
+        self.url(self.ports.idp, path)
+    }
+
+    fn cli(&self, dir: &Path, args: &[&str]) -> String {
+        let out = Command::new(BIN)
+            .args(args)
+            .args(["--server", &self.admin(""), "--data-dir"])
+            .arg(&self.data)
+            .current_dir(dir)
+            .stdin(Stdio::null())
+            .env("PIP_CACHE_DIR", shared_dir("pip-cache"))
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "fngate {args:?} failed:\nstdout: {}\nstderr: {}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    }
+
+    /// SIGTERM, then the exit status once the server has drained and stopped.
+    fn terminate(&mut self) -> std::process::ExitStatus {
+        let mut child = self.child.take().expect("server running");
+        nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(child.id() as i32),
+            nix::sys::signal::Signal::SIGTERM,
+        )
+        .unwrap();
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            if let Some(status) = child.try_wait().unwrap() {
+                return status;
+            }
+            assert!(Instant::now() < deadline, "fngate did not stop within 60 s of SIGTERM");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    fn take_ports(&self) -> Ports {
+        self.ports
+    }
+}
+
+impl Drop for Stack {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+/// Registers the API and a client with the dev IdP; returns (tenant, client id, secret).
+async fn register_identities(stack: &Stack, http: &reqwest::Client) -> (String, String, String) {
+    let api = http
+        .post(stack.admin("/idp/apps"))
+        .json(&json!({"name": "my-oci-api", "identifier_uri": "api://my-oci-api",
+                      "scopes": ["access_as_user"], "app_roles": ["Api.Read"]}))
+        .send()
+        .await
+        .unwrap();
+    assert!(api.status().is_success(), "{}", api.text().await.unwrap());
+    let other = http
+        .post(stack.admin("/idp/apps"))
+        .json(&json!({"name": "other-api", "identifier_uri": "api://other-api", "app_roles": ["Api.Read"]}))
+        .send()
+        .await
+        .unwrap();
+    assert!(other.status().is_success());
+    let client: Value = http
+        .post(stack.admin("/idp/clients"))
+        .json(&json!({"name": "my-client", "grants": ["my-oci-api/Api.Read", "other-api/Api.Read"]}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let overview: Value = http
+        .get(stack.admin("/idp"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    (
+        overview["default_tenant_id"].as_str().unwrap().to_string(),
+        client["client"]["client_id"].as_str().unwrap().to_string(),
+        client["secret"]["value"].as_str().unwrap().to_string(),
+    )
+}
+
+/// The walkthrough's form post to the token endpoint.
+async fn client_credentials(
+    stack: &Stack,
+    http: &reqwest::Client,
+    tenant: &str,
+    client: &str,
+    secret: &str,
+    scope: &str,
+) -> String {
+    let response = http
+        .post(stack.idp(&format!("/{tenant}/oauth2/v2.0/token")))
+        .form(&[
+            ("grant_type", "client_credentials"),
+            ("client_id", client),
+            ("client_secret", secret),
+            ("scope", scope),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["token_type"], "Bearer");
+    body["access_token"].as_str().unwrap().to_string()
+}
+
+/// The seed example with its placeholders filled for the dev IdP and the deployed function.
+fn seed_spec(example: &str, stack: &Stack, tenant: &str) -> String {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../../shared/examples")
+        .join(example);
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|err| {
+        panic!(
+            "cannot read {} (shared/ must sit beside the repo): {err}",
+            path.display()
+        )
+    });
+    text.replace(
+        "https://login.microsoftonline.com/<tenant-id>/discovery/v2.0/keys",
+        &stack.idp(&format!("/{tenant}/discovery/v2.0/keys")),
+    )
+    .replace("<tenant-id>", tenant)
+    .replace("api://<oci-app-client-id>", "api://my-oci-api")
+    .replace("<function-id>", "myapp/python-func")
+}
+
+async fn call(http: &reqwest::Client, url: &str, token: Option<&str>) -> (u16, reqwest::header::HeaderMap, String) {
+    let mut request = http.get(url);
+    if let Some(token) = token {
+        request = request.bearer_auth(token);
+    }
+    let response = request.send().await.unwrap();
+    let status = response.status().as_u16();
+    let headers = response.headers().clone();
+    (status, headers, response.text().await.unwrap())
+}
+
+fn hello(body: &str) -> Value {
+    serde_json::from_str(body).unwrap_or_else(|_| panic!("not JSON: {body}"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn walkthrough_end_to_end_survives_restart_and_drains_on_sigterm() {
+    let tmp = tempfile::Builder::new().prefix("fng-e2e").tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let work = tmp.path().join("work");
+    std::fs::create_dir_all(&work).unwrap();
+    let http = reqwest::Client::new();
+    let mut stack = Stack::start(&data, Ports::free(), &[]);
+
+    // Create the function, deploy, invoke.
+    stack.cli(&work, &["init", "--runtime", "python", "python-func"]);
+    let func_dir = work.join("python-func");
+    for file in ["func.yaml", "func.py", "requirements.txt"] {
+        assert!(func_dir.join(file).is_file(), "fngate init wrote no {file}");
+    }
+    stack.cli(&func_dir, &["deploy", "--app", "myapp", "--create-app"]);
+    let out = stack.cli(&func_dir, &["invoke", "myapp", "python-func"]);
+    assert_eq!(hello(&out), json!({"message": "Hello World"}));
+
+    // Identities and the deployment from the seed example.
+    let (tenant, client, secret) = register_identities(&stack, &http).await;
+    let spec = work.join("spec.json");
+    std::fs::write(&spec, seed_spec("seed-deployment.token-auth.json", &stack, &tenant)).unwrap();
+    stack.cli(
+        &work,
+        &[
+            "gateway",
+            "deploy",
+            "--name",
+            "demo",
+            "--path-prefix",
+            "/v1",
+            "--spec",
+            spec.to_str().unwrap(),
+        ],
+    );
+
+    // No token: 401 with a Bearer challenge.
+    let url = stack.gateway("/v1/python-func");
+    let (status, headers, _) = call(&http, &url, None).await;
+    assert_eq!(status, 401);
+    let challenge = headers
+        .get("www-authenticate")
+        .expect("WWW-Authenticate")
+        .to_str()
+        .unwrap();
+    assert!(challenge.starts_with("Bearer realm="), "{challenge}");
+    assert!(
+        !challenge.contains("error="),
+        "no error code without a token: {challenge}"
+    );
+
+    // A token from the client-credentials flow: 200 and the function's answer.
+    let token = client_credentials(&stack, &http, &tenant, &client, &secret, "api://my-oci-api/.default").await;
+    let (status, _, body) = call(&http, &url, Some(&token)).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(hello(&body), json!({"message": "Hello World"}));
+
+    // A valid token for another audience: 401 invalid_token.
+    let other = client_credentials(&stack, &http, &tenant, &client, &secret, "api://other-api/.default").await;
+    let (status, headers, _) = call(&http, &url, Some(&other)).await;
+    assert_eq!(status, 401);
+    assert!(
+        headers["www-authenticate"]
+            .to_str()
+            .unwrap()
+            .contains("error=\"invalid_token\"")
+    );
+
+    // Restart on the same data directory: everything is still there.
+    let ports = stack.take_ports();
+    assert!(stack.terminate().success(), "fngate up must exit 0 on SIGTERM");
+    let stack = Stack::start(&data, ports, &[]);
+    let (status, _, body) = call(&http, &url, Some(&token)).await;
+    assert_eq!(status, 200, "after restart: {body}");
+    assert_eq!(hello(&body), json!({"message": "Hello World"}));
+    let (status, _, _) = call(&http, &url, None).await;
+    assert_eq!(status, 401, "after restart the deployment still requires a token");
+
+    // The legacy JWT_AUTHENTICATION variant of the seed spec behaves the same.
+    let legacy = work.join("legacy.json");
+    std::fs::write(&legacy, seed_spec("seed-deployment.jwt-auth.json", &stack, &tenant)).unwrap();
+    stack.cli(
+        &work,
+        &[
+            "gateway",
+            "deploy",
+            "--name",
+            "legacy",
+            "--path-prefix",
+            "/legacy",
+            "--spec",
+            legacy.to_str().unwrap(),
+        ],
+    );
+    let legacy_url = stack.gateway("/legacy/python-func");
+    assert_eq!(call(&http, &legacy_url, None).await.0, 401);
+    assert_eq!(call(&http, &legacy_url, Some(&other)).await.0, 401);
+    let (status, _, body) = call(&http, &legacy_url, Some(&token)).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(hello(&body), json!({"message": "Hello World"}));
+
+    // SIGTERM during a stream of requests: no request fails with a connection error before the
+    // server has drained (after it stops accepting, new connections are refused — that is the end).
+    drain_under_load(stack, &url, &token).await;
+}
+
+async fn drain_under_load(mut stack: Stack, url: &str, token: &str) {
+    let stop = Arc::new(AtomicBool::new(false));
+    let completed = Arc::new(AtomicUsize::new(0));
+    let mut workers = Vec::new();
+    for _ in 0..4 {
+        let (url, token, stop, completed) = (url.to_string(), token.to_string(), stop.clone(), completed.clone());
+        workers.push(tokio::spawn(async move {
+            // One keep-alive connection per worker, as a client library would use.
+            let http = reqwest::Client::builder().pool_max_idle_per_host(1).build().unwrap();
+            let mut failures = Vec::new();
+            while !stop.load(Ordering::Relaxed) {
+                match http.get(&url).bearer_auth(&token).send().await {
+                    Ok(response) => {
+                        let status = response.status().as_u16();
+                        let body = response.text().await;
+                        match (status, body) {
+                            (200, Ok(_)) => {
+                                completed.fetch_add(1, Ordering::Relaxed);
+                            }
+                            (status, body) => failures.push(format!("status {status}: {body:?}")),
+                        }
+                    }
+                    // Refused connections mean the listener is closed: shutdown has begun.
+                    Err(err) if err.is_connect() => break,
+                    Err(err) => failures.push(format!("request error: {err}")),
+                }
+            }
+            failures
+        }));
+    }
+    // Let the stream run, then SIGTERM while it is in full flow.
+    let started = Instant::now();
+    while completed.load(Ordering::Relaxed) < 40 && started.elapsed() < Duration::from_secs(30) {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let before = completed.load(Ordering::Relaxed);
+    assert!(before >= 40, "the request stream never got going ({before} requests)");
+    let status = tokio::task::spawn_blocking(move || stack.terminate()).await.unwrap();
+    stop.store(true, Ordering::Relaxed);
+    let mut failures = Vec::new();
+    for worker in workers {
+        failures.extend(worker.await.unwrap());
+    }
+    assert!(status.success(), "fngate up must exit 0 after draining");
+    assert!(failures.is_empty(), "requests failed during the drain: {failures:?}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn demo_sets_up_the_walkthrough_idempotently() {
+    let tmp = tempfile::Builder::new().prefix("fng-demo").tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let http = reqwest::Client::new();
+    let first = Stack::start(&data, Ports::free(), &["--demo"]);
+    let printed = first.stdout.lock().unwrap().join("\n");
+    let (tenant, client, secret) = demo_credentials(&printed);
+    let url = first.gateway("/v1/python-func");
+    assert_eq!(call(&http, &url, None).await.0, 401);
+    let token = client_credentials(&first, &http, &tenant, &client, &secret, "api://my-oci-api/.default").await;
+    let (status, _, body) = call(&http, &url, Some(&token)).await;
+    assert_eq!((status, hello(&body)), (200, json!({"message": "Hello World"})));
+
+    // A second --demo on the same data: same registrations, a fresh secret, the old one revoked.
+    let mut first = first;
+    let ports = first.take_ports();
+    assert!(first.terminate().success());
+    let second = Stack::start(&data, ports, &["--demo"]);
+    let printed = second.stdout.lock().unwrap().join("\n");
+    assert!(printed.contains("already deployed"), "{printed}");
+    let (tenant2, client2, secret2) = demo_credentials(&printed);
+    assert_eq!((tenant2.as_str(), client2.as_str()), (tenant.as_str(), client.as_str()));
+    assert_ne!(secret2, secret);
+    let token = client_credentials(&second, &http, &tenant, &client, &secret2, "api://my-oci-api/.default").await;
+    assert_eq!(call(&http, &url, Some(&token)).await.0, 200);
+    let stale = http
+        .post(second.idp(&format!("/{tenant}/oauth2/v2.0/token")))
+        .form(&[
+            ("grant_type", "client_credentials"),
+            ("client_id", &client),
+            ("client_secret", &secret),
+            ("scope", "api://my-oci-api/.default"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(stale.status(), 401, "the previous demo secret must no longer work");
+}
+
+/// (tenant, client id, secret) from the demo's printed instructions.
+fn demo_credentials(printed: &str) -> (String, String, String) {
+    let after = |marker: &str| -> String {
+        let start = printed
+            .find(marker)
+            .unwrap_or_else(|| panic!("{marker} not printed:\n{printed}"))
+            + marker.len();
+        printed[start..]
+            .chars()
+            .take_while(|c| !c.is_whitespace() && *c != '\'')
+            .collect()
+    };
+    let tenant = {
+        let start = printed.find("/oauth2/v2.0/token").expect("token URL printed");
+        let before = &printed[..start];
+        before.rsplit('/').next().unwrap().to_string()
+    };
+    (tenant, after("client_id="), after("client_secret="))
+}
