@@ -42,6 +42,7 @@ mod document;
 mod parse;
 mod path;
 mod serde_support;
+mod structure;
 mod template;
 mod unknown_fields;
 mod validate;
