@@ -896,3 +896,17 @@ fn validate_runs_on_specs_built_in_code() {
     assert_eq!(errors[0].path, "routes[0].path");
     assert_eq!(errors[0].message, "must start with `/` (got `x`)");
 }
+
+#[test]
+fn cors_origins_accept_wildcard_hosts_ports_and_app_schemes() {
+    for origin in [
+        "*",
+        "null",
+        "https://*.example.com",
+        "http://localhost:3000",
+        "capacitor://localhost",
+    ] {
+        let doc = edited(&[("/requestPolicies/cors", json!({ "allowedOrigins": [origin] }))]);
+        assert_eq!(outcome(&doc), (vec![], vec![]), "{origin}");
+    }
+}

@@ -152,9 +152,11 @@ impl Checker<'_> {
                 if scope.is_empty() {
                     self.error(item, "must not be empty");
                 } else if scope.chars().any(char::is_whitespace) {
-                    self.error(
+                    self.warn(
                         item,
-                        format!("`{scope}` contains whitespace; a scope is matched as one whole token"),
+                        format!(
+                            "`{scope}` contains whitespace, so it never matches a scope from a space-separated claim"
+                        ),
                     );
                 }
             }
