@@ -2,19 +2,24 @@
 
 use std::fmt;
 
+use serde::Serialize;
+
 /// The path shown for problems with the document as a whole.
 pub const ROOT_PATH: &str = "(root)";
 
-/// A problem that makes the specification unusable.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// A problem that makes the specification unusable. Serialises as
+/// `{"path": …, "message": …, "line": …, "column": …}` (position only for syntax errors).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct SpecError {
     /// JSON path of the offending value (`routes[2].backend.url`), or [`ROOT_PATH`].
     pub path: String,
     /// What is wrong, in words a user can act on.
     pub message: String,
     /// 1-based line of a syntax error, when known.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub line: Option<usize>,
     /// 1-based column of a syntax error, when known.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub column: Option<usize>,
 }
 
@@ -51,8 +56,9 @@ impl fmt::Display for SpecError {
 
 impl std::error::Error for SpecError {}
 
-/// Something accepted but worth telling the user (unknown fields, risky settings).
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// Something accepted but worth telling the user (unknown fields, risky settings). Serialises
+/// as `{"path": …, "message": …}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct SpecWarning {
     /// JSON path of the value concerned.
     pub path: String,
@@ -78,7 +84,7 @@ impl fmt::Display for SpecWarning {
 
 /// Every problem found in a specification. `Display` prints the errors, one per line; the
 /// warnings found alongside are kept in [`SpecErrors::warnings`].
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct SpecErrors {
     /// The errors (never empty).
     pub errors: Vec<SpecError>,

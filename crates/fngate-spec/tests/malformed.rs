@@ -185,3 +185,24 @@ fn multiple_yaml_documents_are_refused() {
     let err = parse("routes: []\n---\nroutes: []\n", SpecFormat::Yaml).unwrap_err();
     assert!(err.to_string().contains("more than one document"), "{err}");
 }
+
+#[test]
+fn problems_serialise_for_the_admin_api() {
+    let err = parse("{\"routes\": [", SpecFormat::Json).unwrap_err();
+    assert_eq!(
+        serde_json::to_value(&err).unwrap(),
+        serde_json::json!({
+            "errors": [{ "path": "(root)", "message": "invalid JSON: EOF while parsing a list", "line": 1, "column": 12 }],
+            "warnings": []
+        })
+    );
+    let err = parse(
+        r#"{"routes":[{"path":"x","backend":{"type":"OAUTH2_LOGIN_BACKEND"}}]}"#,
+        SpecFormat::Json,
+    )
+    .unwrap_err();
+    assert_eq!(
+        serde_json::to_value(&err.errors[0]).unwrap(),
+        serde_json::json!({ "path": "routes[0].path", "message": "must start with `/` (got `x`)" })
+    );
+}
