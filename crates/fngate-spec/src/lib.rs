@@ -15,7 +15,9 @@
 //! - [`Template::parse`] (`${request.path[id]}` strings → [`TemplatePart::Literal`] /
 //!   [`TemplatePart::Var`]) and [`ContextVar::parse`] (bare `request.headers[X]`) for context
 //!   variables; [`PathPattern::parse`] for route paths; [`validate_path_prefix`] for deployments.
-
+//! - [`limits`]: OCI's documented limits as constants (also the runtime ones the gateway
+//!   enforces: request body 20 MB, function body 6 MB, request head 8 KB).
+//! - Errors and warnings also serialise to JSON (`path`, `message`, `line`/`column`).
 //!
 //! ```
 //! use fngate_spec::{SpecFormat, parse};
