@@ -123,7 +123,8 @@ declare -A R
 names=(nginx fngate_stock haproxy fngate_proxy)
 for round in $(seq 1 "$ROUNDS"); do
   echo "round $round/$ROUNDS" >&2
-  R[nginx.$round]=$(measure "http://127.0.0.1:$NGX_PORT/" "$NGX_PID")
+  # nginx serves from its worker process (a child of the master).
+  R[nginx.$round]=$(measure "http://127.0.0.1:$NGX_PORT/" "$NGX_PID" $(pgrep -P "$NGX_PID"))
   R[fngate_stock.$round]=$(measure "http://127.0.0.1:$GW_PORT/stock" "$GW_PID")
   # Proxy CPU counts the proxy only (nginx behind both is the same).
   R[haproxy.$round]=$(measure "http://127.0.0.1:$HP_PORT/" "$HP_PID")
