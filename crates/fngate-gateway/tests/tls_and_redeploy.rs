@@ -138,3 +138,27 @@ async fn shutdown_drains_in_flight_requests() {
     assert_eq!(in_flight.await.unwrap().unwrap(), 200);
     gw.served.await.unwrap().unwrap();
 }
+
+#[tokio::test]
+async fn https_backends_verify_certificates_unless_disabled() {
+    // Another gateway with a self-signed certificate is the HTTPS upstream (ALPN offers h2).
+    let upstream = TestGateway::start_with(Some(tls_config())).await;
+    upstream.deploy("u", "/u", stock_spec("over tls")).await;
+    let gw = TestGateway::start().await;
+    let url = format!("https://localhost:{}/u/hello", upstream.addr.port());
+    gw.deploy(
+        "front",
+        "/",
+        json!({"routes": [
+            {"path": "/insecure", "backend": {"type": "HTTP_BACKEND", "url": url, "isSslVerifyDisabled": true}},
+            {"path": "/strict", "backend": {"type": "HTTP_BACKEND", "url": url}}]}),
+    )
+    .await;
+    let r = client().get(gw.url("/insecure")).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.text().await.unwrap(), "over tls");
+    let r = client().get(gw.url("/strict")).send().await.unwrap();
+    assert_eq!(r.status(), 502, "an untrusted certificate fails closed");
+    gw.stop().await;
+    upstream.stop().await;
+}
