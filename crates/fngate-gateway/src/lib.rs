@@ -126,18 +126,9 @@ impl Gateway {
         let mut loaded = Vec::new();
         for record in shared.store.list_deployments().await? {
             let format = format_of(&record.spec_format);
-            match compile_text(
-                &shared,
-                &record.name,
-                &record.path_prefix,
-                &record.spec_text,
-                format,
-                true,
-            )
-            .await
-            {
+            match compile_text(&shared, &record.name, &record.path_prefix, &record.spec_text, format).await {
                 Ok((deployment, _)) => loaded.push(Arc::new(deployment)),
-                Err(errors) => {
+                Err((errors, _)) => {
                     // Fail closed: a deployment that no longer compiles (say, its function was
                     // deleted) is not served at all, rather than served without a policy.
                     let text: Vec<String> = errors.iter().map(ToString::to_string).collect();
@@ -220,9 +211,9 @@ impl Gateway {
             warnings: Vec::new(),
         })?;
         let _guard = self.shared.writes.lock().await;
-        let (deployment, warnings) = compile_text(&self.shared, name, path_prefix, text, format, true)
+        let (deployment, warnings) = compile_text(&self.shared, name, path_prefix, text, format)
             .await
-            .map_err(split_warnings)?;
+            .map_err(|(errors, warnings)| DeployError::Invalid { errors, warnings })?;
         let taken = self
             .shared
             .table
@@ -328,55 +319,30 @@ async fn validate_with(
     }
 }
 
-/// Parses and compiles; errors carry a `warning:` marker split off by `split_warnings`.
+/// Parses and compiles against this server (functions resolved, authenticator built).
+/// `Err((errors, warnings))` when the specification cannot be served.
 async fn compile_text(
     shared: &Shared,
     name: &str,
     path_prefix: &str,
     text: &str,
     format: SpecFormat,
-    build_auth: bool,
-) -> Result<(table::Deployment, Vec<Problem>), Vec<Problem>> {
+) -> Result<(table::Deployment, Vec<Problem>), (Vec<Problem>, Vec<Problem>)> {
     let parsed = fngate_spec::parse(text, format).map_err(|found| {
-        let mut all: Vec<Problem> = found.errors.iter().map(spec_error).collect();
-        all.extend(found.warnings.iter().map(|w| Problem {
-            path: format!("{WARNING_MARK}{}", w.path),
-            message: w.message.clone(),
-        }));
-        all
+        (
+            found.errors.iter().map(spec_error).collect::<Vec<_>>(),
+            found.warnings.iter().map(spec_warning).collect::<Vec<_>>(),
+        )
     })?;
     let env = compile::Env {
         invoker: Some(shared.invoker.as_ref()),
         clients: &shared.clients,
-        auth: build_auth.then_some(&shared.auth),
+        auth: Some(&shared.auth),
     };
     let warnings: Vec<Problem> = parsed.warnings.iter().map(spec_warning).collect();
-    let deployment = compile::compile(name, path_prefix, &parsed.spec, &env)
-        .await
-        .map_err(|mut errors| {
-            errors.extend(warnings.iter().map(|w| Problem {
-                path: format!("{WARNING_MARK}{}", w.path),
-                message: w.message.clone(),
-            }));
-            errors
-        })?;
-    Ok((deployment, warnings))
-}
-
-const WARNING_MARK: &str = "\u{0}warning:";
-
-fn split_warnings(all: Vec<Problem>) -> DeployError {
-    let (warnings, errors): (Vec<Problem>, Vec<Problem>) =
-        all.into_iter().partition(|p| p.path.starts_with(WARNING_MARK));
-    DeployError::Invalid {
-        errors,
-        warnings: warnings
-            .into_iter()
-            .map(|p| Problem {
-                path: p.path.trim_start_matches(WARNING_MARK).to_string(),
-                message: p.message,
-            })
-            .collect(),
+    match compile::compile(name, path_prefix, &parsed.spec, &env).await {
+        Ok(deployment) => Ok((deployment, warnings)),
+        Err(errors) => Err((errors, warnings)),
     }
 }
 
