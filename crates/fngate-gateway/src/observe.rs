@@ -2,6 +2,7 @@
 //! facade (the binary installs the exporter and serves `/metrics`). Metrics are labelled by
 //! deployment and route pattern, never by raw path.
 
+use std::io::Write as _;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -70,7 +71,8 @@ pub(crate) fn record(
             "client": client.ip().to_string(),
             "reason": info.reason,
         });
-        println!("{line}");
+        // Not println!: a closed stdout (e.g. `fngate up | head`) must not panic a request.
+        let _ = writeln!(std::io::stdout().lock(), "{line}");
     }
 }
 
