@@ -371,3 +371,39 @@ pub fn clean_run_dir(run_dir: &Path) {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn readiness_accepts_only_same_dir_symlinks_to_sockets() {
+        let dir = tempfile::tempdir().unwrap();
+        let socket = dir.path().join(SOCKET_NAME);
+        assert_eq!(check_socket(&socket), Ok(false), "not there yet");
+
+        let _listener = std::os::unix::net::UnixListener::bind(dir.path().join("phonylsnr.sock")).unwrap();
+        std::os::unix::fs::symlink("phonylsnr.sock", &socket).unwrap();
+        assert_eq!(check_socket(&socket), Ok(true));
+
+        std::fs::remove_file(&socket).unwrap();
+        std::os::unix::fs::symlink(dir.path().join("phonylsnr.sock"), &socket).unwrap();
+        assert!(check_socket(&socket).unwrap_err().contains("symlinks must be relative"));
+
+        std::fs::remove_file(&socket).unwrap();
+        std::fs::write(&socket, "").unwrap();
+        assert_eq!(check_socket(&socket), Err("listener file is not a socket".into()));
+    }
+
+    #[test]
+    fn socket_dirs_are_fresh_private_and_short() {
+        let long = tempfile::tempdir().unwrap();
+        let deep = long.path().join("x".repeat(100));
+        let dir = make_socket_dir(&deep).unwrap();
+        assert!(dir.join(SOCKET_NAME).as_os_str().len() <= MAX_SOCKET_PATH);
+        let mode = std::fs::metadata(&dir).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o700);
+        assert_ne!(make_socket_dir(&deep).unwrap(), dir);
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+}

@@ -87,25 +87,11 @@ impl Runtime {
         let envs_dir = std::env::var_os("FNGATE_ENVS_DIR")
             .map(PathBuf::from)
             .unwrap_or_else(|| root.join("envs"));
-        let settings = PoolSettings {
-            max_per_fn: config.max_instances_per_fn.max(1),
-            global: Arc::new(Semaphore::new(config.max_instances_total.max(1))),
-            logs: logs.clone(),
-            queue_timeout: env_millis("FNGATE_QUEUE_TIMEOUT_MS", 10_000),
-            init_timeout: env_millis("FNGATE_HOT_START_TIMEOUT_MS", 5_000),
-            run_dir,
-        };
-        let runtime = Arc::new(Runtime {
-            store,
-            config,
-            settings,
-            snapshot: ArcSwap::from_pointee(Snapshot::default()),
-            write_lock: tokio::sync::Mutex::new(()),
-            logs,
-            code_dir: root.join("code"),
-            envs_dir,
-            tasks: tokio_util::task::TaskTracker::new(),
-            stopping: tokio_util::sync::CancellationToken::new(),
+        let runtime = Arc::new_cyclic(|weak: &std::sync::Weak<Runtime>| {
+            let weak = weak.clone();
+            let evict: registry::Evictor =
+                Arc::new(move |except: &str| weak.upgrade().is_some_and(|runtime| runtime.evict_idle_except(except)));
+            Runtime::new(store, config, root, run_dir, envs_dir, logs, evict)
         });
         runtime.reload().await?;
         runtime.clean_code_snapshots();
@@ -127,6 +113,49 @@ impl Runtime {
             }
         });
         Ok(runtime)
+    }
+
+    fn new(
+        store: Store,
+        config: RuntimeConfig,
+        root: PathBuf,
+        run_dir: PathBuf,
+        envs_dir: PathBuf,
+        logs: Arc<LogSink>,
+        evict: registry::Evictor,
+    ) -> Runtime {
+        let settings = PoolSettings {
+            max_per_fn: config.max_instances_per_fn.max(1),
+            global: Arc::new(Semaphore::new(config.max_instances_total.max(1))),
+            logs: logs.clone(),
+            queue_timeout: env_millis("FNGATE_QUEUE_TIMEOUT_MS", 10_000),
+            init_timeout: env_millis("FNGATE_HOT_START_TIMEOUT_MS", 5_000),
+            run_dir,
+            evict,
+        };
+        Runtime {
+            store,
+            config,
+            settings,
+            snapshot: ArcSwap::from_pointee(Snapshot::default()),
+            write_lock: tokio::sync::Mutex::new(()),
+            logs,
+            code_dir: root.join("code"),
+            envs_dir,
+            tasks: tokio_util::task::TaskTracker::new(),
+            stopping: tokio_util::sync::CancellationToken::new(),
+        }
+    }
+
+    /// Stops one idle instance of a function other than `except`; false when there is none.
+    fn evict_idle_except(&self, except: &str) -> bool {
+        self.snapshot
+            .load()
+            .fns
+            .values()
+            .filter(|entry| entry.f.id != except)
+            .filter_map(|entry| entry.pool.as_ref())
+            .any(|pool| pool.evict_one())
     }
 
     /// Fn API v2, `/invoke/{fnID}` and `/t/{app}/{path}`: served on the functions listener.

@@ -14,6 +14,7 @@ use tokio::sync::{Notify, Semaphore};
 
 use crate::instance::{CallOutput, Instance, InstanceSpec};
 use crate::logs::LogSink;
+use crate::registry::Evictor;
 
 /// How often a waiting call re-checks for capacity freed elsewhere (e.g. in another pool).
 const RECHECK: Duration = Duration::from_millis(25);
@@ -29,6 +30,7 @@ pub struct Pool {
     returned: Notify,
     retired: AtomicBool,
     queue_timeout: Duration,
+    evict: Evictor,
     /// Instances started over the pool's life (for tests and metrics).
     pub started: AtomicUsize,
 }
@@ -40,6 +42,7 @@ impl Pool {
         global: Arc<Semaphore>,
         logs: Arc<LogSink>,
         queue_timeout: Duration,
+        evict: Evictor,
     ) -> Pool {
         Pool {
             spec: Arc::new(spec),
@@ -50,6 +53,7 @@ impl Pool {
             returned: Notify::new(),
             retired: AtomicBool::new(false),
             queue_timeout,
+            evict,
             started: AtomicUsize::new(0),
         }
     }
@@ -89,11 +93,16 @@ impl Pool {
             if let Some(instance) = self.take_idle() {
                 return Ok(instance);
             }
-            if let Ok(own) = self.per_fn.clone().try_acquire_owned()
-                && let Ok(shared) = self.global.clone().try_acquire_owned()
-            {
-                self.started.fetch_add(1, Ordering::Relaxed);
-                return Instance::start(&self.spec, &self.logs, vec![own, shared]).await;
+            if let Ok(own) = self.per_fn.clone().try_acquire_owned() {
+                if let Ok(shared) = self.global.clone().try_acquire_owned() {
+                    self.started.fetch_add(1, Ordering::Relaxed);
+                    return Instance::start(&self.spec, &self.logs, vec![own, shared]).await;
+                }
+                // At the global limit: an idle instance of another function makes room (Fn's evictor).
+                drop(own);
+                if (self.evict)(&self.spec.fn_id) {
+                    continue;
+                }
             }
             let now = Instant::now();
             if now >= give_up {

@@ -55,7 +55,11 @@ pub struct PoolSettings {
     pub queue_timeout: Duration,
     pub init_timeout: Duration,
     pub run_dir: PathBuf,
+    /// Stops one idle instance of any function but the given one (to free global capacity).
+    pub evict: Evictor,
 }
+
+pub type Evictor = Arc<dyn std::ops::Fn(&str) -> bool + Send + Sync>;
 
 /// Builds a snapshot from stored rows, reusing pools from `old` whose key did not change;
 /// returns the pools that are no longer used (to retire).
@@ -85,6 +89,7 @@ pub fn build(
                 settings.global.clone(),
                 settings.logs.clone(),
                 settings.queue_timeout,
+                settings.evict.clone(),
             ))),
             (None, _) => None,
         };

@@ -198,11 +198,21 @@ async fn fn_error_rules_timeouts_crashes_and_trigger_wrapping() {
     assert_eq!(body["custom"], "abc");
     assert!(body["url"].as_str().unwrap().ends_with("/t/errs/probe?x=1"));
 
-    // Detached: 202 at once while the call runs in the background.
-    let started = std::time::Instant::now();
-    let response = post(&invoke, "sleep 1", &[("fn-invoke-type", "detached")]).await;
+    // Detached: 202 before the function has finished; the call still runs in the background.
+    let response = post(&invoke, "sleep 1.5", &[("fn-invoke-type", "detached")]).await;
     assert_eq!(response.status(), 202);
-    assert!(started.elapsed() < Duration::from_millis(900));
+    assert!(response.headers().contains_key("fn-call-id"));
+    let logs = || server.cli_ok(work.path(), &["logs", "errs", "probe"], None);
+    assert!(
+        !logs().contains("handled sleep 1.5"),
+        "202 must not wait for the function"
+    );
+    assert!(
+        eventually(Duration::from_secs(10), || async {
+            logs().contains("handled sleep 1.5")
+        })
+        .await
+    );
 
     // Output lines are tagged with their call id.
     let logs = server.cli_ok(work.path(), &["logs", "errs", "probe"], None);
@@ -214,7 +224,7 @@ async fn pools_bound_instances_reap_idle_ones_and_redeploys_drain() {
     let server = Server::start_with(ServerOptions {
         max_per_fn: 2,
         queue_timeout_ms: 600,
-        data: None,
+        ..ServerOptions::default()
     });
     let work = tempfile::tempdir().unwrap();
     let dir = probe(&server, work.path(), "pool", "idle_timeout: 1\n");
@@ -330,4 +340,25 @@ async fn survives_kill9_restart_and_stale_socket_dirs() {
     // Shutdown stops every instance and removes their socket directories.
     let left: Vec<_> = std::fs::read_dir(data.join("functions/run")).unwrap().collect();
     assert!(left.is_empty(), "{left:?}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn global_limit_evicts_idle_instances_of_other_functions() {
+    let server = Server::start_with(ServerOptions {
+        max_total: 1,
+        queue_timeout_ms: 600,
+        ..ServerOptions::default()
+    });
+    let work = tempfile::tempdir().unwrap();
+    for name in ["first", "second"] {
+        let dir = init(&server, work.path(), "python", name, false);
+        server.cli_ok(&dir, &["deploy", "--app", "evict", "--create-app"], None);
+    }
+    let out = server.cli_ok(work.path(), &["invoke", "evict", "first"], None);
+    assert_eq!(out.trim(), r#"{"message": "Hello World"}"#);
+    assert_eq!(server.fn_status("evict", "first").await["idle"], 1);
+    // The only global slot is held by an idle instance of `first`: it is evicted for `second`.
+    let out = server.cli_ok(work.path(), &["invoke", "evict", "second"], None);
+    assert_eq!(out.trim(), r#"{"message": "Hello World"}"#);
+    assert_eq!(server.fn_status("evict", "first").await["instances"], 0);
 }

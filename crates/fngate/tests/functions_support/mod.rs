@@ -44,6 +44,7 @@ pub struct Server {
 
 pub struct ServerOptions {
     pub max_per_fn: usize,
+    pub max_total: usize,
     pub queue_timeout_ms: u64,
     pub data: Option<PathBuf>,
 }
@@ -52,6 +53,7 @@ impl Default for ServerOptions {
     fn default() -> Self {
         ServerOptions {
             max_per_fn: 4,
+            max_total: 64,
             queue_timeout_ms: 5000,
             data: None,
         }
@@ -87,6 +89,8 @@ impl Server {
                 "127.0.0.1:0",
                 "--max-instances-per-fn",
                 &options.max_per_fn.to_string(),
+                "--max-instances-total",
+                &options.max_total.to_string(),
             ])
             .env("FNGATE_ENVS_DIR", shared_dir("envs"))
             .env("PIP_CACHE_DIR", shared_dir("pip-cache"))
