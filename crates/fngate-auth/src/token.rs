@@ -110,7 +110,8 @@ pub(crate) struct CompactJws<'a> {
     pub claims: Map<String, Value>,
     /// `base64url(header) "." base64url(payload)`: what the signature covers.
     pub signing_input: &'a str,
-    pub signature: &'a str,
+    /// The decoded signature.
+    pub signature: Vec<u8>,
 }
 
 /// Why a token could not even be parsed. Each value is the log line; clients get a generic description.
@@ -134,7 +135,7 @@ pub(crate) fn parse_compact(token: &str, max_bytes: usize) -> Result<CompactJws<
     let signing_len = header.len() + 1 + payload.len();
     let header_bytes = decode_part(header, "header")?;
     let payload_bytes = decode_part(payload, "payload")?;
-    decode_part(signature, "signature")?;
+    let signature = decode_part(signature, "signature")?;
 
     let header: StrictObject = serde_json::from_slice(&header_bytes)
         .map_err(|e| Malformed(format!("JWT token header is not a JSON object: {e}.")))?;
@@ -262,7 +263,7 @@ mod tests {
         assert_eq!(jws.alg, "RS256");
         assert_eq!(jws.kid.as_deref(), Some("k"));
         assert_eq!(jws.signing_input, format!("{h}.{p}"));
-        assert_eq!(jws.signature, "c2ln");
+        assert_eq!(jws.signature, b"sig");
 
         let bad = [
             format!("{h}.{p}"),
