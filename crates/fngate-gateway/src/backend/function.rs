@@ -73,6 +73,10 @@ impl FunctionBackend {
 
 /// Reads a whole request body, refusing more than `limit` bytes with 413.
 pub(crate) async fn read_body(body: Body, limit: usize) -> Result<Bytes, Rejection> {
+    // A declared length over the limit is refused before reading anything.
+    if http_body::Body::size_hint(&body).lower() > limit as u64 {
+        return Err(Rejection::new(StatusCode::PAYLOAD_TOO_LARGE, "request_body_too_large"));
+    }
     match http_body_util::Limited::new(body, limit).collect().await {
         Ok(collected) => Ok(collected.to_bytes()),
         Err(err) if err.is::<http_body_util::LengthLimitError>() => {
