@@ -1,26 +1,22 @@
-//! Benchmark harness for bench/auth/run.sh (not part of the library).
+//! Helper for bench/auth/run.sh (not part of the library): signs the tokens, measures the Authenticator alone.
 //!
 //! - `auth_bench prepare DIR N`: an RSA-2048 key (aws-lc-rs), `rsa.pub` (PEM, for HAProxy), `jwks.json`,
 //!   one Entra-v2-shaped RS256 token `good.jwt`, a token signed by another key `bad.jwt`, and N distinct
 //!   tokens in `tokens.txt` (signed on all cores).
-//! - `auth_bench serve DIR PORT`: a stock-response route (`{"message":"Hello World"}`) behind
-//!   `Authenticator` + `authorize_in_realm`, on one runtime thread (like HAProxy `nbthread 1`).
 //! - `auth_bench micro DIR`: the Authenticator alone, in-process: µs per call, repeated vs distinct tokens.
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use aws_lc_rs::encoding::{AsDer, Pkcs8V1Der, PublicKeyX509Der};
 use aws_lc_rs::signature::KeyPair as _;
-use axum::body::Body;
-use axum::http::{Request, Response, StatusCode, header};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use fngate_auth::{
-    AuthConfig, AuthOutcome, AuthRequest, AuthService, Authenticator, Authorization, JwtConfig, KeySource,
-    SigningAlgorithm, StaticKey, TokenLocation, authorize_in_realm,
+    AuthConfig, AuthOutcome, AuthRequest, AuthService, Authenticator, JwtConfig, KeySource, SigningAlgorithm,
+    StaticKey, TokenLocation,
 };
+use http::Request;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use serde_json::{Value, json};
 
@@ -122,47 +118,6 @@ async fn authenticator(dir: &str) -> Result<Arc<Authenticator>, BoxError> {
     Ok(AuthService::new(None).build(config).await?)
 }
 
-fn error_body(status: StatusCode) -> String {
-    json!({"code": status.as_u16(), "message": status.canonical_reason().unwrap_or("Error")}).to_string()
-}
-
-async fn handle(auth: Arc<Authenticator>, request: Request<Body>) -> Response<Body> {
-    let (head, _body) = request.into_parts();
-    let outcome = auth
-        .authenticate(AuthRequest {
-            head: &head,
-            body: b"",
-            realm: "127.0.0.1",
-        })
-        .await;
-    let builder = Response::builder().header(header::CONTENT_TYPE, "application/json");
-    let response = match authorize_in_realm(&outcome, &Authorization::AuthenticationOnly, "127.0.0.1") {
-        Ok(()) => builder
-            .status(StatusCode::OK)
-            .body(Body::from(r#"{"message":"Hello World"}"#)),
-        Err(rejection) => {
-            let mut b = builder.status(rejection.status);
-            if let Some(challenge) = &rejection.www_authenticate {
-                b = b.header(header::WWW_AUTHENTICATE, challenge);
-            }
-            b.body(Body::from(error_body(rejection.status)))
-        }
-    };
-    response.unwrap_or_else(|_| Response::new(Body::empty()))
-}
-
-fn serve(dir: &str, port: u16) -> Result<(), BoxError> {
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
-    runtime.block_on(async {
-        let auth = authenticator(dir).await?;
-        let app = axum::Router::new().fallback(move |req: Request<Body>| handle(auth.clone(), req));
-        let listener = tokio::net::TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], port))).await?;
-        eprintln!("auth_bench serving on {}", listener.local_addr()?);
-        axum::serve(listener, app).await?;
-        Ok(())
-    })
-}
-
 fn micro(dir: &str) -> Result<(), BoxError> {
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
     runtime.block_on(async {
@@ -227,12 +182,8 @@ fn main() {
             Ok(n) => prepare(&args[2], n),
             Err(e) => Err(format!("N: {e}").into()),
         },
-        Some("serve") if args.len() == 4 => match args[3].parse() {
-            Ok(port) => serve(&args[2], port),
-            Err(e) => Err(format!("PORT: {e}").into()),
-        },
         Some("micro") if args.len() == 3 => micro(&args[2]),
-        _ => Err("usage: auth_bench prepare DIR N | serve DIR PORT | micro DIR".into()),
+        _ => Err("usage: auth_bench prepare DIR N | micro DIR".into()),
     };
     if let Err(e) = result {
         eprintln!("auth_bench: {e}");
