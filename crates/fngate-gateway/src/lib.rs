@@ -6,6 +6,7 @@
 //! shutdown)` runs the listener until `shutdown` is cancelled and in-flight requests drained;
 //! `admin_router()` is merged into the admin listener.
 //! Extensions: [`Gateway::status`] (deployments and their routes, for `fngate status`),
+//! [`Gateway::reload`] (recompile stored deployments, e.g. after functions change),
 //! [`Gateway::deploy`] / [`Gateway::delete`] (what the admin API calls), [`validate_offline`]
 //! (for `fngate gateway validate` without a server), [`admin`] request/response types.
 //!
@@ -123,30 +124,18 @@ impl Gateway {
             store,
             writes: tokio::sync::Mutex::new(()),
         });
-        let mut loaded = Vec::new();
-        for record in shared.store.list_deployments().await? {
-            let format = format_of(&record.spec_format);
-            match compile_text(&shared, &record.name, &record.path_prefix, &record.spec_text, format).await {
-                Ok((deployment, _)) => loaded.push(Arc::new(deployment)),
-                Err((errors, _)) => {
-                    // Fail closed: a deployment that no longer compiles (say, its function was
-                    // deleted) is not served at all, rather than served without a policy.
-                    let text: Vec<String> = errors.iter().map(ToString::to_string).collect();
-                    tracing::error!(
-                        target: "fngate::gateway",
-                        deployment = %record.name,
-                        problems = %text.join("; "),
-                        "stored deployment does not load; it is not served until redeployed"
-                    );
-                }
-            }
-        }
-        tracing::info!(target: "fngate::gateway", deployments = loaded.len(), "gateway deployments loaded");
-        shared.table.store(Arc::new(RouteTable::new(loaded)));
+        load_all(&shared).await?;
         Ok(Arc::new(Gateway {
             shared,
             drain_timeout: std::sync::Mutex::new(server::DRAIN_TIMEOUT),
         }))
+    }
+
+    /// Recompiles every stored deployment and swaps the table: call after functions change
+    /// (a function deleted or recreated under a new id) so routes resolve again.
+    pub async fn reload(&self) -> anyhow::Result<()> {
+        let _guard = self.shared.writes.lock().await;
+        load_all(&self.shared).await
     }
 
     /// Changes how long `serve` waits for in-flight requests at shutdown (default 30 s).
@@ -278,6 +267,30 @@ impl Gateway {
     pub(crate) fn store(&self) -> &Store {
         &self.shared.store
     }
+}
+
+/// Compiles every stored deployment into a fresh table. A deployment that no longer compiles
+/// (say, its function was deleted) is left out — fail closed — and the log says why.
+async fn load_all(shared: &Shared) -> anyhow::Result<()> {
+    let mut loaded = Vec::new();
+    for record in shared.store.list_deployments().await? {
+        let format = format_of(&record.spec_format);
+        match compile_text(shared, &record.name, &record.path_prefix, &record.spec_text, format).await {
+            Ok((deployment, _)) => loaded.push(Arc::new(deployment)),
+            Err((errors, _)) => {
+                let text: Vec<String> = errors.iter().map(ToString::to_string).collect();
+                tracing::error!(
+                    target: "fngate::gateway",
+                    deployment = %record.name,
+                    problems = %text.join("; "),
+                    "stored deployment does not load; it is not served until redeployed"
+                );
+            }
+        }
+    }
+    tracing::info!(target: "fngate::gateway", deployments = loaded.len(), "gateway deployments loaded");
+    shared.table.store(Arc::new(RouteTable::new(loaded)));
+    Ok(())
 }
 
 /// Validates a specification without a server: syntax, structure, OCI limits and everything the
