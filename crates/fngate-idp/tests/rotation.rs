@@ -137,3 +137,23 @@ async fn ensure_is_idempotent_and_only_a_new_client_gets_a_secret() {
     assert!(err.starts_with("token_version: 3"), "{err}");
     idp.stop().await;
 }
+
+#[tokio::test]
+async fn keys_past_their_overlap_are_deleted_from_the_store_at_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let first = start(dir.path()).await;
+    first.idp.rotate_keys(Some(Duration::ZERO)).await.unwrap();
+    assert_eq!(first.idp.list_keys().len(), 1, "a zero overlap unpublishes at once");
+    first.stop().await;
+
+    let second = start(dir.path()).await;
+    let store = fngate_store::Store::open(dir.path()).await.unwrap();
+    let stored = fngate_store::idp::list_signing_keys(&store).await.unwrap();
+    assert_eq!(
+        stored.len(),
+        1,
+        "the retired key is gone from the store, not just hidden"
+    );
+    assert_eq!(stored[0].kid, second.idp.list_keys()[0].kid);
+    second.stop().await;
+}
