@@ -41,26 +41,10 @@ pub(crate) struct Env<'a> {
     pub auth: Option<&'a Arc<AuthService>>,
 }
 
-/// Checks a path prefix: starts with `/`, at most 255 characters, OCI's path characters only.
+/// Checks a deployment path prefix with the spec crate's OCI rules (leading `/`, at most 255
+/// characters, no `//`, no trailing `/` unless it is just `/`, OCI's path characters only).
 pub fn check_path_prefix(prefix: &str) -> Result<(), String> {
-    if !prefix.starts_with('/') {
-        return Err("must start with '/'".into());
-    }
-    if prefix.len() > 255 {
-        return Err(format!("is {} characters long; at most 255 are allowed", prefix.len()));
-    }
-    if prefix.contains("//") {
-        return Err("must not contain adjacent slashes".into());
-    }
-    if let Some(bad) = prefix
-        .chars()
-        .find(|c| !(c.is_ascii_alphanumeric() || "/$-_.+!*'(),%;:@&=".contains(*c)))
-    {
-        return Err(format!(
-            "contains {bad:?}; allowed are letters, digits and $-_.+!*'(),%;:@&= and '/'"
-        ));
-    }
-    Ok(())
+    fngate_spec::validate_path_prefix(prefix)
 }
 
 pub(crate) async fn compile(
@@ -437,14 +421,14 @@ fn backend(b: &spec::Backend, env: &Env<'_>) -> Result<Backend, FieldError> {
                 .clients
                 .get(h.connect_timeout(), h.verifies_tls())
                 .map_err(|m| (String::new(), format!("cannot build the HTTP client: {m}")))?;
-            Ok(Backend::Http(Box::new(backend::http::HttpBackend {
+            Ok(Backend::Http(Box::new(backend::http::HttpBackend::new(
                 origin,
                 path,
                 url_query,
                 host_header,
                 client,
-                response_timeout: h.send_timeout() + h.read_timeout(),
-            })))
+                h.send_timeout() + h.read_timeout(),
+            ))))
         }
         spec::Backend::OracleFunctions(f) => {
             let fn_id = match env.invoker {

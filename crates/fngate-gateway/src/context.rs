@@ -97,6 +97,15 @@ impl Template {
         self.parts.iter().all(|p| matches!(p, Part::Literal(_)))
     }
 
+    /// The text itself when the template has no context variables (rendering is then a no-op).
+    pub fn as_literal(&self) -> Option<&str> {
+        match self.parts.as_slice() {
+            [] => Some(""),
+            [Part::Literal(text)] => Some(text),
+            _ => None,
+        }
+    }
+
     pub fn render(&self, ctx: &RequestContext<'_>) -> String {
         let mut out = String::new();
         for part in &self.parts {

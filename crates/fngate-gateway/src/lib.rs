@@ -46,11 +46,11 @@ pub use compile::{Problem, check_path_prefix};
 use crate::table::RouteTable;
 
 /// Largest request body the gateway accepts (OCI: 20 MB).
-pub const MAX_REQUEST_BODY: usize = 20 * 1024 * 1024;
+pub const MAX_REQUEST_BODY: usize = fngate_spec::limits::MAX_REQUEST_BODY_BYTES;
 /// Largest request body passed to a function (OCI: 6 MB).
-pub const MAX_FUNCTION_BODY: usize = 6 * 1024 * 1024;
+pub const MAX_FUNCTION_BODY: usize = fngate_spec::limits::MAX_FUNCTION_BODY_BYTES;
 /// Method + URI + headers (OCI: 8 KB); larger heads get 431.
-pub const MAX_HEADER_BYTES: usize = 8 * 1024;
+pub const MAX_HEADER_BYTES: usize = fngate_spec::limits::MAX_REQUEST_HEAD_BYTES;
 
 /// State shared by the listener, the admin API and every request.
 pub(crate) struct Shared {

@@ -8,6 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use http::{Method, StatusCode};
+use metrics::SharedString;
 
 /// What the pipeline learned about a request, for the log line.
 pub(crate) struct LogInfo {
@@ -41,19 +42,20 @@ pub(crate) fn record(
     bytes_in: u64,
     bytes_out: Option<u64>,
 ) {
-    let deployment = info.deployment.as_deref().unwrap_or("");
-    let route = info.route.as_deref().unwrap_or("");
+    // Labels share the route table's `Arc<str>`s and static status strings: no allocation.
+    let deployment = label(&info.deployment);
+    let route = label(&info.route);
     metrics::counter!(
         "fngate_gateway_requests_total",
-        "deployment" => deployment.to_string(),
-        "route" => route.to_string(),
-        "status" => status.as_str().to_string()
+        "deployment" => deployment.clone(),
+        "route" => route.clone(),
+        "status" => status_label(status)
     )
     .increment(1);
     metrics::histogram!(
         "fngate_gateway_request_duration_seconds",
-        "deployment" => deployment.to_string(),
-        "route" => route.to_string()
+        "deployment" => deployment,
+        "route" => route
     )
     .record(elapsed.as_secs_f64());
     if info.access_log {
@@ -74,6 +76,40 @@ pub(crate) fn record(
         // Not println!: a closed stdout (e.g. `fngate up | head`) must not panic a request.
         let _ = writeln!(std::io::stdout().lock(), "{line}");
     }
+}
+
+fn label(value: &Option<Arc<str>>) -> SharedString {
+    match value {
+        Some(text) => SharedString::from(text.clone()),
+        None => SharedString::const_str(""),
+    }
+}
+
+/// The status code as a label value; the codes the gateway commonly answers are static strings.
+fn status_label(status: StatusCode) -> SharedString {
+    let text = match status.as_u16() {
+        200 => "200",
+        201 => "201",
+        202 => "202",
+        204 => "204",
+        301 => "301",
+        302 => "302",
+        304 => "304",
+        400 => "400",
+        401 => "401",
+        403 => "403",
+        404 => "404",
+        405 => "405",
+        413 => "413",
+        429 => "429",
+        431 => "431",
+        500 => "500",
+        502 => "502",
+        503 => "503",
+        504 => "504",
+        _ => return SharedString::from(status.as_str().to_owned()),
+    };
+    SharedString::const_str(text)
 }
 
 fn time_now() -> String {

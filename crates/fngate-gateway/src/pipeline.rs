@@ -13,7 +13,7 @@ use std::sync::Arc;
 
 use axum::body::Body;
 use http::header::{ALLOW, CONTENT_LENGTH, HOST, ORIGIN, RETRY_AFTER};
-use http::{HeaderValue, Request, Response, StatusCode};
+use http::{HeaderMap, HeaderValue, Request, Response, StatusCode};
 use http_body::Body as _;
 use tokio::time::Instant;
 
@@ -37,22 +37,23 @@ pub(crate) async fn handle(
     scheme: &'static str,
 ) -> Response<Body> {
     let started = Instant::now();
-    let request_id = ulid::Ulid::new().to_string();
+    let mut id_text = [0u8; ulid::ULID_LEN];
+    let request_id: &str = ulid::Ulid::new().array_to_str(&mut id_text);
+    // One header value for the response and the backend request (clones share the bytes).
+    let request_id_header = HeaderValue::from_str(request_id).unwrap_or(HeaderValue::from_static(""));
     let method = request.method().clone();
     let bytes_in = request.body().size_hint().exact().unwrap_or(0);
     // Hold this version of the table for the whole request: a redeploy cannot change it underneath.
     let table = shared.table.load_full();
     let mut info = LogInfo::default();
-    let mut response = match process(shared, &table, request, client, scheme, &request_id, &mut info).await {
+    let mut response = match process(shared, &table, request, client, scheme, &request_id_header, &mut info).await {
         Ok(response) => response,
         Err(rejection) => {
             info.reason = Some(rejection.log_reason);
             rejection.into_response()
         }
     };
-    if let Ok(value) = HeaderValue::from_str(&request_id) {
-        response.headers_mut().insert(OPC_REQUEST_ID.clone(), value);
-    }
+    response.headers_mut().insert(OPC_REQUEST_ID.clone(), request_id_header);
     let bytes_out = response.body().size_hint().exact();
     observe::record(
         &info,
@@ -60,7 +61,7 @@ pub(crate) async fn handle(
         response.status(),
         started.elapsed(),
         client,
-        &request_id,
+        request_id,
         bytes_in,
         bytes_out,
     );
@@ -73,7 +74,7 @@ async fn process(
     request: Request<Body>,
     client: SocketAddr,
     scheme: &'static str,
-    request_id: &str,
+    request_id: &HeaderValue,
     info: &mut LogInfo,
 ) -> Result<Response<Body>, Rejection> {
     let (parts, body) = request.into_parts();
@@ -169,7 +170,7 @@ async fn run_route(
     params: Vec<(String, String)>,
     client: SocketAddr,
     scheme: &'static str,
-    request_id: &str,
+    request_id: &HeaderValue,
 ) -> Result<Response<Body>, Rejection> {
     // Rate limit before authentication: refusing floods must stay cheap.
     if let Some(limiter) = &deployment.rate_limit
@@ -181,36 +182,50 @@ async fn run_route(
             .with_header(RETRY_AFTER, HeaderValue::from(retry_after_seconds(wait))));
     }
 
-    let host = parts
-        .headers
-        .get(HOST)
-        .and_then(|h| h.to_str().ok())
-        .map(str::to_string)
-        .or_else(|| parts.uri.authority().map(|a| a.to_string()))
-        .unwrap_or_default();
+    // `Host` as a shared header value (no copy); HTTP/2 requests carry the authority instead.
+    let host_value = parts.headers.get(HOST).filter(|h| h.to_str().is_ok()).cloned();
+    let authority: String;
+    let host: &str = match &host_value {
+        Some(value) => value.to_str().unwrap_or_default(),
+        None => {
+            authority = parts.uri.authority().map(|a| a.to_string()).unwrap_or_default();
+            &authority
+        }
+    };
     let query = split_query(parts.uri.query().unwrap_or(""));
-    let original_headers = parts.headers.clone();
 
     let principal = match &deployment.auth {
         Some(policy) => {
             let ctx = RequestContext {
                 path_params: &params,
                 query: &query,
-                headers: &original_headers,
+                headers: &parts.headers,
                 auth: None,
-                host: &host,
+                host,
             };
-            let realm = crate::context::strip_port(&host);
+            let realm = crate::context::strip_port(host);
             crate::policy::auth::authenticate(policy, &parts, realm, &route.authorization, &ctx).await?
         }
         None => None,
+    };
+    // Context variables read the headers as the client sent them, also after the request header
+    // transformations and the backend have changed the outgoing ones: keep a copy, but only for
+    // routes that read the context after this point (most proxy routes do not).
+    let reads_context_late = !route.request_headers.is_empty()
+        || !route.query.is_empty()
+        || !route.response_headers.is_empty()
+        || route.backend.reads_context();
+    let original_headers = if reads_context_late {
+        parts.headers.clone()
+    } else {
+        HeaderMap::new()
     };
     let ctx = RequestContext {
         path_params: &params,
         query: &query,
         headers: &original_headers,
         auth: principal.as_ref().map(|p| &p.claims),
-        host: &host,
+        host,
     };
 
     if let Err(invalid) = route.validations.check(&parts.headers, &query) {
@@ -228,13 +243,13 @@ async fn run_route(
         crate::context::join_query(&pairs)
     };
 
-    let full_path = parts.uri.path().to_string();
+    let original_uri = parts.uri.clone();
     let outbound = Outbound {
         parts,
         body,
         ctx: &ctx,
         query: outbound_query,
-        full_path: &full_path,
+        full_path: original_uri.path(),
         client_ip: client.ip(),
         request_id,
         scheme,

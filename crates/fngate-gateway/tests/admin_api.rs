@@ -46,11 +46,27 @@ async fn admin_api_manages_deployments() {
     // Another deployment on the same prefix: 409, nothing changes.
     let r = c
         .put(format!("{admin}/fngate/gateway/deployments/two"))
-        .json(&json!({"pathPrefix": "/one/", "format": "yaml", "specification": spec_yaml}))
+        .json(&json!({"pathPrefix": "/one", "format": "yaml", "specification": spec_yaml}))
         .send()
         .await
         .unwrap();
     assert_eq!(r.status(), 409);
+
+    // OCI forbids a trailing `/` on a path prefix (other than `/` itself): 400 naming pathPrefix.
+    let r = c
+        .put(format!("{admin}/fngate/gateway/deployments/two"))
+        .json(&json!({"pathPrefix": "/one/", "format": "yaml", "specification": spec_yaml}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+    let body: Value = r.json().await.unwrap();
+    let error = &body["errors"][0];
+    assert_eq!(error["path"], "pathPrefix", "{body}");
+    assert!(
+        error["message"].as_str().unwrap().contains("must not end with `/`"),
+        "{body}"
+    );
 
     // Invalid: 400 with every error and the warnings, each with its JSON path.
     let r = c

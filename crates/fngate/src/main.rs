@@ -9,6 +9,11 @@ use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 
 use cli::GlobalArgs;
 
+/// mimalloc: the gateway's request path allocates many small, short-lived objects (hyper, tokio,
+/// headers); it is markedly cheaper there than glibc malloc (see docs/notes/gateway.md, Benchmark).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Debug, Parser)]
 #[command(name = "fngate", version, about, long_about = None, propagate_version = true)]
 struct Cli {

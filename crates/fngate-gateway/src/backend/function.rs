@@ -60,9 +60,7 @@ impl FunctionBackend {
         if let Ok(v) = HeaderValue::from_str(&format!("for={ip}")) {
             headers.insert("forwarded", v);
         }
-        if let Ok(v) = HeaderValue::from_str(outbound.request_id) {
-            headers.insert("opc-request-id", v);
-        }
+        headers.insert("opc-request-id", outbound.request_id.clone());
 
         match invoker.invoke(&self.fn_id, InvokeRequest { headers, body }).await {
             Ok(answer) => Ok(unwrap_response(answer.status, &answer.headers, answer.body)),

@@ -4,6 +4,7 @@
 //! goes into `X-Forwarded-For`, `X-Real-IP` and `Forwarded`, as OCI does.
 
 use std::collections::HashMap;
+use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -33,6 +34,9 @@ pub(crate) struct HttpBackend {
     pub client: UpstreamClient,
     /// Send + read: the time allowed until the backend's response head arrives.
     pub response_timeout: Duration,
+    /// The whole target URI when the path has no context variables, parsed once at load time and
+    /// used as is for requests without a query string (the common case).
+    pub fixed_uri: Option<Uri>,
 }
 
 static X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
@@ -43,6 +47,28 @@ static FORWARDED: HeaderName = HeaderName::from_static("forwarded");
 static OPC_REQUEST_ID: HeaderName = HeaderName::from_static("opc-request-id");
 
 impl HttpBackend {
+    pub fn new(
+        origin: String,
+        path: Template,
+        url_query: Option<String>,
+        host_header: HeaderValue,
+        client: UpstreamClient,
+        response_timeout: Duration,
+    ) -> Self {
+        let fixed_uri = path
+            .as_literal()
+            .and_then(|literal| target(&origin, literal, url_query.as_deref(), "").parse().ok());
+        HttpBackend {
+            origin,
+            path,
+            url_query,
+            host_header,
+            client,
+            response_timeout,
+            fixed_uri,
+        }
+    }
+
     pub async fn forward(&self, outbound: Outbound<'_>) -> Result<Response<Body>, Rejection> {
         let Outbound {
             mut parts,
@@ -54,53 +80,37 @@ impl HttpBackend {
             scheme,
             ..
         } = outbound;
-        let mut target = String::with_capacity(self.origin.len() + 64);
-        target.push_str(&self.origin);
-        let path = self.path.render(ctx);
-        if !path.starts_with('/') {
-            target.push('/');
-        }
-        target.push_str(&path);
-        match (&self.url_query, query.is_empty()) {
-            (Some(fixed), true) => {
-                target.push('?');
-                target.push_str(fixed);
+        let uri = match (&self.fixed_uri, query.is_empty()) {
+            (Some(uri), true) => uri.clone(),
+            _ => {
+                let path = self.path.render(ctx);
+                target(&self.origin, &path, self.url_query.as_deref(), &query)
+                    .parse()
+                    .map_err(|_| {
+                        Rejection::new(StatusCode::BAD_GATEWAY, "backend_url_invalid").with_message("Bad Gateway")
+                    })?
             }
-            (Some(fixed), false) => {
-                target.push('?');
-                target.push_str(fixed);
-                target.push('&');
-                target.push_str(&query);
-            }
-            (None, false) => {
-                target.push('?');
-                target.push_str(&query);
-            }
-            (None, true) => {}
-        }
-        let uri: Uri = target
-            .parse()
-            .map_err(|_| Rejection::new(StatusCode::BAD_GATEWAY, "backend_url_invalid").with_message("Bad Gateway"))?;
+        };
 
         let headers = &mut parts.headers;
         strip_hop_by_hop(headers);
-        let original_host = headers.remove(HOST);
-        headers.insert(HOST, self.host_header.clone());
-        let ip = client_ip.to_string();
+        let original_host = headers.insert(HOST, self.host_header.clone());
+        let ip = IpText::new(client_ip);
+        let real_ip = HeaderValue::from_str(ip.as_str()).ok();
         let xff = match headers.get(&X_FORWARDED_FOR).and_then(|v| v.to_str().ok()) {
-            Some(prior) => format!("{prior}, {ip}"),
-            None => ip.clone(),
+            Some(prior) => HeaderValue::from_str(&format!("{prior}, {}", ip.as_str())).ok(),
+            None => real_ip.clone(),
         };
-        if let Ok(v) = HeaderValue::from_str(&xff) {
+        if let Some(v) = xff {
             headers.insert(X_FORWARDED_FOR.clone(), v);
         }
-        if let Ok(v) = HeaderValue::from_str(&ip) {
+        if let Some(v) = real_ip {
             headers.insert(X_REAL_IP.clone(), v);
         }
         let forwarded = if client_ip.is_ipv6() {
-            format!("for=\"[{ip}]\"")
+            format!("for=\"[{}]\"", ip.as_str())
         } else {
-            format!("for={ip}")
+            format!("for={}", ip.as_str())
         };
         if let Ok(v) = HeaderValue::from_str(&forwarded) {
             headers.insert(FORWARDED.clone(), v);
@@ -111,12 +121,16 @@ impl HttpBackend {
         {
             headers.insert(X_FORWARDED_HOST.clone(), host);
         }
-        if let Ok(v) = HeaderValue::from_str(request_id) {
-            headers.insert(OPC_REQUEST_ID.clone(), v);
-        }
+        headers.insert(OPC_REQUEST_ID.clone(), request_id.clone());
         parts.uri = uri;
         parts.version = http::Version::HTTP_11;
-        let request = http::Request::from_parts(parts, Body::new(http_body_util::Limited::new(body, MAX_REQUEST_BODY)));
+        // A body of known size was checked against the limit by the pipeline (and hyper holds it
+        // to its Content-Length); only streamed bodies of unknown size need counting on the way.
+        let body = match http_body::Body::size_hint(&body).exact() {
+            Some(n) if n <= MAX_REQUEST_BODY as u64 => body,
+            _ => Body::new(http_body_util::Limited::new(body, MAX_REQUEST_BODY)),
+        };
+        let request = http::Request::from_parts(parts, body);
 
         let response = match tokio::time::timeout(self.response_timeout, self.client.request(request)).await {
             Err(_) => {
@@ -129,6 +143,56 @@ impl HttpBackend {
         let (mut head, incoming) = response.into_parts();
         strip_hop_by_hop(&mut head.headers);
         Ok(Response::from_parts(head, Body::new(incoming)))
+    }
+}
+
+/// `origin` + `path` (with a leading `/`) + the URL's own query and the request's, `&`-joined.
+fn target(origin: &str, path: &str, url_query: Option<&str>, query: &str) -> String {
+    let mut target = String::with_capacity(origin.len() + path.len() + query.len() + 16);
+    target.push_str(origin);
+    if !path.starts_with('/') {
+        target.push('/');
+    }
+    target.push_str(path);
+    match (url_query, query.is_empty()) {
+        (Some(fixed), true) => {
+            target.push('?');
+            target.push_str(fixed);
+        }
+        (Some(fixed), false) => {
+            target.push('?');
+            target.push_str(fixed);
+            target.push('&');
+            target.push_str(query);
+        }
+        (None, false) => {
+            target.push('?');
+            target.push_str(query);
+        }
+        (None, true) => {}
+    }
+    target
+}
+
+/// The client address as text, formatted on the stack (it goes into three headers).
+struct IpText {
+    buf: [u8; 48],
+    len: usize,
+}
+
+impl IpText {
+    fn new(ip: IpAddr) -> Self {
+        use std::io::Write as _;
+        let mut buf = [0u8; 48];
+        let mut cursor = std::io::Cursor::new(&mut buf[..]);
+        // An IPv6 address is at most 45 characters: it always fits.
+        let _ = write!(cursor, "{ip}");
+        let len = cursor.position() as usize;
+        IpText { buf, len }
+    }
+
+    fn as_str(&self) -> &str {
+        std::str::from_utf8(&self.buf[..self.len]).unwrap_or_default()
     }
 }
 
@@ -210,6 +274,8 @@ fn build_client(connect_timeout: Duration, verify_tls: bool) -> Result<UpstreamC
     };
     let connector = builder.https_or_http().enable_all_versions().wrap_connector(http);
     Ok(Client::builder(TokioExecutor::new())
+        // `forward` always sets `Host` (the backend's authority): skip the client's own lookup.
+        .set_host(false)
         .pool_idle_timeout(Duration::from_secs(60))
         .pool_max_idle_per_host(256)
         .pool_timer(TokioTimer::new())

@@ -41,7 +41,8 @@ pub(crate) struct Outbound<'a> {
     /// Path prefix + request path (as received).
     pub full_path: &'a str,
     pub client_ip: IpAddr,
-    pub request_id: &'a str,
+    /// `opc-request-id`, also sent back to the client.
+    pub request_id: &'a ::http::HeaderValue,
     pub scheme: &'static str,
 }
 
@@ -52,6 +53,16 @@ impl Backend {
             Backend::Http(_) => "HTTP_BACKEND",
             Backend::Function(_) => "ORACLE_FUNCTIONS_BACKEND",
             Backend::Dynamic(_) => "DYNAMIC_ROUTING_BACKEND",
+        }
+    }
+
+    /// Whether calling this backend reads context variables (a dynamic selector, or an HTTP URL
+    /// path with variables in it).
+    pub fn reads_context(&self) -> bool {
+        match self {
+            Backend::Stock(_) | Backend::Function(_) => false,
+            Backend::Http(http) => http.path.as_literal().is_none(),
+            Backend::Dynamic(_) => true,
         }
     }
 
@@ -96,6 +107,25 @@ pub(crate) fn strip_hop_by_hop(headers: &mut ::http::HeaderMap) {
     use ::http::header::{
         CONNECTION, PROXY_AUTHENTICATE, PROXY_AUTHORIZATION, TE, TRAILER, TRANSFER_ENCODING, UPGRADE,
     };
+    // One pass over the (few) headers instead of nine lookups: most messages carry at most
+    // `Connection`.
+    let any = headers.keys().any(|name| {
+        matches!(
+            name.as_str(),
+            "connection"
+                | "proxy-authenticate"
+                | "proxy-authorization"
+                | "te"
+                | "trailer"
+                | "transfer-encoding"
+                | "upgrade"
+                | "keep-alive"
+                | "proxy-connection"
+        )
+    });
+    if !any {
+        return;
+    }
     let listed: Vec<String> = headers
         .get_all(CONNECTION)
         .iter()
