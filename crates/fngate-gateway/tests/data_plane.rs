@@ -141,6 +141,57 @@ async fn http_backend_proxies_with_context_variables_and_forwarded_headers() {
 }
 
 #[tokio::test]
+async fn http_backend_with_a_literal_url_forwards_queries_ids_and_context_correctly() {
+    let upstream = Upstream::start().await;
+    let gw = TestGateway::start().await;
+    gw.deploy(
+        "lit",
+        "/",
+        json!({"routes": [
+            {"path": "/plain", "backend": {"type": "HTTP_BACKEND", "url": format!("http://{}/base?fixed=1", upstream.addr)}},
+            {"path": "/echo-who", "backend": {"type": "HTTP_BACKEND", "url": format!("http://{}/who", upstream.addr)},
+             "responsePolicies": {"headerTransformations": {
+                "setHeaders": {"items": [{"name": "X-Who-Was", "values": ["${request.headers[X-Who]}"]}]}}}},
+        ]}),
+    )
+    .await;
+    let c = client();
+    // No query: the URL parsed at load time is used as is.
+    let r = c.get(gw.url("/plain")).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    let response_id = r.headers()["opc-request-id"].to_str().unwrap().to_string();
+    let echo: Value = r.json().await.unwrap();
+    assert_eq!(echo["path"], "/base");
+    assert_eq!(echo["query"], "fixed=1");
+    assert_eq!(
+        echo["headers"]["opc-request-id"],
+        response_id.as_str(),
+        "one id for client and backend"
+    );
+    // With a query: appended after the URL's own; a prior X-Forwarded-For is extended.
+    let r = c
+        .get(gw.url("/plain?a=1&b=%20"))
+        .header("X-Forwarded-For", "203.0.113.7")
+        .send()
+        .await
+        .unwrap();
+    let echo: Value = r.json().await.unwrap();
+    assert_eq!(echo["path"], "/base");
+    assert_eq!(echo["query"], "fixed=1&a=1&b=%20");
+    assert_eq!(echo["headers"]["x-forwarded-for"], "203.0.113.7, 127.0.0.1");
+    // A response transformation reads the client's headers after the proxy rewrote them.
+    let r = c
+        .get(gw.url("/echo-who"))
+        .header("X-Who", "alice")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.headers()["x-who-was"], "alice");
+    gw.stop().await;
+}
+
+#[tokio::test]
 async fn function_backend_sends_oci_headers_and_unwraps_the_answer() {
     let gw = TestGateway::start().await;
     gw.deploy(
