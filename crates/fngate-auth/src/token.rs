@@ -93,13 +93,22 @@ fn query_values<'a>(head: &'a http::request::Parts, name: &'a str) -> impl Itera
         .map(|(_, v)| v.into_owned())
 }
 
+/// RFC 6750 `b64token` characters (without the trailing `=`), as a table: this runs on every request.
+const TOKEN68: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut b = 0;
+    while b < 256 {
+        let c = b as u8;
+        table[b] = c.is_ascii_alphanumeric() || matches!(c, b'-' | b'.' | b'_' | b'~' | b'+' | b'/');
+        b += 1;
+    }
+    table
+};
+
 /// RFC 6750 `b64token`: `1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"="`.
 fn is_token68(s: &str) -> bool {
     let body = s.trim_end_matches('=');
-    !body.is_empty()
-        && body
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~' | b'+' | b'/'))
+    !body.is_empty() && body.bytes().all(|b| TOKEN68[b as usize])
 }
 
 /// A compact JWS split and decoded, signature not yet checked.
