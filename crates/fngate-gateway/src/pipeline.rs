@@ -204,7 +204,16 @@ async fn run_route(
                 host,
             };
             let realm = crate::context::strip_port(host);
-            crate::policy::auth::authenticate(policy, &parts, realm, &route.authorization, &ctx).await?
+            // Boxed: the authentication future is large and only authenticated routes need it;
+            // inline it would grow every request's future (moved into hyper per request).
+            Box::pin(crate::policy::auth::authenticate(
+                policy,
+                &parts,
+                realm,
+                &route.authorization,
+                &ctx,
+            ))
+            .await?
         }
         None => None,
     };
