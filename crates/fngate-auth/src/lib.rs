@@ -8,6 +8,8 @@
 //! - Per request it calls [`Authenticator::authenticate`] with the request head and gets an
 //!   [`AuthOutcome`]; then [`authorize`] (or [`authorize_in_realm`], which names the realm in the
 //!   challenge) for the route's authorization policy.
+//! - `AuthService::with_options` tunes the minimum unknown-`kid` refetch interval (default 5 min), fetch
+//!   timeout, size limits and cache capacities; `AuthService::new` uses the defaults.
 //! - A rejection carries everything the gateway needs to answer (status, `WWW-Authenticate`,
 //!   short message for the JSON body, execution-log line — already logged by this crate). The gateway
 //!   applies `validationFailurePolicy` (MODIFY_RESPONSE) itself, since it owns context variables.
@@ -15,7 +17,7 @@
 //! Modules: `token` (finding and splitting the token), `keys` (JWK/PEM → verification keys),
 //! `jwks` (remote key cache), `claims` (claim checks and scopes), `token_cache` (verified tokens),
 //! `custom` (authorizer functions), `challenge` (RFC 6750 rejections), `authorize` (route policies),
-//! `service` (the shared service and per-deployment authenticators).
+//! `from_spec` (OCI spec → config), `service` (the shared service and per-deployment authenticators).
 
 mod authorize;
 mod challenge;

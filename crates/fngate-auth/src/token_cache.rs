@@ -1,7 +1,12 @@
-//! Verified tokens, keyed by a hash of (policy, token): a client reusing its token pays one RSA
-//! verification, not one per request. Entries never outlive the token's `exp` (+ skew).
+//! Verified tokens, keyed by a hash of (policy, token): a client reusing its token pays for RSA
+//! verification once or twice, not per request. Entries never outlive the token's `exp` (+ skew).
+//!
+//! A token enters the cache on its second verification: a small "doorkeeper" table remembers hashes
+//! seen once (as Caffeine/TinyLFU do), so a stream of one-shot tokens does not pay cache inserts or
+//! evict the tokens that are being reused.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use moka::Expiry;
@@ -28,9 +33,13 @@ impl Expiry<TokenHash, Arc<VerifiedToken>> for UntilExpiry {
     }
 }
 
+/// Slots in the doorkeeper table (a power of two; 512 KiB).
+const DOORKEEPER_SLOTS: usize = 1 << 16;
+
 #[derive(Clone)]
 pub(crate) struct TokenCache {
     cache: moka::sync::Cache<TokenHash, Arc<VerifiedToken>>,
+    doorkeeper: Arc<[AtomicU64]>,
 }
 
 impl TokenCache {
@@ -40,6 +49,21 @@ impl TokenCache {
                 .max_capacity(capacity)
                 .expire_after(UntilExpiry)
                 .build(),
+            doorkeeper: (0..DOORKEEPER_SLOTS).map(|_| AtomicU64::new(0)).collect(),
+        }
+    }
+
+    /// True when this hash was seen (verified) before; otherwise remembers it and says no.
+    fn seen_before(&self, hash: &TokenHash) -> bool {
+        let mut first = [0u8; 8];
+        first.copy_from_slice(&hash[..8]);
+        let tag = u64::from_le_bytes(first) | 1; // never 0, the empty slot
+        let slot = &self.doorkeeper[((tag >> 1) as usize) & (DOORKEEPER_SLOTS - 1)];
+        if slot.load(Ordering::Relaxed) == tag {
+            true
+        } else {
+            slot.store(tag, Ordering::Relaxed);
+            false
         }
     }
 
@@ -59,8 +83,39 @@ impl TokenCache {
     }
 
     pub(crate) fn insert(&self, hash: TokenHash, verified: VerifiedToken, now: f64) {
-        if verified.valid_until > now {
+        if verified.valid_until > now && self.seen_before(&hash) {
             self.cache.insert(hash, Arc::new(verified));
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn verified(valid_until: f64) -> VerifiedToken {
+        VerifiedToken {
+            valid_until,
+            kid: "k".into(),
+            principal: Principal::default(),
+        }
+    }
+
+    #[test]
+    fn tokens_are_cached_from_their_second_verification_and_never_when_expired() {
+        let cache = TokenCache::new(100);
+        let now = crate::service::now_secs();
+        let hash = TokenCache::hash(1, "a.b.c");
+        assert_ne!(hash, TokenCache::hash(2, "a.b.c"), "the policy is part of the key");
+        cache.insert(hash, verified(now + 60.0), now);
+        assert!(cache.get(&hash).is_none(), "a one-shot token is not cached");
+        cache.insert(hash, verified(now + 60.0), now);
+        assert!(cache.get(&hash).is_some());
+
+        let stale = TokenCache::hash(1, "d.e.f");
+        for _ in 0..2 {
+            cache.insert(stale, verified(now - 1.0), now);
+        }
+        assert!(cache.get(&stale).is_none());
     }
 }
