@@ -4,7 +4,7 @@
 #   2. proxy: fngate HTTP_BACKEND vs HAProxy, both proxying to the same nginx (target: ≥ HAProxy, p99 no worse)
 # wrk -t1 -c32, ROUNDS interleaved rounds of DURATION, median reported; server CPU per request from
 # /proc/<pid>/stat (utime+stime). nginx runs 1 worker, HAProxy nbthread 1, fngate TOKIO_WORKER_THREADS=1.
-# Env: ROUNDS (3), DURATION (5s). Access logging is off on all three (nginx `access_log off`, spec
+# Env: ROUNDS (3), DURATION (5s), FNGATE_BIN (use this fngate binary instead of building one). Access logging is off on all three (nginx `access_log off`, spec
 # `loggingPolicies.accessLog.isEnabled: false`).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -30,9 +30,13 @@ for tool in nginx haproxy wrk curl; do
   command -v "$tool" >/dev/null || { echo "bench/gateway: $tool is missing (apt-get install $tool)" >&2; exit 1; }
 done
 
-echo "building fngate (release)..." >&2
-cargo build -q --release -p fngate
-bin="$root/target/release/fngate"
+if [ -n "${FNGATE_BIN:-}" ]; then
+  bin="$FNGATE_BIN"  # an already-built binary (e.g. to compare two builds under the same load)
+else
+  echo "building fngate (release)..." >&2
+  cargo build -q --release -p fngate
+  bin="$root/target/release/fngate"
+fi
 
 cat > "$work/nginx.conf" <<NGX
 worker_processes 1;  daemon off;
