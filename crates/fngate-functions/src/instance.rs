@@ -2,6 +2,7 @@
 //! ready when the FDK's `lsnr.sock` appears, then called over one keep-alive HTTP/1.1 connection
 //! on the unix socket, one call at a time (`fn:api/agent/agent.go`).
 
+use std::future::Future;
 use std::os::unix::fs::{FileTypeExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
@@ -13,7 +14,7 @@ use fngate_invoke::InvokeError;
 use http::header::{CONNECTION, CONTENT_LENGTH, HOST, TRANSFER_ENCODING};
 use http::{HeaderMap, HeaderName, HeaderValue, Request, StatusCode};
 use http_body_util::{BodyExt, Full};
-use hyper::client::conn::http1::SendRequest;
+use hyper::client::conn::http1::{Connection, SendRequest};
 use hyper_util::rt::TokioIo;
 use nix::sys::signal::{Signal, killpg};
 use nix::unistd::Pid;
@@ -48,6 +49,15 @@ pub struct InstanceSpec {
     pub run_dir: PathBuf,
 }
 
+struct Conn {
+    sender: SendRequest<Full<Bytes>>,
+    driver: Connection<TokioIo<UnixStream>, Full<Bytes>>,
+}
+
+/// Reconnect before a call after this long idle, well inside fdk-python's 75 s keep-alive, so an
+/// FDK-side close never turns into a spurious 502 (fn#1470).
+const MAX_CONN_IDLE: Duration = Duration::from_secs(30);
+
 /// What the FDK answered with 200.
 pub struct CallOutput {
     pub headers: HeaderMap,
@@ -64,7 +74,8 @@ pub struct Instance {
     child: Child,
     pgid: Pid,
     sock_dir: PathBuf,
-    sender: Option<SendRequest<Full<Bytes>>>,
+    /// The keep-alive connection; its driver is polled by the call itself (no extra task hop).
+    conn: Option<Conn>,
     current_call: Arc<std::sync::Mutex<String>>,
     pub last_used: Instant,
     _permits: Vec<OwnedSemaphorePermit>,
@@ -131,7 +142,7 @@ impl Instance {
             child,
             pgid,
             sock_dir,
-            sender: None,
+            conn: None,
             current_call,
             last_used: Instant::now(),
             _permits: permits,
@@ -166,6 +177,7 @@ impl Instance {
             }
             tokio::time::sleep(Duration::from_millis(2)).await;
         }
+        tracing::debug!(fn_id = %spec.fn_id, pid = pgid.as_raw(), ready_ms = started.elapsed().as_secs_f64() * 1e3, "instance ready");
         instance.connect().await.map_err(|err| {
             logs.write(
                 &spec.fn_id,
@@ -179,13 +191,22 @@ impl Instance {
     }
 
     async fn connect(&mut self) -> anyhow::Result<()> {
+        self.conn = None;
         let stream = UnixStream::connect(self.sock_dir.join(SOCKET_NAME)).await?;
-        let (sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream)).await?;
-        tokio::spawn(async move {
-            let _ = connection.await;
-        });
-        self.sender = Some(sender);
+        let (sender, driver) = hyper::client::conn::http1::handshake(TokioIo::new(stream)).await?;
+        self.conn = Some(Conn { sender, driver });
         Ok(())
+    }
+
+    /// Whether the kept connection is still usable: lets its driver see a pending EOF first.
+    fn conn_usable(&mut self) -> bool {
+        let Some(conn) = self.conn.as_mut() else { return false };
+        if self.last_used.elapsed() > MAX_CONN_IDLE || conn.sender.is_closed() {
+            return false;
+        }
+        let waker = std::task::Waker::noop();
+        let mut cx = std::task::Context::from_waker(waker);
+        std::pin::Pin::new(&mut conn.driver).poll(&mut cx).is_pending()
     }
 
     /// Whether the process is still running (checked before reusing an idle instance).
@@ -205,7 +226,7 @@ impl Instance {
         if let Ok(mut current) = self.current_call.lock() {
             *current = call_id.to_string();
         }
-        if self.sender.as_ref().is_none_or(|s| s.is_closed()) && self.connect().await.is_err() {
+        if !self.conn_usable() && self.connect().await.is_err() {
             return Err(kill(InvokeError::ReceiveFailed));
         }
         let deadline = time::OffsetDateTime::now_utc() + timeout;
@@ -231,17 +252,32 @@ impl Instance {
         if let Ok(value) = HeaderValue::from_str(&deadline) {
             out.insert("fn-deadline", value);
         }
-        let Some(sender) = self.sender.as_mut() else {
+        let Some(Conn { sender, driver }) = self.conn.as_mut() else {
             return Err(kill(InvokeError::ReceiveFailed));
         };
+        let mut driver_done = false;
         let exchange = async {
-            sender.ready().await?;
-            let response = sender.send_request(request).await?;
-            let (parts, body) = response.into_parts();
-            let body = body.collect().await?.to_bytes();
-            Ok::<_, hyper::Error>((parts, body))
+            let work = async {
+                sender.ready().await?;
+                let response = sender.send_request(request).await?;
+                let (parts, body) = response.into_parts();
+                let body = body.collect().await?.to_bytes();
+                Ok::<_, hyper::Error>((parts, body))
+            };
+            tokio::pin!(work);
+            tokio::select! {
+                result = &mut work => result,
+                _ = driver => {
+                    // The connection ended; what it delivered is still readable.
+                    driver_done = true;
+                    work.await
+                }
+            }
         };
         let result = tokio::time::timeout(timeout, exchange).await;
+        if driver_done {
+            self.conn = None;
+        }
         self.last_used = Instant::now();
         let (parts, body) = match result {
             Err(_) => return Err(kill(InvokeError::TimedOut)),
