@@ -363,11 +363,7 @@ impl Authenticator {
             return AuthOutcome::Authenticated(hit.principal.clone());
         }
         match self.verify(policy, &token, realm, now).await {
-            Ok(verified) => {
-                let principal = verified.principal.clone();
-                self.token_cache.insert(hash, verified, now);
-                AuthOutcome::Authenticated(principal)
-            }
+            Ok(verified) => AuthOutcome::Authenticated(self.token_cache.insert(hash, verified, now)),
             Err(rejection) => AuthOutcome::Rejected(rejection),
         }
     }

@@ -82,9 +82,15 @@ impl TokenCache {
         self.cache.get(hash)
     }
 
-    pub(crate) fn insert(&self, hash: TokenHash, verified: VerifiedToken, now: f64) {
+    /// Caches `verified` if it is still valid and was seen before; hands back the principal either way
+    /// (moved, not copied, when the token is not cached).
+    pub(crate) fn insert(&self, hash: TokenHash, verified: VerifiedToken, now: f64) -> Principal {
         if verified.valid_until > now && self.seen_before(&hash) {
+            let principal = verified.principal.clone();
             self.cache.insert(hash, Arc::new(verified));
+            principal
+        } else {
+            verified.principal
         }
     }
 }
@@ -107,14 +113,14 @@ mod tests {
         let now = crate::service::now_secs();
         let hash = TokenCache::hash(1, "a.b.c");
         assert_ne!(hash, TokenCache::hash(2, "a.b.c"), "the policy is part of the key");
-        cache.insert(hash, verified(now + 60.0), now);
+        let _ = cache.insert(hash, verified(now + 60.0), now);
         assert!(cache.get(&hash).is_none(), "a one-shot token is not cached");
-        cache.insert(hash, verified(now + 60.0), now);
+        let _ = cache.insert(hash, verified(now + 60.0), now);
         assert!(cache.get(&hash).is_some());
 
         let stale = TokenCache::hash(1, "d.e.f");
         for _ in 0..2 {
-            cache.insert(stale, verified(now - 1.0), now);
+            let _ = cache.insert(stale, verified(now - 1.0), now);
         }
         assert!(cache.get(&stale).is_none());
     }
