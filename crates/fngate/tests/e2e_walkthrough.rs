@@ -169,44 +169,59 @@ impl Drop for Stack {
     }
 }
 
-/// Registers the API and a client with the dev IdP; returns (tenant, client id, secret).
-async fn register_identities(stack: &Stack, http: &reqwest::Client) -> (String, String, String) {
-    let api = http
-        .post(stack.admin("/idp/apps"))
-        .json(&json!({"name": "my-oci-api", "identifier_uri": "api://my-oci-api",
-                      "scopes": ["access_as_user"], "app_roles": ["Api.Read"]}))
-        .send()
-        .await
-        .unwrap();
-    assert!(api.status().is_success(), "{}", api.text().await.unwrap());
-    let other = http
-        .post(stack.admin("/idp/apps"))
-        .json(&json!({"name": "other-api", "identifier_uri": "api://other-api", "app_roles": ["Api.Read"]}))
-        .send()
-        .await
-        .unwrap();
-    assert!(other.status().is_success());
-    let client: Value = http
-        .post(stack.admin("/idp/clients"))
-        .json(&json!({"name": "my-client", "grants": ["my-oci-api/Api.Read", "other-api/Api.Read"]}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let overview: Value = http
-        .get(stack.admin("/idp"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+/// Registers the API and a client with the dev IdP through the CLI, as the README's
+/// walkthrough does; returns (tenant, client id, secret).
+fn register_identities(stack: &Stack, dir: &Path) -> (String, String, String) {
+    stack.cli(
+        dir,
+        &[
+            "idp",
+            "app",
+            "create",
+            "my-oci-api",
+            "--identifier-uri",
+            "api://my-oci-api",
+            "--scope",
+            "access_as_user",
+            "--role",
+            "Api.Read",
+        ],
+    );
+    stack.cli(
+        dir,
+        &[
+            "idp",
+            "app",
+            "create",
+            "other-api",
+            "--identifier-uri",
+            "api://other-api",
+            "--role",
+            "Api.Read",
+        ],
+    );
+    let created: Value = serde_json::from_str(&stack.cli(
+        dir,
+        &[
+            "idp",
+            "client",
+            "create",
+            "my-client",
+            "--grant",
+            "my-oci-api/Api.Read",
+            "--grant",
+            "other-api/Api.Read",
+            "--output",
+            "json",
+        ],
+    ))
+    .expect("client create --output json prints JSON");
+    let overview: Value =
+        serde_json::from_str(&stack.cli(dir, &["idp", "list", "--output", "json"])).expect("idp list --output json");
     (
-        overview["default_tenant_id"].as_str().unwrap().to_string(),
-        client["client"]["client_id"].as_str().unwrap().to_string(),
-        client["secret"]["value"].as_str().unwrap().to_string(),
+        overview["default_tenant_id"].as_str().expect("tenant id").to_string(),
+        created["client"]["client_id"].as_str().expect("client id").to_string(),
+        created["secret"]["value"].as_str().expect("secret value").to_string(),
     )
 }
 
@@ -291,7 +306,7 @@ async fn walkthrough_end_to_end_survives_restart_and_drains_on_sigterm() {
     assert_eq!(hello(&out), json!({"message": "Hello World"}));
 
     // Identities and the deployment from the seed example.
-    let (tenant, client, secret) = register_identities(&stack, &http).await;
+    let (tenant, client, secret) = register_identities(&stack, &work);
     let spec = work.join("spec.json");
     std::fs::write(&spec, seed_spec("seed-deployment.token-auth.json", &stack, &tenant)).unwrap();
     stack.cli(
