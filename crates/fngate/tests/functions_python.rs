@@ -105,9 +105,39 @@ async fn generated_hello_world_answers_through_cli_invoke_and_trigger() {
     assert!(!response.headers().contains_key("fn-fdk-version"));
     assert_eq!(response.text().await.unwrap(), r#"{"message": "Hello Trigger"}"#);
 
-    // Output is captured per call and tagged with the call id.
+    // Output is captured per call and tagged with the call id; --follow streams new lines.
     let logs = server.cli_ok(&dir, &["logs", "myapp", "hello"], None);
     assert!(logs.contains("Inside Python Hello World function"), "{logs}");
+    let mut follow = std::process::Command::new(BIN)
+        .args(["logs", "myapp", "hello", "--follow", "--server", &server.admin])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let followed = std::io::BufReader::new(follow.stdout.take().unwrap());
+    let response = post(&format!("{}/invoke/{fn_id}", server.functions), "", &[]).await;
+    let call_id = response.headers()["fn-call-id"].to_str().unwrap().to_string();
+    // Stored lines come first, then live ones; the new call's output must show up either way.
+    let (lines_tx, lines_rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufRead::lines(followed).map_while(Result::ok) {
+            if lines_tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    // Bounded so a broken stream fails the test instead of hanging it.
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    let mut seen = false;
+    while !seen {
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        match lines_rx.recv_timeout(left) {
+            Ok(line) => seen = line.contains(&call_id),
+            Err(_) => break,
+        }
+    }
+    assert!(seen, "the followed log never showed call {call_id}");
+    follow.kill().unwrap();
+    follow.wait().unwrap();
 
     // A second deploy with unchanged requirements reuses the environment.
     let out = server.cli_ok(&dir, &["deploy", "--app", "myapp"], None);
