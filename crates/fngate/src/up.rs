@@ -166,7 +166,6 @@ pub async fn run(args: UpArgs, global: &GlobalArgs) -> anyhow::Result<()> {
             data_dir: data_dir.clone(),
             max_instances_per_fn: args.max_instances_per_fn,
             max_instances_total: args.max_instances_total,
-            ..fngate_functions::RuntimeConfig::default()
         },
     )
     .await?;
