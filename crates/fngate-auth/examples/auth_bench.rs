@@ -3,7 +3,8 @@
 //! - `auth_bench prepare DIR N`: an RSA-2048 key (aws-lc-rs), `rsa.pub` (PEM, for HAProxy), `jwks.json`,
 //!   one Entra-v2-shaped RS256 token `good.jwt`, a token signed by another key `bad.jwt`, and N distinct
 //!   tokens in `tokens.txt` (signed on all cores).
-//! - `auth_bench micro DIR`: the Authenticator alone, in-process: µs per call, repeated vs distinct tokens.
+//! - `auth_bench micro DIR [distinct]`: the Authenticator alone, in-process: µs per call, repeated vs distinct
+//!   tokens (`distinct`: only 100,000 distinct tokens, for profiling).
 
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -118,7 +119,8 @@ async fn authenticator(dir: &str) -> Result<Arc<Authenticator>, BoxError> {
     Ok(AuthService::new(None).build(config).await?)
 }
 
-fn micro(dir: &str) -> Result<(), BoxError> {
+/// `distinct_only` skips the repeated-token loop (for profiling the full verification path alone).
+fn micro(dir: &str, distinct_only: bool) -> Result<(), BoxError> {
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
     runtime.block_on(async {
         let auth = authenticator(dir).await?;
@@ -135,7 +137,7 @@ fn micro(dir: &str) -> Result<(), BoxError> {
                 .map(|r| r.into_parts().0)
         };
         let repeated = head_for(&good)?;
-        let runs = 200_000;
+        let runs = if distinct_only { 0 } else { 200_000 };
         let start = Instant::now();
         for _ in 0..runs {
             let outcome = auth
@@ -149,10 +151,10 @@ fn micro(dir: &str) -> Result<(), BoxError> {
                 return Err(format!("unexpected outcome {outcome:?}").into());
             }
         }
-        let per_repeated = start.elapsed().as_secs_f64() * 1e6 / runs as f64;
+        let per_repeated = start.elapsed().as_secs_f64() * 1e6 / runs.max(1) as f64;
         let heads: Vec<_> = tokens
             .iter()
-            .take(20_000)
+            .take(if distinct_only { 100_000 } else { 20_000 })
             .map(|t| head_for(t))
             .collect::<Result<_, _>>()?;
         let start = Instant::now();
@@ -182,8 +184,9 @@ fn main() {
             Ok(n) => prepare(&args[2], n),
             Err(e) => Err(format!("N: {e}").into()),
         },
-        Some("micro") if args.len() == 3 => micro(&args[2]),
-        _ => Err("usage: auth_bench prepare DIR N | micro DIR".into()),
+        Some("micro") if args.len() == 3 => micro(&args[2], false),
+        Some("micro") if args.len() == 4 && args[3] == "distinct" => micro(&args[2], true),
+        _ => Err("usage: auth_bench prepare DIR N | micro DIR [distinct]".into()),
     };
     if let Err(e) = result {
         eprintln!("auth_bench: {e}");

@@ -207,6 +207,7 @@ impl CustomAuthenticator {
         let (input, cache_material) = match &self.mode {
             Mode::Token(location) => match token::extract(request.head, location) {
                 Extracted::Found(token) => {
+                    let token = token.into_owned();
                     let input = json!({"type": "TOKEN", "token": token});
                     (input, token)
                 }

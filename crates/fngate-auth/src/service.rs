@@ -354,15 +354,16 @@ impl Authenticator {
                 ));
             }
         };
+        let token: &str = &token;
         let now = now_secs();
-        let hash = TokenCache::hash(self.id, &token);
+        let hash = TokenCache::hash(self.id, token);
         if let Some(hit) = self.token_cache.get(&hash)
             && now <= hit.valid_until
             && self.key_still_trusted(policy, &hit.kid)
         {
             return AuthOutcome::Authenticated(hit.principal.clone());
         }
-        match self.verify(policy, &token, realm, now).await {
+        match self.verify(policy, token, realm, now).await {
             Ok(verified) => AuthOutcome::Authenticated(self.token_cache.insert(hash, verified, now)),
             Err(rejection) => AuthOutcome::Rejected(rejection),
         }

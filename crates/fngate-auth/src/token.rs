@@ -1,21 +1,24 @@
 //! Finding the token in a request (RFC 6750 §2) and splitting a compact JWS strictly (RFC 7515 §7.1).
 
+use std::borrow::Cow;
+
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::{Map, Value};
 
 use crate::TokenLocation;
-use crate::strict_json::StrictObject;
+use crate::strict_json::{JoseHeader, StrictObject};
 
 /// The query parameter RFC 6750 §2.3 defines; a header-configured policy still watches it so a token
 /// sent both ways is refused rather than silently picked.
 const STANDARD_QUERY_PARAM: &str = "access_token";
 
 #[derive(Debug, PartialEq, Eq)]
-pub(crate) enum Extracted {
+pub(crate) enum Extracted<'a> {
     /// No credentials in the configured place.
     Missing,
-    Found(String),
+    /// Borrowed from the header; owned when it was percent-decoded from the query string.
+    Found(Cow<'a, str>),
     /// More than one method (or a repeated parameter) carried a token: RFC 6750 `invalid_request`.
     Ambiguous(&'static str),
     /// Something is there but cannot be a token (non-ASCII header, characters outside token68).
@@ -23,7 +26,7 @@ pub(crate) enum Extracted {
 }
 
 /// Reads the token from `location`, refusing a token sent twice.
-pub(crate) fn extract(head: &http::request::Parts, location: &TokenLocation) -> Extracted {
+pub(crate) fn extract<'a>(head: &'a http::request::Parts, location: &TokenLocation) -> Extracted<'a> {
     match location {
         TokenLocation::Header { name, scheme } => {
             let header = from_header(head, name, scheme.as_deref());
@@ -46,7 +49,7 @@ pub(crate) fn extract(head: &http::request::Parts, location: &TokenLocation) -> 
             if first.is_empty() {
                 Extracted::Missing
             } else if is_token68(&first) {
-                Extracted::Found(first)
+                Extracted::Found(Cow::Owned(first))
             } else {
                 Extracted::Malformed
             }
@@ -54,7 +57,7 @@ pub(crate) fn extract(head: &http::request::Parts, location: &TokenLocation) -> 
     }
 }
 
-fn from_header(head: &http::request::Parts, name: &str, scheme: Option<&str>) -> Extracted {
+fn from_header<'a>(head: &'a http::request::Parts, name: &str, scheme: Option<&str>) -> Extracted<'a> {
     let mut values = head.headers.get_all(name).iter();
     let Some(value) = values.next() else {
         return Extracted::Missing;
@@ -80,7 +83,7 @@ fn from_header(head: &http::request::Parts, name: &str, scheme: Option<&str>) ->
     if token.is_empty() {
         Extracted::Missing
     } else if is_token68(token) {
-        Extracted::Found(token.to_owned())
+        Extracted::Found(Cow::Borrowed(token))
     } else {
         Extracted::Malformed
     }
@@ -108,7 +111,8 @@ const TOKEN68: [bool; 256] = {
 /// RFC 6750 `b64token`: `1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"="`.
 fn is_token68(s: &str) -> bool {
     let body = s.trim_end_matches('=');
-    !body.is_empty() && body.bytes().all(|b| TOKEN68[b as usize])
+    // No early exit: a fold over the whole (valid, usual) token runs without a branch per byte.
+    !body.is_empty() && body.bytes().fold(true, |ok, b| ok & TOKEN68[b as usize])
 }
 
 /// A compact JWS split and decoded, signature not yet checked.
@@ -142,29 +146,34 @@ pub(crate) fn parse_compact(token: &str, max_bytes: usize) -> Result<CompactJws<
         return Err(Malformed("JWT token has an empty part.".into()));
     }
     let signing_len = header.len() + 1 + payload.len();
-    let header_bytes = decode_part(header, "header")?;
-    let payload_bytes = decode_part(payload, "payload")?;
-    let signature = decode_part(signature, "signature")?;
+    // Header and payload decode into one buffer (one allocation), the signature into its own.
+    let mut decoded = Vec::with_capacity(header.len() / 4 * 3 + payload.len() / 4 * 3 + 6);
+    decode_part(header, "header", &mut decoded)?;
+    let header_len = decoded.len();
+    decode_part(payload, "payload", &mut decoded)?;
+    let (header_bytes, payload_bytes) = decoded.split_at(header_len);
+    let mut signature_bytes = Vec::with_capacity(signature.len() / 4 * 3 + 2);
+    decode_part(signature, "signature", &mut signature_bytes)?;
+    let signature = signature_bytes;
 
-    let header: StrictObject = serde_json::from_slice(&header_bytes)
+    let header: JoseHeader = serde_json::from_slice(header_bytes)
         .map_err(|e| Malformed(format!("JWT token header is not a JSON object: {e}.")))?;
-    let header = header.0;
     // RFC 7515 §4.1.11: we understand no extension, so any `crit` makes the token invalid.
-    if header.contains_key("crit") {
+    if header.crit {
         return Err(Malformed(
             "JWT token header has a 'crit' member, which is not supported.".into(),
         ));
     }
-    let alg = match header.get("alg") {
-        Some(Value::String(alg)) => alg.clone(),
+    let alg = match header.alg {
+        Some(Value::String(alg)) => alg,
         _ => return Err(Malformed("JWT token header has no string 'alg'.".into())),
     };
-    let kid = match header.get("kid") {
+    let kid = match header.kid {
         None => None,
-        Some(Value::String(kid)) => Some(kid.clone()),
+        Some(Value::String(kid)) => Some(kid),
         Some(_) => return Err(Malformed("JWT token header 'kid' is not a string.".into())),
     };
-    let claims: StrictObject = serde_json::from_slice(&payload_bytes)
+    let claims: StrictObject = serde_json::from_slice(payload_bytes)
         .map_err(|e| Malformed(format!("JWT token payload is not a JSON object: {e}.")))?;
     Ok(CompactJws {
         alg,
@@ -175,16 +184,20 @@ pub(crate) fn parse_compact(token: &str, max_bytes: usize) -> Result<CompactJws<
     })
 }
 
-fn decode_part(part: &str, what: &str) -> Result<Vec<u8>, Malformed> {
-    if !part
-        .bytes()
-        .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-    {
-        return Err(Malformed(format!("JWT token {what} is not base64url.")));
-    }
-    URL_SAFE_NO_PAD
-        .decode(part)
-        .map_err(|_| Malformed(format!("JWT token {what} is not canonical base64url.")))
+/// Appends the decoded `part` to `out`. The decoder itself refuses every byte outside the base64url
+/// alphabet (so `=`, whitespace, `+` and `/` too) and stray trailing bits, in the same single pass; the
+/// alphabet is scanned again only on failure, to say which of the two was wrong.
+fn decode_part(part: &str, what: &str, out: &mut Vec<u8>) -> Result<(), Malformed> {
+    URL_SAFE_NO_PAD.decode_vec(part, out).map_err(|_| {
+        if part
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        {
+            Malformed(format!("JWT token {what} is not canonical base64url."))
+        } else {
+            Malformed(format!("JWT token {what} is not base64url."))
+        }
+    })
 }
 
 #[cfg(test)]
@@ -306,5 +319,22 @@ mod tests {
         let h = URL_SAFE_NO_PAD.encode(br#"{"alg":"RS256"}"#);
         let dup = URL_SAFE_NO_PAD.encode(br#"{"aud":"a","aud":"b"}"#);
         assert!(parse_compact(&format!("{h}.{dup}.c2ln"), 1000).is_err());
+    }
+
+    #[test]
+    fn header_duplicates_are_found_however_many_members_and_however_escaped() {
+        let p = URL_SAFE_NO_PAD.encode(br#"{"exp":1}"#);
+        let token = |header: &str| format!("{}.{p}.c2ln", URL_SAFE_NO_PAD.encode(header));
+        let members: Vec<String> = (0..40).map(|i| format!(r#""m{i}":{i}"#)).collect();
+        let many = format!(r#"{{"alg":"RS256",{}}}"#, members.join(","));
+        assert!(parse_compact(&token(&many), 10_000).is_ok());
+        let late_dup = format!(r#"{{"alg":"RS256",{},"m3":0}}"#, members.join(","));
+        assert!(parse_compact(&token(&late_dup), 10_000).is_err());
+        let crit_late = format!(r#"{{"alg":"RS256",{},"crit":[]}}"#, members.join(","));
+        assert!(parse_compact(&token(&crit_late), 10_000).is_err());
+        assert!(parse_compact(&token(r#"{"alg":"RS256","al\u0067":"none"}"#), 1000).is_err());
+        let escaped = token(r#"{"\u0061lg":"RS256","kid":"k"}"#);
+        let escaped = parse_compact(&escaped, 1000).unwrap();
+        assert_eq!(escaped.alg, "RS256");
     }
 }
