@@ -2,15 +2,22 @@
 # Functions benchmark: cold start vs the FDK's own socket-ready time, hot /invoke vs the direct
 # unix-socket round trip to the same FDK process, throughput at 1/4/16 clients. Prints one table.
 # Usage: bash bench/functions/run.sh   (needs python3 with venv, network for PyPI the first time)
+#        FNGATE_BIN=/path/fngate [FDK_BENCH_BIN=/path/fdk_bench] bash bench/functions/run.sh
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 root="$PWD"
 
-echo "==> building release binaries (fngate, fdk_bench)"
-cargo build --release -q -p fngate
-cargo build --release -q -p fngate-functions --example fdk_bench
-bin="$root/target/release/fngate"
-bench="$root/target/release/examples/fdk_bench"
+# FNGATE_BIN / FDK_BENCH_BIN: use these binaries instead of building (e.g. to compare a copy of
+# the "before" fngate with the current one, back to back, with the same load generator).
+if [ -n "${FNGATE_BIN:-}" ] && [ -n "${FDK_BENCH_BIN:-}" ]; then
+  echo "==> using FNGATE_BIN=$FNGATE_BIN FDK_BENCH_BIN=$FDK_BENCH_BIN"
+else
+  echo "==> building release binaries (fngate, fdk_bench)"
+  [ -n "${FNGATE_BIN:-}" ] || cargo build --release -q -p fngate
+  [ -n "${FDK_BENCH_BIN:-}" ] || cargo build --release -q -p fngate-functions --example fdk_bench
+fi
+bin="${FNGATE_BIN:-$root/target/release/fngate}"
+bench="${FDK_BENCH_BIN:-$root/target/release/examples/fdk_bench}"
 
 work="$(mktemp -d /tmp/fngate-bench.XXXXXX)"
 server_pid=""

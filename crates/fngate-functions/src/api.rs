@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::body::{Body, Bytes};
-use axum::extract::{DefaultBodyLimit, Path, Query, State};
+use axum::extract::{DefaultBodyLimit, FromRequest, Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get, post};
@@ -679,18 +679,24 @@ async fn delete_trigger(State(rt): Rt, Path(id): Path<String>) -> ApiResult<Stat
 
 // === invoke and triggers ===
 
-async fn invoke(State(rt): Rt, Path(fn_id): Path<String>, headers: HeaderMap, body: Bytes) -> Response {
+/// Takes the whole request rather than `HeaderMap` + `Bytes` extractors: the `HeaderMap` extractor
+/// clones the map, and the headers are moved into the call instead (hot path).
+async fn invoke(State(rt): Rt, Path(fn_id): Path<String>, request: axum::extract::Request) -> Response {
+    let (mut parts, body) = request.into_parts();
+    let headers = std::mem::take(&mut parts.headers);
+    // The `Bytes` extractor, as before, so `DefaultBodyLimit` and its rejection still apply.
+    let body = match Bytes::from_request(axum::extract::Request::from_parts(parts, body), &rt).await {
+        Ok(body) => body,
+        Err(rejection) => return rejection.into_response(),
+    };
     if !rt.snapshot().fns.contains_key(&fn_id) {
         return ApiError::not_found("Fn not found").into_response();
     }
     let call_id = model::new_id();
-    let request = InvokeRequest {
-        headers: headers.clone(),
-        body,
-    };
     let detached = headers
         .get("fn-invoke-type")
         .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"detached"));
+    let request = InvokeRequest { headers, body };
     if detached {
         rt.spawn_detached(fn_id, call_id.clone(), request);
         let mut response = StatusCode::ACCEPTED.into_response();

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use fngate_invoke::InvokeError;
 use http::header::{CONNECTION, CONTENT_LENGTH, HOST, TRANSFER_ENCODING};
-use http::{HeaderMap, HeaderName, HeaderValue, Request, StatusCode};
+use http::{HeaderMap, HeaderName, HeaderValue, Method, Request, StatusCode, Uri};
 use http_body_util::{BodyExt, Full};
 use hyper::client::conn::http1::{Connection, SendRequest};
 use hyper_util::rt::TokioIo;
@@ -27,6 +27,8 @@ use crate::logs::LogSink;
 
 /// FDK socket name (`udsFilename` in Fn).
 pub const SOCKET_NAME: &str = "lsnr.sock";
+const FN_CALL_ID: HeaderName = HeaderName::from_static("fn-call-id");
+const FN_DEADLINE: HeaderName = HeaderName::from_static("fn-deadline");
 /// Longest unix socket path (sun_path is 108 bytes with the NUL).
 const MAX_SOCKET_PATH: usize = 107;
 
@@ -77,6 +79,8 @@ pub struct Instance {
     /// The keep-alive connection; its driver is polled by the call itself (no extra task hop).
     conn: Option<Conn>,
     current_call: Arc<std::sync::Mutex<String>>,
+    /// `Fn-Deadline` has whole seconds: the last value (unix seconds, header) is reused within one.
+    deadline: Option<(u64, HeaderValue)>,
     pub last_used: Instant,
     _permits: Vec<OwnedSemaphorePermit>,
 }
@@ -144,6 +148,7 @@ impl Instance {
             sock_dir,
             conn: None,
             current_call,
+            deadline: None,
             last_used: Instant::now(),
             _permits: permits,
         };
@@ -218,40 +223,34 @@ impl Instance {
     pub async fn call(
         &mut self,
         call_id: &str,
-        headers: &HeaderMap,
+        mut headers: HeaderMap,
         body: Bytes,
         timeout: Duration,
     ) -> Result<CallOutput, CallFailure> {
         let kill = |error| CallFailure { error, kill: true };
         if let Ok(mut current) = self.current_call.lock() {
-            *current = call_id.to_string();
+            // Reuses the buffer: call ids all have the same length.
+            current.clear();
+            current.push_str(call_id);
         }
         if !self.conn_usable() && self.connect().await.is_err() {
             return Err(kill(InvokeError::ReceiveFailed));
         }
-        let deadline = time::OffsetDateTime::now_utc() + timeout;
-        let deadline = deadline
-            .replace_nanosecond(0)
-            .unwrap_or(deadline)
-            .format(&time::format_description::well_known::Rfc3339)
-            .unwrap_or_default();
-        let mut request = Request::post("/call")
-            .body(Full::new(body))
-            .map_err(|_| kill(InvokeError::ReceiveFailed))?;
-        let out = request.headers_mut();
-        for (name, value) in headers {
-            if !is_hop_by_hop(name) && name != HOST && name != CONTENT_LENGTH {
-                out.append(name.clone(), value.clone());
-            }
-        }
-        out.insert(HOST, HeaderValue::from_static("localhost"));
-        out.insert(
-            "fn-call-id",
+        // The caller's headers are moved into the request (not copied), minus hop-by-hop ones.
+        strip_hop_by_hop(&mut headers);
+        headers.remove(CONTENT_LENGTH);
+        headers.insert(HOST, HeaderValue::from_static("localhost"));
+        headers.insert(
+            FN_CALL_ID,
             HeaderValue::from_str(call_id).map_err(|_| kill(InvokeError::ReceiveFailed))?,
         );
-        if let Ok(value) = HeaderValue::from_str(&deadline) {
-            out.insert("fn-deadline", value);
+        if let Some(deadline) = self.deadline_header(timeout) {
+            headers.insert(FN_DEADLINE, deadline);
         }
+        let mut request = Request::new(Full::new(body));
+        *request.method_mut() = Method::POST;
+        *request.uri_mut() = Uri::from_static("/call");
+        *request.headers_mut() = headers;
         let Some(Conn { sender, driver }) = self.conn.as_mut() else {
             return Err(kill(InvokeError::ReceiveFailed));
         };
@@ -301,6 +300,26 @@ impl Instance {
             }),
             _ => Err(kill(InvokeError::InvalidResponse)),
         }
+    }
+
+    /// `Fn-Deadline`: now + timeout, RFC 3339 in whole seconds (UTC), formatted once per second.
+    fn deadline_header(&mut self, timeout: Duration) -> Option<HeaderValue> {
+        let since_epoch = (std::time::SystemTime::now() + timeout)
+            .duration_since(std::time::UNIX_EPOCH)
+            .ok()?;
+        let seconds = since_epoch.as_secs();
+        if let Some((cached, value)) = &self.deadline
+            && *cached == seconds
+        {
+            return Some(value.clone());
+        }
+        let text = time::OffsetDateTime::from_unix_timestamp(i64::try_from(seconds).ok()?)
+            .ok()?
+            .format(&time::format_description::well_known::Rfc3339)
+            .ok()?;
+        let value = HeaderValue::from_str(&text).ok()?;
+        self.deadline = Some((seconds, value.clone()));
+        Some(value)
     }
 
     /// Kills the process group and reaps the child.

@@ -257,7 +257,7 @@ impl Runtime {
                 entry.app.name, entry.f.name, entry.app.name
             )));
         };
-        let output = pool.call(&call_id, &request.headers, request.body).await?;
+        let output = pool.call(&call_id, request.headers, request.body).await?;
         Ok(InvokeResponse {
             status: StatusCode::OK,
             headers: output.headers,

@@ -36,15 +36,15 @@ impl LogSink {
     pub fn write(&self, fn_id: &str, call_id: &str, stream: &str, line: &str) {
         let record = format!("{} {call_id} {stream} {line}\n", crate::model::now());
         if let Ok(mut files) = self.files.lock() {
-            let path = self.path(fn_id);
             if !files.contains_key(fn_id)
-                && let Ok(file) = OpenOptions::new().create(true).append(true).open(&path)
+                && let Ok(file) = OpenOptions::new().create(true).append(true).open(self.path(fn_id))
             {
                 let len = file.metadata().map(|m| m.len()).unwrap_or(0);
                 files.insert(fn_id.to_string(), (file, len));
             }
             if let Some((file, len)) = files.get_mut(fn_id) {
                 if *len > MAX_LOG_BYTES {
+                    let path = self.path(fn_id);
                     let _ = std::fs::rename(&path, path.with_extension("log.1"));
                     if let Ok(fresh) = OpenOptions::new().create(true).append(true).open(&path) {
                         *file = fresh;
@@ -56,7 +56,10 @@ impl LogSink {
                 }
             }
         }
-        let _ = self.live.send((fn_id.to_string(), record));
+        // Most of the time nobody follows: skip the copies a send would make.
+        if self.live.receiver_count() > 0 {
+            let _ = self.live.send((fn_id.to_string(), record));
+        }
     }
 
     pub fn subscribe(&self) -> broadcast::Receiver<(String, String)> {
