@@ -313,11 +313,7 @@ impl Instance {
         {
             return Some(value.clone());
         }
-        let text = time::OffsetDateTime::from_unix_timestamp(i64::try_from(seconds).ok()?)
-            .ok()?
-            .format(&time::format_description::well_known::Rfc3339)
-            .ok()?;
-        let value = HeaderValue::from_str(&text).ok()?;
+        let value = deadline_value(seconds)?;
         self.deadline = Some((seconds, value.clone()));
         Some(value)
     }
@@ -341,6 +337,15 @@ impl Drop for Instance {
         }
         let _ = std::fs::remove_dir_all(&self.sock_dir);
     }
+}
+
+/// RFC 3339 in UTC, whole seconds (`2026-11-26T10:00:00Z`), as Fn sends `Fn-Deadline`.
+fn deadline_value(unix_seconds: u64) -> Option<HeaderValue> {
+    let text = time::OffsetDateTime::from_unix_timestamp(i64::try_from(unix_seconds).ok()?)
+        .ok()?
+        .format(&time::format_description::well_known::Rfc3339)
+        .ok()?;
+    HeaderValue::from_str(&text).ok()
 }
 
 /// A fresh, private directory for one instance's socket; short enough for `sun_path`.
@@ -448,6 +453,12 @@ mod tests {
         std::fs::remove_file(&socket).unwrap();
         std::fs::write(&socket, "").unwrap();
         assert_eq!(check_socket(&socket), Err("listener file is not a socket".into()));
+    }
+
+    #[test]
+    fn deadline_is_rfc3339_utc_in_whole_seconds() {
+        assert_eq!(deadline_value(1_795_687_200).unwrap(), "2026-11-26T10:00:00Z");
+        assert_eq!(deadline_value(0).unwrap(), "1970-01-01T00:00:00Z");
     }
 
     #[test]
