@@ -253,7 +253,9 @@ async fn fn_error_rules_timeouts_crashes_and_trigger_wrapping() {
 async fn pools_bound_instances_reap_idle_ones_and_redeploys_drain() {
     let server = Server::start_with(ServerOptions {
         max_per_fn: 2,
-        queue_timeout_ms: 600,
+        // Long enough for a cold start plus a short call on a loaded CI machine, well under the
+        // 2 s calls below that must overflow it.
+        queue_timeout_ms: 1000,
         ..ServerOptions::default()
     });
     let work = tempfile::tempdir().unwrap();
@@ -283,7 +285,7 @@ async fn pools_bound_instances_reap_idle_ones_and_redeploys_drain() {
     let calls: Vec<_> = (0..3)
         .map(|_| {
             let invoke = invoke.clone();
-            tokio::spawn(async move { post(&invoke, "sleep 1.5", &[]).await })
+            tokio::spawn(async move { post(&invoke, "sleep 2", &[]).await })
         })
         .collect();
     let mut busy = 0;
