@@ -389,3 +389,62 @@ fn load_tls(cert: &Path, key: &Path) -> anyhow::Result<Arc<rustls::ServerConfig>
     config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
     Ok(Arc::new(config))
 }
+
+#[cfg(test)]
+mod tests {
+    use std::os::unix::fs::PermissionsExt;
+
+    use axum::body::Body;
+    use tower::ServiceExt;
+
+    use super::*;
+
+    fn guarded(required: bool) -> axum::Router {
+        let guard = AdminGuard {
+            token: Arc::new("s3cret".into()),
+            required,
+        };
+        axum::Router::new()
+            .route("/fngate/status", get(|| async { "ok" }))
+            .layer(axum::middleware::from_fn_with_state(guard, require_admin_token))
+    }
+
+    async fn status_of(router: axum::Router, token: Option<&str>) -> StatusCode {
+        let mut request = Request::builder().uri("/fngate/status");
+        if let Some(token) = token {
+            request = request.header(ADMIN_TOKEN_HEADER, token);
+        }
+        router
+            .oneshot(request.body(Body::empty()).unwrap())
+            .await
+            .unwrap()
+            .status()
+    }
+
+    #[tokio::test]
+    async fn beyond_loopback_the_admin_api_needs_the_exact_token() {
+        assert_eq!(status_of(guarded(true), None).await, StatusCode::UNAUTHORIZED);
+        assert_eq!(status_of(guarded(true), Some("wrong")).await, StatusCode::UNAUTHORIZED);
+        assert_eq!(status_of(guarded(true), Some("s3cre")).await, StatusCode::UNAUTHORIZED);
+        assert_eq!(status_of(guarded(true), Some("s3cret")).await, StatusCode::OK);
+        // On loopback (the default) the token is not required.
+        assert_eq!(status_of(guarded(false), None).await, StatusCode::OK);
+    }
+
+    #[test]
+    fn admin_token_is_created_once_with_owner_only_permissions() {
+        let dir = tempfile::tempdir().unwrap();
+        let first = ensure_admin_token(dir.path()).unwrap();
+        assert_eq!(first.len(), 64, "32 random bytes, hex");
+        let mode = std::fs::metadata(dir.path().join(ADMIN_TOKEN_FILE))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600);
+        assert_eq!(
+            ensure_admin_token(dir.path()).unwrap(),
+            first,
+            "restarts keep the token"
+        );
+    }
+}

@@ -499,3 +499,76 @@ fn demo_credentials(printed: &str) -> (String, String, String) {
     };
     (tenant, after("client_id="), after("client_secret="))
 }
+
+#[test]
+fn config_file_sets_listeners_and_bad_keys_are_refused_with_their_line() {
+    let tmp = tempfile::Builder::new().prefix("fng-config").tempdir().unwrap();
+    let ports = Ports::free();
+    let config = tmp.path().join("fngate.yaml");
+    std::fs::write(
+        &config,
+        format!(
+            "data_dir: {}\ngateway_addr: 127.0.0.1:{}\nfunctions_addr: 127.0.0.1:{}\nidp_addr: 127.0.0.1:{}\nadmin_addr: 127.0.0.1:{}\n",
+            tmp.path().join("data").display(),
+            ports.gateway,
+            ports.functions,
+            ports.idp,
+            ports.admin
+        ),
+    )
+    .unwrap();
+    let mut child = Command::new(BIN)
+        .args(["up", "--config"])
+        .arg(&config)
+        .env("FNGATE_LOG", "warn")
+        .env_remove("FNGATE_DATA_DIR")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap();
+    let mut printed = Vec::new();
+    {
+        use std::io::BufRead;
+        let stdout = child.stdout.take().unwrap();
+        for line in std::io::BufReader::new(stdout).lines().map_while(Result::ok) {
+            let done = line.starts_with("Press Ctrl-C");
+            printed.push(line);
+            if done {
+                break;
+            }
+        }
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    let printed = printed.join("\n");
+    assert!(
+        printed.contains(&format!("gateway    http://127.0.0.1:{}", ports.gateway)),
+        "{printed}"
+    );
+    assert!(
+        printed.contains(&format!("admin      http://127.0.0.1:{}", ports.admin)),
+        "{printed}"
+    );
+    assert!(
+        printed.contains(&tmp.path().join("data").display().to_string()),
+        "{printed}"
+    );
+    assert!(
+        tmp.path().join("data/fngate.db").is_file(),
+        "the store lives in the configured data dir"
+    );
+
+    std::fs::write(&config, "gateway_addr: 127.0.0.1:0\ngatway_adr: 127.0.0.1:1\n").unwrap();
+    let out = Command::new(BIN)
+        .args(["up", "--config"])
+        .arg(&config)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains(&format!("{}:2:", config.display())),
+        "names file and line: {stderr}"
+    );
+    assert!(stderr.contains("gatway_adr"), "names the field: {stderr}");
+}
