@@ -159,6 +159,10 @@ pub async fn run(args: UpArgs, global: &GlobalArgs) -> anyhow::Result<()> {
     let functions_listener = bind("functions", args.functions_addr).await?;
     let idp_listener = bind("idp", args.idp_addr).await?;
     let admin_listener = bind("admin", args.admin_addr).await?;
+    let gateway_tls = match (&args.gateway_tls_cert, &args.gateway_tls_key) {
+        (Some(cert), Some(key)) => Some(load_tls(cert, key)?),
+        _ => None,
+    };
 
     let runtime = fngate_functions::Runtime::start(
         store.clone(),
@@ -180,11 +184,6 @@ pub async fn run(args: UpArgs, global: &GlobalArgs) -> anyhow::Result<()> {
     tasks.spawn(idp.clone().serve(idp_listener, shutdown.clone()));
     let gateway = fngate_gateway::Gateway::start(store.clone(), invoker, auth).await?;
 
-    let gateway_tls = match (&args.gateway_tls_cert, &args.gateway_tls_key) {
-        (Some(cert), Some(key)) => Some(load_tls(cert, key)?),
-        _ => None,
-    };
-
     let admin_addr = admin_listener.local_addr()?;
     let admin_guard = AdminGuard {
         token: Arc::new(admin_token.clone()),
@@ -195,15 +194,23 @@ pub async fn run(args: UpArgs, global: &GlobalArgs) -> anyhow::Result<()> {
         "{gateway_scheme}://{}",
         crate::demo::loopback(gateway_listener.local_addr()?)
     );
+    // One set of listener URLs feeds both the printed table and `/fngate/status`.
+    let listeners = [
+        (
+            "gateway",
+            format!("{gateway_scheme}://{}", gateway_listener.local_addr()?),
+        ),
+        ("functions", format!("http://{}", functions_listener.local_addr()?)),
+        ("idp", format!("http://{idp_bound}")),
+        ("admin", format!("http://{admin_addr}")),
+    ];
     let server_status = serde_json::json!({
         "version": env!("CARGO_PKG_VERSION"),
         "data_dir": data_dir.display().to_string(),
-        "listeners": {
-            "gateway": format!("{gateway_scheme}://{}", gateway_listener.local_addr()?),
-            "functions": format!("http://{}", functions_listener.local_addr()?),
-            "idp": format!("http://{idp_bound}"),
-            "admin": format!("http://{admin_addr}"),
-        },
+        "listeners": listeners
+            .iter()
+            .map(|(name, url)| (name.to_string(), serde_json::Value::from(url.as_str())))
+            .collect::<serde_json::Map<_, _>>(),
     });
     let admin_router = runtime
         .admin_router()
@@ -219,10 +226,15 @@ pub async fn run(args: UpArgs, global: &GlobalArgs) -> anyhow::Result<()> {
 
     println!("fngate {} is up", env!("CARGO_PKG_VERSION"));
     println!("  data dir   {}", data_dir.display());
-    println!("  gateway    {gateway_scheme}://{}", gateway_listener.local_addr()?);
-    println!("  functions  http://{}", functions_listener.local_addr()?);
-    println!("  idp        http://{idp_bound} (https://{idp_bound} too)");
-    println!("  admin      http://{admin_addr}");
+    for (name, url) in &listeners {
+        // The IdP speaks HTTPS on the same port.
+        let also = if *name == "idp" {
+            format!(" (https://{idp_bound} too)")
+        } else {
+            String::new()
+        };
+        println!("  {name:<10} {url}{also}");
+    }
 
     tasks.spawn(gateway.clone().serve(gateway_listener, gateway_tls, shutdown.clone()));
     tasks.spawn(serve_router(functions_listener, runtime.api_router(), shutdown.clone()));
