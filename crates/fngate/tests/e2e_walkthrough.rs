@@ -9,17 +9,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use functions_support::{BIN, test_tools};
+use functions_support::{BIN, shared_dir, test_tools};
 use serde_json::{Value, json};
-
-/// Prepared environments and the pip cache shared with the other binary tests.
-fn shared_dir(name: &str) -> PathBuf {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../target/fngate-test")
-        .join(name);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
 
 #[derive(Clone, Copy)]
 /// Fixed loopback ports, so a restarted server is reachable where the deployment's JWKS URI

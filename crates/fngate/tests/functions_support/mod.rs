@@ -28,7 +28,7 @@ pub fn test_tools() -> PathBuf {
 
 /// Prepared environments and the pip cache are shared by every test (and test binary), so
 /// pip and npm download once; fngate keys environments by dependency hash and locks them.
-fn shared_dir(name: &str) -> PathBuf {
+pub fn shared_dir(name: &str) -> PathBuf {
     let dir = workspace_root().join("target/fngate-test").join(name);
     std::fs::create_dir_all(&dir).unwrap();
     dir
