@@ -417,16 +417,24 @@ fn backend(b: &spec::Backend, env: &Env<'_>) -> Result<Backend, FieldError> {
             }
             let path = Template::parse(path).map_err(|e| url_error(e.to_string()))?;
             let host_header = HeaderValue::from_str(authority).map_err(|_| url_error("bad host".into()))?;
-            let client = env
-                .clients
-                .get(h.connect_timeout(), h.verifies_tls())
-                .map_err(|m| (String::new(), format!("cannot build the HTTP client: {m}")))?;
+            let upstream = if scheme == "http" {
+                let host = parsed.host_str().unwrap_or_default();
+                let port = parsed.port_or_known_default().unwrap_or(80);
+                env.clients
+                    .plain(&format!("{host}:{port}"), h.connect_timeout())
+                    .map(backend::http::Upstream::Plain)
+            } else {
+                env.clients
+                    .get(h.connect_timeout(), h.verifies_tls())
+                    .map(|client| backend::http::Upstream::Tls(Box::new(client)))
+            }
+            .map_err(|m| (String::new(), format!("cannot build the HTTP client: {m}")))?;
             Ok(Backend::Http(Box::new(backend::http::HttpBackend::new(
                 origin,
                 path,
                 url_query,
                 host_header,
-                client,
+                upstream,
                 h.send_timeout() + h.read_timeout(),
             ))))
         }

@@ -16,12 +16,21 @@ use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::{TokioExecutor, TokioTimer};
 
+use super::h1_pool::H1Pool;
 use super::{Outbound, strip_hop_by_hop};
 use crate::MAX_REQUEST_BODY;
 use crate::context::Template;
 use crate::respond::Rejection;
 
 pub(crate) type UpstreamClient = Client<HttpsConnector<HttpConnector>, Body>;
+
+/// How requests reach the backend.
+pub(crate) enum Upstream {
+    /// Plain `http://`: HTTP/1.1 connections driven by the request's own task.
+    Plain(Arc<H1Pool>),
+    /// `https://` (HTTP/1.1 or HTTP/2 by ALPN): hyper-util's pooled client.
+    Tls(Box<UpstreamClient>),
+}
 
 pub(crate) struct HttpBackend {
     /// `scheme://authority`, fixed at load time.
@@ -31,7 +40,7 @@ pub(crate) struct HttpBackend {
     /// Query the URL itself carries (literal; OCI forbids variables there).
     pub url_query: Option<String>,
     pub host_header: HeaderValue,
-    pub client: UpstreamClient,
+    pub upstream: Upstream,
     /// Send + read: the time allowed until the backend's response head arrives.
     pub response_timeout: Duration,
     /// The whole target URI when the path has no context variables, parsed once at load time and
@@ -52,18 +61,20 @@ impl HttpBackend {
         path: Template,
         url_query: Option<String>,
         host_header: HeaderValue,
-        client: UpstreamClient,
+        upstream: Upstream,
         response_timeout: Duration,
     ) -> Self {
-        let fixed_uri = path
-            .as_literal()
-            .and_then(|literal| target(&origin, literal, url_query.as_deref(), "").parse().ok());
+        let fixed_uri = path.as_literal().and_then(|literal| {
+            target(request_origin(&upstream, &origin), literal, url_query.as_deref(), "")
+                .parse()
+                .ok()
+        });
         HttpBackend {
             origin,
             path,
             url_query,
             host_header,
-            client,
+            upstream,
             response_timeout,
             fixed_uri,
         }
@@ -84,11 +95,16 @@ impl HttpBackend {
             (Some(uri), true) => uri.clone(),
             _ => {
                 let path = self.path.render(ctx);
-                target(&self.origin, &path, self.url_query.as_deref(), &query)
-                    .parse()
-                    .map_err(|_| {
-                        Rejection::new(StatusCode::BAD_GATEWAY, "backend_url_invalid").with_message("Bad Gateway")
-                    })?
+                target(
+                    request_origin(&self.upstream, &self.origin),
+                    &path,
+                    self.url_query.as_deref(),
+                    &query,
+                )
+                .parse()
+                .map_err(|_| {
+                    Rejection::new(StatusCode::BAD_GATEWAY, "backend_url_invalid").with_message("Bad Gateway")
+                })?
             }
         };
 
@@ -132,17 +148,34 @@ impl HttpBackend {
         };
         let request = http::Request::from_parts(parts, body);
 
-        let response = match tokio::time::timeout(self.response_timeout, self.client.request(request)).await {
+        let sent = async {
+            match &self.upstream {
+                Upstream::Plain(pool) => pool.send(request).await.map_err(|err| classify(&err, err.is_connect())),
+                Upstream::Tls(client) => match client.request(request).await {
+                    Ok(response) => Ok(response.map(Body::new)),
+                    Err(err) => Err(classify(&err, err.is_connect())),
+                },
+            }
+        };
+        let response = match tokio::time::timeout(self.response_timeout, sent).await {
             Err(_) => {
                 metrics::counter!("fngate_gateway_backend_errors_total", "kind" => "timeout").increment(1);
                 return Err(Rejection::new(StatusCode::GATEWAY_TIMEOUT, "backend_timeout"));
             }
-            Ok(Err(err)) => return Err(classify(&err)),
-            Ok(Ok(response)) => response,
+            Ok(result) => result?,
         };
-        let (mut head, incoming) = response.into_parts();
+        let (mut head, body) = response.into_parts();
         strip_hop_by_hop(&mut head.headers);
-        Ok(Response::from_parts(head, Body::new(incoming)))
+        Ok(Response::from_parts(head, body))
+    }
+}
+
+/// What goes before the path in the request target: hyper-util's client takes the absolute
+/// form (it picks the connection by it); a connection of our own is sent the origin form.
+fn request_origin<'a>(upstream: &Upstream, origin: &'a str) -> &'a str {
+    match upstream {
+        Upstream::Plain(_) => "",
+        Upstream::Tls(_) => origin,
     }
 }
 
@@ -196,15 +229,15 @@ impl IpText {
     }
 }
 
-fn classify(err: &hyper_util::client::legacy::Error) -> Rejection {
-    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(err);
+fn classify(err: &(dyn std::error::Error + 'static), is_connect: bool) -> Rejection {
+    let mut source = Some(err);
     while let Some(e) = source {
         if e.is::<http_body_util::LengthLimitError>() {
             return Rejection::new(StatusCode::PAYLOAD_TOO_LARGE, "request_body_too_large");
         }
         source = e.source();
     }
-    let kind = if err.is_connect() { "connect" } else { "protocol" };
+    let kind = if is_connect { "connect" } else { "protocol" };
     tracing::warn!(target: "fngate::gateway::backend", error = %error_chain(err), kind, "HTTP backend failed");
     metrics::counter!("fngate_gateway_backend_errors_total", "kind" => kind).increment(1);
     Rejection::new(StatusCode::BAD_GATEWAY, "backend_error")
@@ -223,14 +256,26 @@ fn error_chain(err: &dyn std::error::Error) -> String {
 
 // === impl Clients ===
 
-/// Upstream connection pools, shared across deployments and redeploys, one per
-/// (connect timeout, TLS verification) combination.
+/// Upstream connection pools, shared across deployments and redeploys: for `https://`, one
+/// client per (connect timeout, TLS verification) combination; for `http://`, one pool per
+/// (address, connect timeout).
 #[derive(Default)]
 pub(crate) struct Clients {
     pools: Mutex<HashMap<(u128, bool), UpstreamClient>>,
+    plain: Mutex<HashMap<(String, u128), Arc<H1Pool>>>,
 }
 
 impl Clients {
+    /// `addr` is `host:port`.
+    pub fn plain(&self, addr: &str, connect_timeout: Duration) -> Result<Arc<H1Pool>, String> {
+        let key = (addr.to_string(), connect_timeout.as_millis());
+        let mut pools = self.plain.lock().map_err(|_| "client pool lock poisoned".to_string())?;
+        Ok(pools
+            .entry(key)
+            .or_insert_with(|| H1Pool::new(addr.to_string(), connect_timeout))
+            .clone())
+    }
+
     pub fn get(&self, connect_timeout: Duration, verify_tls: bool) -> Result<UpstreamClient, String> {
         let key = (connect_timeout.as_millis(), verify_tls);
         let mut pools = self.pools.lock().map_err(|_| "client pool lock poisoned".to_string())?;

@@ -5,6 +5,7 @@
 //! 504 timeout, 413 body too large) so they share the gateway's error shape.
 
 pub(crate) mod function;
+pub(crate) mod h1_pool;
 pub(crate) mod http;
 pub(crate) mod stock;
 

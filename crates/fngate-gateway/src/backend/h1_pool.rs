@@ -1,0 +1,286 @@
+//! Keep-alive HTTP/1.1 connections to one plain-`http://` backend, driven by the task of the
+//! request that uses them.
+//!
+//! hyper-util's pooled client gives every upstream connection its own task and, per request,
+//! hands the request and the response between tasks through channels and spawns a task to
+//! return the connection to the pool. On a proxy that does nothing else those hand-offs are a
+//! large share of the CPU per request. Here the request's own task polls the connection
+//! (hyper's `client::conn::http1`, so the protocol code is still hyper's) while it waits for the
+//! response head and while the response body streams, and puts the connection back when the body
+//! has been read to its end. A connection whose response was abandoned half-way is closed.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex, Weak};
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+
+use axum::body::Body;
+use bytes::Bytes;
+use http::{Request, Response};
+use http_body::{Frame, SizeHint};
+use hyper::body::Incoming;
+use hyper::client::conn::http1::{self, Connection, SendRequest};
+use hyper_util::rt::TokioIo;
+use tokio::net::TcpStream;
+
+/// Idle connections older than this are closed (and never reused).
+const IDLE_TIMEOUT: Duration = Duration::from_secs(60);
+/// At most this many idle connections are kept per backend; more are closed when they free up.
+const MAX_IDLE: usize = 256;
+/// How often idle connections past `IDLE_TIMEOUT` are closed when no request comes to do it.
+const SWEEP_EVERY: Duration = Duration::from_secs(15);
+
+/// Why a request got no response head.
+#[derive(Debug)]
+pub(crate) enum UpstreamError {
+    Connect(std::io::Error),
+    ConnectTimeout,
+    Http(hyper::Error),
+}
+
+impl std::fmt::Display for UpstreamError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            UpstreamError::Connect(err) => write!(f, "connect: {err}"),
+            UpstreamError::ConnectTimeout => f.write_str("connect: timed out"),
+            UpstreamError::Http(err) => write!(f, "{err}"),
+        }
+    }
+}
+
+impl std::error::Error for UpstreamError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            UpstreamError::Connect(err) => Some(err),
+            UpstreamError::ConnectTimeout => None,
+            UpstreamError::Http(err) => Some(err),
+        }
+    }
+}
+
+impl UpstreamError {
+    pub fn is_connect(&self) -> bool {
+        matches!(self, UpstreamError::Connect(_) | UpstreamError::ConnectTimeout)
+    }
+}
+
+struct UpstreamConn {
+    sender: SendRequest<Body>,
+    driver: Connection<TokioIo<TcpStream>, Body>,
+}
+
+impl UpstreamConn {
+    /// Lets the connection notice a close (or a stray byte) from the backend without waiting:
+    /// `true` if it can take a request now.
+    fn ready_now(&mut self) -> bool {
+        let mut cx = Context::from_waker(std::task::Waker::noop());
+        if Pin::new(&mut self.driver).poll(&mut cx).is_ready() {
+            return false;
+        }
+        matches!(self.sender.poll_ready(&mut cx), Poll::Ready(Ok(())))
+    }
+}
+
+struct Idle {
+    conn: UpstreamConn,
+    since: Instant,
+}
+
+/// The idle connections to one backend address.
+pub(crate) struct H1Pool {
+    /// `host:port` as given in the backend URL (resolved at connect time).
+    addr: String,
+    connect_timeout: Duration,
+    idle: Mutex<Vec<Idle>>,
+}
+
+impl H1Pool {
+    pub fn new(addr: String, connect_timeout: Duration) -> Arc<Self> {
+        let pool = Arc::new(H1Pool {
+            addr,
+            connect_timeout,
+            idle: Mutex::new(Vec::new()),
+        });
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            runtime.spawn(sweep(Arc::downgrade(&pool)));
+        }
+        pool
+    }
+
+    /// Sends `request` on an idle connection (or a new one) and waits for the response head,
+    /// polling the connection from this task. A request the connection never started to write
+    /// (it had just been closed by the backend) is sent again on a new connection.
+    pub async fn send(self: &Arc<Self>, request: Request<Body>) -> Result<Response<Body>, UpstreamError> {
+        let mut conn = match self.checkout() {
+            Some(conn) => conn,
+            None => self.connect().await?,
+        };
+        let request = match exchange(&mut conn, request).await {
+            Ok(response) => return Ok(self.attach(conn, response)),
+            Err(mut err) => match err.take_message() {
+                Some(request) => request,
+                None => return Err(UpstreamError::Http(err.into_error())),
+            },
+        };
+        let mut conn = self.connect().await?;
+        match exchange(&mut conn, request).await {
+            Ok(response) => Ok(self.attach(conn, response)),
+            Err(err) => Err(UpstreamError::Http(err.into_error())),
+        }
+    }
+
+    fn attach(self: &Arc<Self>, conn: UpstreamConn, response: Response<Incoming>) -> Response<Body> {
+        response.map(|incoming| {
+            Body::new(DrivenBody {
+                incoming,
+                conn: Some(conn),
+                pool: self.clone(),
+            })
+        })
+    }
+
+    fn checkout(&self) -> Option<UpstreamConn> {
+        let mut idle = self.idle.lock().ok()?;
+        while let Some(Idle { mut conn, since }) = idle.pop() {
+            if since.elapsed() < IDLE_TIMEOUT && conn.ready_now() {
+                return Some(conn);
+            }
+        }
+        None
+    }
+
+    fn checkin(&self, mut conn: UpstreamConn) {
+        if !conn.ready_now() {
+            return;
+        }
+        if let Ok(mut idle) = self.idle.lock()
+            && idle.len() < MAX_IDLE
+        {
+            idle.push(Idle {
+                conn,
+                since: Instant::now(),
+            });
+        }
+    }
+
+    async fn connect(&self) -> Result<UpstreamConn, UpstreamError> {
+        let stream = match tokio::time::timeout(self.connect_timeout, TcpStream::connect(self.addr.as_str())).await {
+            Err(_) => return Err(UpstreamError::ConnectTimeout),
+            Ok(Err(err)) => return Err(UpstreamError::Connect(err)),
+            Ok(Ok(stream)) => stream,
+        };
+        let _ = stream.set_nodelay(true);
+        let (sender, driver) = http1::Builder::new()
+            .handshake(TokioIo::new(stream))
+            .await
+            .map_err(UpstreamError::Http)?;
+        Ok(UpstreamConn { sender, driver })
+    }
+
+    fn close_expired(&self) {
+        if let Ok(mut idle) = self.idle.lock() {
+            idle.retain(|entry| entry.since.elapsed() < IDLE_TIMEOUT);
+        }
+    }
+}
+
+async fn sweep(pool: Weak<H1Pool>) {
+    let mut tick = tokio::time::interval(SWEEP_EVERY);
+    tick.tick().await;
+    loop {
+        tick.tick().await;
+        match pool.upgrade() {
+            Some(pool) => pool.close_expired(),
+            None => return,
+        }
+    }
+}
+
+/// Sends the request and drives the connection until the response head arrives.
+async fn exchange(
+    conn: &mut UpstreamConn,
+    request: Request<Body>,
+) -> Result<Response<Incoming>, hyper::client::conn::TrySendError<Request<Body>>> {
+    let mut response = std::pin::pin!(conn.sender.try_send_request(request));
+    let mut driver_done = false;
+    std::future::poll_fn(|cx| {
+        if !driver_done && Pin::new(&mut conn.driver).poll(cx).is_ready() {
+            // Closed or failed: the response future now resolves with what was delivered or
+            // the error.
+            driver_done = true;
+        }
+        response.as_mut().poll(cx)
+    })
+    .await
+}
+
+/// The backend's response body; polling it also drives its connection, which goes back to the
+/// pool once the body has been read to the end.
+struct DrivenBody {
+    incoming: Incoming,
+    conn: Option<UpstreamConn>,
+    pool: Arc<H1Pool>,
+}
+
+impl DrivenBody {
+    /// Returns the connection to the pool after the last frame; drops it after an error.
+    fn delivered(
+        &mut self,
+        frame: Option<Result<Frame<Bytes>, hyper::Error>>,
+    ) -> Option<Result<Frame<Bytes>, hyper::Error>> {
+        match &frame {
+            None => self.release(),
+            Some(Ok(_)) if http_body::Body::is_end_stream(&self.incoming) => self.release(),
+            Some(Ok(_)) => {}
+            Some(Err(_)) => self.conn = None,
+        }
+        frame
+    }
+
+    fn release(&mut self) {
+        if let Some(conn) = self.conn.take() {
+            self.pool.checkin(conn);
+        }
+    }
+}
+
+impl http_body::Body for DrivenBody {
+    type Data = Bytes;
+    type Error = hyper::Error;
+
+    fn poll_frame(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, hyper::Error>>> {
+        let this = &mut *self;
+        if let Poll::Ready(frame) = Pin::new(&mut this.incoming).poll_frame(cx) {
+            return Poll::Ready(this.delivered(frame));
+        }
+        // Reading the body is the connection's work: poll it, then look for a frame again.
+        if let Some(conn) = this.conn.as_mut()
+            && Pin::new(&mut conn.driver).poll(cx).is_ready()
+        {
+            // Ended: the body sender is gone, so the next look gives the end or an error.
+            this.conn = None;
+        }
+        match Pin::new(&mut this.incoming).poll_frame(cx) {
+            Poll::Ready(frame) => Poll::Ready(this.delivered(frame)),
+            Poll::Pending => Poll::Pending,
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        http_body::Body::is_end_stream(&self.incoming)
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.incoming.size_hint()
+    }
+}
+
+impl Drop for DrivenBody {
+    fn drop(&mut self) {
+        // The server may stop polling once the size hint says the body is complete.
+        if http_body::Body::is_end_stream(&self.incoming) {
+            self.release();
+        }
+    }
+}
