@@ -16,7 +16,8 @@ use tokio::net::{TcpListener, TcpStream};
 
 /// A backend speaking HTTP/1.1 by hand so the test controls the connection:
 /// `/close-after` answers and then closes the socket without saying so (as a backend whose
-/// keep-alive timeout expires does); `/big` streams a 1 MiB chunked body; anything else answers
+/// keep-alive timeout expires does); `/then-drop` answers and then reads the next request on the
+/// connection and closes it without an answer (a close racing with a request); `/big` streams a 1 MiB chunked body; anything else answers
 /// `conn=<n> path=<path> body=<bytes received>`.
 struct RawBackend {
     addr: SocketAddr,
@@ -59,6 +60,7 @@ impl Drop for RawBackend {
 
 async fn serve_connection(mut stream: TcpStream, n: usize) {
     let mut buffered: Vec<u8> = Vec::new();
+    let mut drop_next = false;
     loop {
         let head_end = loop {
             if let Some(i) = buffered.windows(4).position(|w| w == b"\r\n\r\n") {
@@ -92,6 +94,10 @@ async fn serve_connection(mut stream: TcpStream, n: usize) {
             }
         }
         buffered.drain(..head_end + length);
+        if drop_next {
+            return;
+        }
+        drop_next = path == "/then-drop";
         if path == "/big" {
             let mut response = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n".to_vec();
             for i in 0..16u8 {
@@ -162,6 +168,25 @@ async fn a_connection_the_backend_closed_while_idle_is_replaced_without_an_error
         let r = c.get(gw.url("/p/close-after")).send().await.unwrap();
         assert_eq!(r.status(), 200);
     }
+    gw.stop().await;
+}
+
+#[tokio::test]
+async fn a_bodiless_idempotent_request_lost_on_a_kept_connection_is_sent_again_and_a_post_is_not() {
+    let backend = RawBackend::start().await;
+    let gw = gateway_for(&backend).await;
+    let c = client();
+    let r = c.get(gw.url("/p/then-drop")).send().await.unwrap();
+    assert_eq!(r.text().await.unwrap(), "conn=1 path=/then-drop body=0");
+    let r = c.get(gw.url("/p/again")).send().await.unwrap();
+    assert_eq!(r.status(), 200, "the GET lost on connection 1 is answered on a new one");
+    assert_eq!(r.text().await.unwrap(), "conn=2 path=/again body=0");
+
+    let r = c.get(gw.url("/p/then-drop")).send().await.unwrap();
+    assert_eq!(r.text().await.unwrap(), "conn=2 path=/then-drop body=0");
+    let r = c.post(gw.url("/p/write")).body("abc").send().await.unwrap();
+    assert_eq!(r.status(), 502, "a request with a body is never sent twice");
+    assert_eq!(backend.connections(), 2);
     gw.stop().await;
 }
 

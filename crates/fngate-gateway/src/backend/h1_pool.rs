@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 
 use axum::body::Body;
 use bytes::Bytes;
-use http::{Request, Response};
+use http::{Method, Request, Response};
 use http_body::{Frame, SizeHint};
 use hyper::body::Incoming;
 use hyper::client::conn::http1::{self, Connection, SendRequest};
@@ -109,18 +109,24 @@ impl H1Pool {
     }
 
     /// Sends `request` on an idle connection (or a new one) and waits for the response head,
-    /// polling the connection from this task. A request the connection never started to write
-    /// (it had just been closed by the backend) is sent again on a new connection.
+    /// polling the connection from this task. Sent again, once, on a new connection: a request
+    /// the kept connection never started to write, and a bodiless idempotent request the kept
+    /// connection lost without an answer (the backend closed it while idle, as one whose
+    /// keep-alive timeout is shorter than ours does).
     pub async fn send(self: &Arc<Self>, request: Request<Body>) -> Result<Response<Body>, UpstreamError> {
-        let mut conn = match self.checkout() {
-            Some(conn) => conn,
-            None => self.connect().await?,
+        let (mut conn, replay) = match self.checkout() {
+            Some(conn) => {
+                let replay = replayable(&request).then(|| head_copy(&request));
+                (conn, replay)
+            }
+            None => (self.connect().await?, None),
         };
         let request = match exchange(&mut conn, request).await {
             Ok(response) => return Ok(self.attach(conn, response)),
-            Err(mut err) => match err.take_message() {
-                Some(request) => request,
-                None => return Err(UpstreamError::Http(err.into_error())),
+            Err(mut err) => match (err.take_message(), replay) {
+                (Some(request), _) => request,
+                (None, Some(request)) if lost_before_answer(err.error()) => request,
+                (None, _) => return Err(UpstreamError::Http(err.into_error())),
             },
         };
         let mut conn = self.connect().await?;
@@ -195,6 +201,43 @@ async fn sweep(pool: Weak<H1Pool>) {
             None => return,
         }
     }
+}
+
+/// Safe to send twice: an idempotent method and no body.
+fn replayable(request: &Request<Body>) -> bool {
+    matches!(
+        *request.method(),
+        Method::GET | Method::HEAD | Method::OPTIONS | Method::DELETE | Method::TRACE
+    ) && http_body::Body::is_end_stream(request.body())
+}
+
+fn head_copy(request: &Request<Body>) -> Request<Body> {
+    let mut copy = Request::new(Body::empty());
+    *copy.method_mut() = request.method().clone();
+    *copy.uri_mut() = request.uri().clone();
+    *copy.version_mut() = request.version();
+    *copy.headers_mut() = request.headers().clone();
+    copy
+}
+
+/// The connection ended (closed or reset) before any byte of a response arrived.
+fn lost_before_answer(err: &hyper::Error) -> bool {
+    if err.is_incomplete_message() || err.is_canceled() {
+        return true;
+    }
+    let mut source = std::error::Error::source(err);
+    while let Some(cause) = source {
+        if let Some(io) = cause.downcast_ref::<std::io::Error>() {
+            return matches!(
+                io.kind(),
+                std::io::ErrorKind::ConnectionReset
+                    | std::io::ErrorKind::BrokenPipe
+                    | std::io::ErrorKind::ConnectionAborted
+            );
+        }
+        source = cause.source();
+    }
+    false
 }
 
 /// Sends the request and drives the connection until the response head arrives.
