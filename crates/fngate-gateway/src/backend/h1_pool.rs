@@ -178,6 +178,9 @@ impl H1Pool {
         };
         let _ = stream.set_nodelay(true);
         let (sender, driver) = http1::Builder::new()
+            // Head and small body copied into one buffer, one plain write: measured cheaper on
+            // loopback than a two-part `writev` (see docs/notes/gateway.md, Benchmark).
+            .writev(false)
             .handshake(TokioIo::new(stream))
             .await
             .map_err(UpstreamError::Http)?;
