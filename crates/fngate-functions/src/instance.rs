@@ -19,10 +19,10 @@ use hyper_util::rt::TokioIo;
 use nix::sys::signal::{Signal, killpg};
 use nix::unistd::Pid;
 use tokio::io::{AsyncBufReadExt, BufReader};
-use tokio::net::UnixStream;
 use tokio::process::Child;
 use tokio::sync::OwnedSemaphorePermit;
 
+use crate::fdk_stream::FdkStream;
 use crate::inline_poll::InlinePoll;
 use crate::logs::LogSink;
 
@@ -54,7 +54,7 @@ pub struct InstanceSpec {
 
 struct Conn {
     sender: SendRequest<Full<Bytes>>,
-    driver: Connection<TokioIo<UnixStream>, Full<Bytes>>,
+    driver: Connection<TokioIo<FdkStream>, Full<Bytes>>,
     /// Both halves are polled in the calling task; this keeps their wakes of each other inline.
     inline: InlinePoll,
 }
@@ -212,7 +212,7 @@ impl Instance {
 
     async fn connect(&mut self) -> anyhow::Result<()> {
         self.conn = None;
-        let stream = UnixStream::connect(self.sock_dir.join(SOCKET_NAME)).await?;
+        let stream = FdkStream::connect(&self.sock_dir.join(SOCKET_NAME)).await?;
         let (sender, driver) = hyper::client::conn::http1::handshake(TokioIo::new(stream)).await?;
         self.conn = Some(Conn {
             sender,

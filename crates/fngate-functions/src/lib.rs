@@ -18,6 +18,7 @@
 
 pub mod api;
 pub mod deploy;
+mod fdk_stream;
 pub mod funcfile;
 pub mod http_trigger;
 mod inline_poll;
