@@ -18,11 +18,12 @@ use hyper::client::conn::http1::{Connection, SendRequest};
 use hyper_util::rt::TokioIo;
 use nix::sys::signal::{Signal, killpg};
 use nix::unistd::Pid;
-use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
-use tokio::net::UnixStream;
+use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::Child;
 use tokio::sync::OwnedSemaphorePermit;
 
+use crate::fdk_stream::FdkStream;
+use crate::inline_poll::InlinePoll;
 use crate::logs::LogSink;
 
 /// FDK socket name (`udsFilename` in Fn).
@@ -53,7 +54,9 @@ pub struct InstanceSpec {
 
 struct Conn {
     sender: SendRequest<Full<Bytes>>,
-    driver: Connection<TokioIo<UnixStream>, Full<Bytes>>,
+    driver: Connection<TokioIo<FdkStream>, Full<Bytes>>,
+    /// Both halves are polled in the calling task; this keeps their wakes of each other inline.
+    inline: InlinePoll,
 }
 
 /// Reconnect before a call after this long idle, well inside fdk-python's 75 s keep-alive, so an
@@ -137,10 +140,22 @@ impl Instance {
         let pgid = Pid::from_raw(child.id().unwrap_or_default() as i32);
         let current_call = Arc::new(std::sync::Mutex::new("-".to_string()));
         if let Some(out) = child.stdout.take() {
-            spawn_log_reader(out, "stdout", spec.fn_id.clone(), current_call.clone(), logs.clone());
+            spawn_log_reader(
+                out.into_owned_fd(),
+                "stdout",
+                spec.fn_id.clone(),
+                current_call.clone(),
+                logs.clone(),
+            );
         }
         if let Some(err) = child.stderr.take() {
-            spawn_log_reader(err, "stderr", spec.fn_id.clone(), current_call.clone(), logs.clone());
+            spawn_log_reader(
+                err.into_owned_fd(),
+                "stderr",
+                spec.fn_id.clone(),
+                current_call.clone(),
+                logs.clone(),
+            );
         }
         let mut instance = Instance {
             child,
@@ -197,9 +212,13 @@ impl Instance {
 
     async fn connect(&mut self) -> anyhow::Result<()> {
         self.conn = None;
-        let stream = UnixStream::connect(self.sock_dir.join(SOCKET_NAME)).await?;
+        let stream = FdkStream::connect(&self.sock_dir.join(SOCKET_NAME)).await?;
         let (sender, driver) = hyper::client::conn::http1::handshake(TokioIo::new(stream)).await?;
-        self.conn = Some(Conn { sender, driver });
+        self.conn = Some(Conn {
+            sender,
+            driver,
+            inline: InlinePoll::default(),
+        });
         Ok(())
     }
 
@@ -251,7 +270,7 @@ impl Instance {
         *request.method_mut() = Method::POST;
         *request.uri_mut() = Uri::from_static("/call");
         *request.headers_mut() = headers;
-        let Some(Conn { sender, driver }) = self.conn.as_mut() else {
+        let Some(Conn { sender, driver, inline }) = self.conn.as_mut() else {
             return Err(kill(InvokeError::ReceiveFailed));
         };
         let mut driver_done = false;
@@ -265,6 +284,8 @@ impl Instance {
             };
             tokio::pin!(work);
             tokio::select! {
+                // The request is queued before the driver is polled to write it.
+                biased;
                 result = &mut work => result,
                 _ = driver => {
                     // The connection ended; what it delivered is still readable.
@@ -273,7 +294,7 @@ impl Instance {
                 }
             }
         };
-        let result = tokio::time::timeout(timeout, exchange).await;
+        let result = tokio::time::timeout(timeout, inline.run(exchange)).await;
         if driver_done {
             self.conn = None;
         }
@@ -386,20 +407,50 @@ fn check_socket(socket: &Path) -> Result<bool, String> {
     }
 }
 
+/// FDK output is read on a thread of its own (a one-thread runtime), not on the shared runtime:
+/// the FDK writes its log line just before its answer, so the reader task and the call were woken
+/// by the same I/O batch; the reader then took the worker's LIFO slot, pushing the call to the
+/// run queue, and tokio woke the other worker (futex), which took the call over (strace: one such
+/// hand-off on every call's answer path). `None` if the thread cannot start (then the shared
+/// runtime reads, as before).
+fn log_runtime() -> Option<&'static tokio::runtime::Handle> {
+    static HANDLE: std::sync::OnceLock<Option<tokio::runtime::Handle>> = std::sync::OnceLock::new();
+    HANDLE
+        .get_or_init(|| {
+            let runtime = tokio::runtime::Builder::new_current_thread().enable_io().build().ok()?;
+            let handle = runtime.handle().clone();
+            std::thread::Builder::new()
+                .name("fngate-fn-logs".into())
+                .spawn(move || runtime.block_on(std::future::pending::<()>()))
+                .ok()?;
+            Some(handle)
+        })
+        .as_ref()
+}
+
 fn spawn_log_reader(
-    stream: impl AsyncRead + Unpin + Send + 'static,
+    pipe: std::io::Result<std::os::fd::OwnedFd>,
     name: &'static str,
     fn_id: String,
     current_call: Arc<std::sync::Mutex<String>>,
     logs: Arc<LogSink>,
 ) {
-    tokio::spawn(async move {
-        let mut lines = BufReader::new(stream).lines();
+    let reader = async move {
+        // Registered with the runtime that reads it.
+        let Ok(pipe) = pipe.and_then(tokio::net::unix::pipe::Receiver::from_owned_fd) else {
+            logs.write(&fn_id, "-", "fngate", &format!("cannot read the function's {name}"));
+            return;
+        };
+        let mut lines = BufReader::new(pipe).lines();
         while let Ok(Some(line)) = lines.next_line().await {
             let call = current_call.lock().map(|c| c.clone()).unwrap_or_default();
             logs.write(&fn_id, &call, name, &line);
         }
-    });
+    };
+    match log_runtime() {
+        Some(handle) => handle.spawn(reader),
+        None => tokio::spawn(reader),
+    };
 }
 
 const HOP_BY_HOP: [&str; 8] = [

@@ -4,6 +4,8 @@
 //! CONTRACT with the binary (`fngate up`); extend, do not break:
 //! `Runtime::start(store, config)`, `api_router()` for the functions listener,
 //! `admin_router()` merged into the admin listener, `shutdown()`, and `FunctionInvoker`.
+//! [`serve::serve`] serves `api_router()` on the functions listener (`axum::serve` with each
+//! connection polled inline, see that module).
 //!
 //! Extensions used by the CLI: [`funcfile`] (func.yaml parsing, version bump), [`lang`]
 //! (`fngate init` templates), [`deploy::DeployRequest`]/[`deploy::DeployEvent`] (the NDJSON
@@ -16,8 +18,10 @@
 
 pub mod api;
 pub mod deploy;
+mod fdk_stream;
 pub mod funcfile;
 pub mod http_trigger;
+mod inline_poll;
 pub mod instance;
 pub mod lang;
 pub mod logs;
@@ -25,6 +29,7 @@ pub mod model;
 pub mod pool;
 pub mod prepare;
 pub mod registry;
+pub mod serve;
 
 use std::path::PathBuf;
 use std::sync::Arc;

@@ -1,0 +1,65 @@
+//! The functions listener's HTTP server: what `axum::serve` does (HTTP/1.1 and h2c, `ConnectInfo`,
+//! graceful shutdown), except that each connection is polled through [`InlinePoll`].
+//!
+//! hyper's server hands a request body to the handler through a channel with back-pressure: the
+//! handler asking for the body wakes the connection's task — the task it is running in — and tokio
+//! reschedules a task that wakes itself as a yield, with a futex wake-up of another worker thread
+//! (strace: once per `/invoke`, before the call reaches the FDK). Polled inline, the connection
+//! just reads the body on.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use axum::Router;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::server::conn::auto::Builder;
+use hyper_util::server::graceful::GracefulShutdown;
+use hyper_util::service::TowerToHyperService;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+use tower::Service;
+
+use crate::inline_poll::InlinePoll;
+
+/// Serves `router` on `listener` until `shutdown`, then lets open requests finish.
+pub async fn serve(listener: TcpListener, router: Router, shutdown: CancellationToken) -> anyhow::Result<()> {
+    let mut make_service = router.into_make_service_with_connect_info::<SocketAddr>();
+    let graceful = GracefulShutdown::new();
+    loop {
+        let (stream, remote) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(accepted) => accepted,
+                Err(err) => {
+                    pause_after_accept_error(err).await;
+                    continue;
+                }
+            },
+            _ = shutdown.cancelled() => break,
+        };
+        // Adds `ConnectInfo<SocketAddr>` to each request; infallible.
+        let Ok(service) = make_service.call(remote).await;
+        let connection = Builder::new(TokioExecutor::new())
+            .serve_connection(TokioIo::new(stream), TowerToHyperService::new(service))
+            .into_owned();
+        let connection = graceful.watch(connection);
+        tokio::spawn(async move {
+            if let Err(err) = InlinePoll::default().run(connection).await {
+                tracing::trace!(error = %err, "connection ended with an error");
+            }
+        });
+    }
+    drop(listener);
+    graceful.shutdown().await;
+    Ok(())
+}
+
+/// As `axum::serve`: a client that gave up is nothing; anything else (e.g. out of file
+/// descriptors) is logged and retried after a pause rather than spinning.
+async fn pause_after_accept_error(err: std::io::Error) {
+    use std::io::ErrorKind::{ConnectionAborted, ConnectionRefused, ConnectionReset};
+    if matches!(err.kind(), ConnectionRefused | ConnectionAborted | ConnectionReset) {
+        return;
+    }
+    tracing::error!(error = %err, "cannot accept a connection on the functions listener");
+    tokio::time::sleep(Duration::from_secs(1)).await;
+}
