@@ -18,6 +18,11 @@ use hyper_util::rt::TokioIo;
 
 type Sender = SendRequest<Full<Bytes>>;
 
+/// Hot calls per path, timed one by one.
+const HOT_CALLS: usize = 2000;
+/// Calls per path before switching to the other.
+const HOT_BLOCK: usize = 200;
+
 async fn tcp_sender(authority: &str) -> Sender {
     let stream = tokio::net::TcpStream::connect(authority)
         .await
@@ -116,6 +121,61 @@ async fn fdk_alone(fdk: &Path, func_py: &Path) -> (Duration, Duration) {
     (ready, first)
 }
 
+/// Runs a timed client loop on a thread of its own with a current-thread runtime, so the client's
+/// connection tasks run on the thread that times the calls. (On the main thread of the
+/// multi-threaded runtime every call also crossed between the client's own threads twice, which
+/// on this VM cost more than either system under test and made the longer path look slower.)
+fn on_client_thread<F, Fut, T>(client: F) -> T
+where
+    F: FnOnce() -> Fut + Send + 'static,
+    Fut: Future<Output = T>,
+    T: Send + 'static,
+{
+    std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("client runtime");
+        runtime.block_on(client())
+    })
+    .join()
+    .expect("client thread")
+}
+
+/// Hot calls through `/invoke` and directly on the FDK socket, in alternating blocks (not
+/// single calls) so one path's after-work (e.g. fngate writing the FDK's log line) does not land
+/// inside the other path's measurement. Returns (through fngate, direct) latencies.
+async fn hot_calls(authority: &str, invoke_uri: &str, run_dir: &Path) -> (Vec<Duration>, Vec<Duration>) {
+    let mut via_fngate = tcp_sender(authority).await;
+    for _ in 0..50 {
+        call(&mut via_fngate, invoke_uri, authority, false).await;
+    }
+    let socket = std::fs::read_dir(run_dir)
+        .expect("run dir")
+        .flatten()
+        .map(|e| e.path().join("lsnr.sock"))
+        .find(|p| p.exists())
+        .expect("one live instance socket");
+    let mut direct = unix_sender(&socket).await;
+    for _ in 0..50 {
+        call(&mut direct, "/call", "localhost", true).await;
+    }
+    let (mut hot_invoke, mut hot_direct) = (Vec::with_capacity(HOT_CALLS), Vec::with_capacity(HOT_CALLS));
+    for _ in 0..HOT_CALLS / HOT_BLOCK {
+        for _ in 0..HOT_BLOCK {
+            let started = Instant::now();
+            call(&mut direct, "/call", "localhost", true).await;
+            hot_direct.push(started.elapsed());
+        }
+        for _ in 0..HOT_BLOCK {
+            let started = Instant::now();
+            assert_eq!(call(&mut via_fngate, invoke_uri, authority, false).await, 200);
+            hot_invoke.push(started.elapsed());
+        }
+    }
+    (hot_invoke, hot_direct)
+}
+
 #[tokio::main]
 async fn main() {
     let args: Vec<String> = std::env::args().collect();
@@ -156,53 +216,31 @@ async fn main() {
         list.sort();
     }
 
-    // Hot: the same FDK process, through /invoke and directly on its socket, interleaved.
-    let mut via_fngate = tcp_sender(&authority).await;
-    for _ in 0..50 {
-        call(&mut via_fngate, &invoke_uri, &authority, false).await;
-    }
+    // Hot: the same FDK process, through /invoke and directly on its socket, interleaved, timed by
+    // one client thread (see `on_client_thread`).
     let run_dir = PathBuf::from(data_dir).join("functions/run");
-    let socket = std::fs::read_dir(&run_dir)
-        .expect("run dir")
-        .flatten()
-        .map(|e| e.path().join("lsnr.sock"))
-        .find(|p| p.exists())
-        .expect("one live instance socket");
-    let mut direct = unix_sender(&socket).await;
-    // Alternating blocks (not single calls) so one path's after-work (e.g. fngate writing the
-    // FDK's log line) does not land inside the other path's measurement.
-    let rounds = 2000;
-    let block = 200;
-    let (mut hot_invoke, mut hot_direct) = (Vec::with_capacity(rounds), Vec::with_capacity(rounds));
-    for _ in 0..rounds / block {
-        for _ in 0..block {
-            let started = Instant::now();
-            call(&mut direct, "/call", "localhost", true).await;
-            hot_direct.push(started.elapsed());
-        }
-        for _ in 0..block {
-            let started = Instant::now();
-            assert_eq!(call(&mut via_fngate, &invoke_uri, &authority, false).await, 200);
-            hot_invoke.push(started.elapsed());
-        }
-    }
-    drop(direct);
+    let (hot_authority, hot_uri) = (authority.clone(), invoke_uri.clone());
+    let (mut hot_invoke, mut hot_direct) =
+        on_client_thread(move || async move { hot_calls(&hot_authority, &hot_uri, &run_dir).await });
 
     // The extra hop alone: an HTTP/1.1 round trip on loopback TCP to a server that answers at
-    // once (axum, in this process). fngate's overhead cannot go below this.
+    // once (axum on this process's multi-threaded runtime, the client on its own thread).
     let hop_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let hop_addr = hop_listener.local_addr().unwrap().to_string();
     tokio::spawn(async move {
         let app = axum::Router::new().route("/hop", axum::routing::post(|| async { "{\"message\":\"hop\"}" }));
         axum::serve(hop_listener, app).await.ok();
     });
-    let mut hop = tcp_sender(&hop_addr).await;
-    let mut hop_rtt = Vec::with_capacity(rounds);
-    for _ in 0..rounds {
-        let started = Instant::now();
-        call(&mut hop, "/hop", &hop_addr, false).await;
-        hop_rtt.push(started.elapsed());
-    }
+    let mut hop_rtt = on_client_thread(move || async move {
+        let mut hop = tcp_sender(&hop_addr).await;
+        let mut hop_rtt = Vec::with_capacity(HOT_CALLS);
+        for _ in 0..HOT_CALLS {
+            let started = Instant::now();
+            call(&mut hop, "/hop", &hop_addr, false).await;
+            hop_rtt.push(started.elapsed());
+        }
+        hop_rtt
+    });
     hop_rtt.sort();
     hot_invoke.sort();
     hot_direct.sort();
@@ -254,7 +292,7 @@ async fn main() {
     let first_p50 = percentile(&alone_first, 0.5);
     println!();
     println!(
-        "fngate functions benchmark (fdk-python hello-world, {rounds} hot calls per path in blocks of {block}, 5 cold starts)"
+        "fngate functions benchmark (fdk-python hello-world, {HOT_CALLS} hot calls per path in blocks of {HOT_BLOCK}, 5 cold starts)"
     );
     println!("{:<48} {:>12} {:>12} {:>22}", "measure", "p50", "p99", "vs baseline");
     println!("{}", "-".repeat(98));
