@@ -379,23 +379,41 @@ async fn walkthrough_end_to_end_survives_restart_and_drains_on_sigterm() {
     assert_eq!(status, 200, "{body}");
     assert_eq!(hello(&body), json!({"message": "Hello World"}));
 
-    // SIGTERM during a stream of requests: no request fails with a connection error before the
-    // server has drained (after it stops accepting, new connections are refused — that is the end).
-    drain_under_load(stack, &url, &token).await;
+    // SIGTERM during a stream of requests through the gateway and straight to the function's
+    // `/invoke`: no request fails with a connection error before the server has drained (after it
+    // stops accepting, new connections are refused — that is the end).
+    let status: Value = http
+        .get(stack.admin("/fngate/functions/status"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let fn_id = status["items"][0]["fn_id"]
+        .as_str()
+        .expect("the deployed function")
+        .to_string();
+    let invoke = stack.url(stack.ports.functions, &format!("/invoke/{fn_id}"));
+    let gateway_call = move |http: &reqwest::Client| http.get(&url).bearer_auth(&token);
+    let invoke_call = move |http: &reqwest::Client| http.post(&invoke).body("{}");
+    drain_under_load(stack, vec![Arc::new(gateway_call), Arc::new(invoke_call)]).await;
 }
 
-async fn drain_under_load(mut stack: Stack, url: &str, token: &str) {
+type Caller = Arc<dyn Fn(&reqwest::Client) -> reqwest::RequestBuilder + Send + Sync>;
+
+async fn drain_under_load(mut stack: Stack, callers: Vec<Caller>) {
     let stop = Arc::new(AtomicBool::new(false));
     let completed = Arc::new(AtomicUsize::new(0));
     let mut workers = Vec::new();
-    for _ in 0..4 {
-        let (url, token, stop, completed) = (url.to_string(), token.to_string(), stop.clone(), completed.clone());
+    for caller in callers.iter().cycle().take(2 * callers.len()) {
+        let (caller, stop, completed) = (caller.clone(), stop.clone(), completed.clone());
         workers.push(tokio::spawn(async move {
             // One keep-alive connection per worker, as a client library would use.
             let http = reqwest::Client::builder().pool_max_idle_per_host(1).build().unwrap();
             let mut failures = Vec::new();
             while !stop.load(Ordering::Relaxed) {
-                match http.get(&url).bearer_auth(&token).send().await {
+                match caller(&http).send().await {
                     Ok(response) => {
                         let status = response.status().as_u16();
                         let body = response.text().await;
