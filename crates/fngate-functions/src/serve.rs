@@ -50,6 +50,8 @@ pub async fn serve(listener: TcpListener, router: Router, shutdown: Cancellation
             },
             _ = shutdown.cancelled() => break,
         };
+        // A response written in more than one piece must not wait for the client's delayed ACK.
+        let _ = stream.set_nodelay(true);
         // Adds `ConnectInfo<SocketAddr>` to each request; infallible.
         let Ok(service) = make_service.call(remote).await;
         let connection = Builder::new(TokioExecutor::new())
