@@ -33,8 +33,10 @@ pub(crate) enum Upstream {
 }
 
 pub(crate) struct HttpBackend {
-    /// `scheme://authority`, fixed at load time.
-    pub origin: String,
+    /// What goes before the path in the request target: hyper-util's client (`https://`) takes
+    /// the absolute form, `scheme://authority` (it picks the connection by it); a connection of
+    /// our own (`http://`) is sent the origin form, so this is empty.
+    pub target_prefix: String,
     /// Path template (may hold context variables).
     pub path: Template,
     /// Query the URL itself carries (literal; OCI forbids variables there).
@@ -64,13 +66,15 @@ impl HttpBackend {
         upstream: Upstream,
         response_timeout: Duration,
     ) -> Self {
-        let fixed_uri = path.as_literal().and_then(|literal| {
-            target(request_origin(&upstream, &origin), literal, url_query.as_deref(), "")
-                .parse()
-                .ok()
-        });
+        let target_prefix = match upstream {
+            Upstream::Plain(_) => String::new(),
+            Upstream::Tls(_) => origin,
+        };
+        let fixed_uri = path
+            .as_literal()
+            .and_then(|literal| target(&target_prefix, literal, url_query.as_deref(), "").parse().ok());
         HttpBackend {
-            origin,
+            target_prefix,
             path,
             url_query,
             host_header,
@@ -95,16 +99,11 @@ impl HttpBackend {
             (Some(uri), true) => uri.clone(),
             _ => {
                 let path = self.path.render(ctx);
-                target(
-                    request_origin(&self.upstream, &self.origin),
-                    &path,
-                    self.url_query.as_deref(),
-                    &query,
-                )
-                .parse()
-                .map_err(|_| {
-                    Rejection::new(StatusCode::BAD_GATEWAY, "backend_url_invalid").with_message("Bad Gateway")
-                })?
+                target(&self.target_prefix, &path, self.url_query.as_deref(), &query)
+                    .parse()
+                    .map_err(|_| {
+                        Rejection::new(StatusCode::BAD_GATEWAY, "backend_url_invalid").with_message("Bad Gateway")
+                    })?
             }
         };
 
@@ -170,19 +169,10 @@ impl HttpBackend {
     }
 }
 
-/// What goes before the path in the request target: hyper-util's client takes the absolute
-/// form (it picks the connection by it); a connection of our own is sent the origin form.
-fn request_origin<'a>(upstream: &Upstream, origin: &'a str) -> &'a str {
-    match upstream {
-        Upstream::Plain(_) => "",
-        Upstream::Tls(_) => origin,
-    }
-}
-
-/// `origin` + `path` (with a leading `/`) + the URL's own query and the request's, `&`-joined.
-fn target(origin: &str, path: &str, url_query: Option<&str>, query: &str) -> String {
-    let mut target = String::with_capacity(origin.len() + path.len() + query.len() + 16);
-    target.push_str(origin);
+/// `prefix` + `path` (with a leading `/`) + the URL's own query and the request's, `&`-joined.
+fn target(prefix: &str, path: &str, url_query: Option<&str>, query: &str) -> String {
+    let mut target = String::with_capacity(prefix.len() + path.len() + query.len() + 16);
+    target.push_str(prefix);
     if !path.starts_with('/') {
         target.push('/');
     }
