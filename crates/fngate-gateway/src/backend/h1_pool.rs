@@ -146,14 +146,15 @@ impl H1Pool {
         })
     }
 
+    /// The most recently used idle connection that is still good. Checked (a poll that may
+    /// read the socket) and, if stale, closed outside the lock.
     fn checkout(&self) -> Option<UpstreamConn> {
-        let mut idle = self.idle.lock().ok()?;
-        while let Some(Idle { mut conn, since }) = idle.pop() {
+        loop {
+            let Idle { mut conn, since } = self.idle.lock().ok()?.pop()?;
             if since.elapsed() < IDLE_TIMEOUT && conn.ready_now() {
                 return Some(conn);
             }
         }
-        None
     }
 
     fn checkin(&self, mut conn: UpstreamConn) {
