@@ -27,6 +27,7 @@ pub mod lang;
 pub mod logs;
 pub mod model;
 pub mod pool;
+mod pool_metrics;
 pub mod prepare;
 pub mod registry;
 pub mod serve;
@@ -74,6 +75,7 @@ pub struct Runtime {
     envs_dir: PathBuf,
     tasks: tokio_util::task::TaskTracker,
     stopping: tokio_util::sync::CancellationToken,
+    published_pools: pool_metrics::PublishedPools,
 }
 
 fn env_millis(name: &str, default: u64) -> Duration {
@@ -149,6 +151,7 @@ impl Runtime {
             envs_dir,
             tasks: tokio_util::task::TaskTracker::new(),
             stopping: tokio_util::sync::CancellationToken::new(),
+            published_pools: pool_metrics::PublishedPools::default(),
         }
     }
 

@@ -212,6 +212,7 @@ pub async fn run(args: UpArgs, global: &GlobalArgs) -> anyhow::Result<()> {
             .map(|(name, url)| (name.to_string(), serde_json::Value::from(url.as_str())))
             .collect::<serde_json::Map<_, _>>(),
     });
+    let metrics_runtime = runtime.clone();
     let admin_router = runtime
         .admin_router()
         .merge(gateway.admin_router())
@@ -222,7 +223,13 @@ pub async fn run(args: UpArgs, global: &GlobalArgs) -> anyhow::Result<()> {
         )
         .layer(axum::middleware::from_fn_with_state(admin_guard, require_admin_token))
         .route("/healthz", get(|| async { "ok\n" }))
-        .route("/metrics", get(move || std::future::ready(metrics.render())));
+        .route(
+            "/metrics",
+            get(move || {
+                metrics_runtime.publish_pool_metrics();
+                std::future::ready(metrics.render())
+            }),
+        );
 
     println!("fngate {} is up", env!("CARGO_PKG_VERSION"));
     println!("  data dir   {}", data_dir.display());

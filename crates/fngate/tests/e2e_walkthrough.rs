@@ -335,6 +335,39 @@ async fn walkthrough_end_to_end_survives_restart_and_drains_on_sigterm() {
     assert_eq!(status, 200, "{body}");
     assert_eq!(hello(&body), json!({"message": "Hello World"}));
 
+    // Prometheus on the admin listener: the gateway's requests by route and status, and the
+    // function's pool (its hot instance stays alive between calls).
+    let metrics = http
+        .get(stack.admin("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let series = |name: &str, labels: &[&str]| -> Option<f64> {
+        metrics
+            .lines()
+            .find(|l| l.starts_with(&format!("{name}{{")) && labels.iter().all(|label| l.contains(label)))
+            .and_then(|l| l.rsplit(' ').next())
+            .and_then(|v| v.parse().ok())
+    };
+    let route = ["deployment=\"demo\"", "route=\"/python-func\""];
+    let requests = "fngate_gateway_requests_total";
+    assert_eq!(
+        series(requests, &[route[0], route[1], "status=\"401\""]),
+        Some(1.0),
+        "{metrics}"
+    );
+    assert_eq!(
+        series(requests, &[route[0], route[1], "status=\"200\""]),
+        Some(1.0),
+        "{metrics}"
+    );
+    let pool = ["app=\"myapp\"", "function=\"python-func\""];
+    assert_eq!(series("fngate_function_instances", &pool), Some(1.0), "{metrics}");
+    assert_eq!(series("fngate_function_idle_instances", &pool), Some(1.0), "{metrics}");
+
     // A valid token for another audience: 401 invalid_token.
     let other = client_credentials(&stack, &http, &tenant, &client, &secret, "api://other-api/.default").await;
     let (status, headers, _) = call(&http, &url, Some(&other)).await;
