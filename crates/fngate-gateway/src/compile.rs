@@ -12,6 +12,7 @@ use http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
 
 use crate::backend::{self, Backend, DynamicBackend};
 use crate::context::{ContextVar, Template};
+use crate::observe::RouteMetrics;
 use crate::policy::auth::{AuthPolicy, ModifyResponse};
 use crate::policy::cors::CorsPolicy;
 use crate::policy::rate_limit::RateLimiter;
@@ -53,6 +54,7 @@ pub(crate) async fn compile(
     spec: &spec::ApiSpecification,
     env: &Env<'_>,
 ) -> Result<Deployment, Vec<Problem>> {
+    let name: Arc<str> = Arc::from(name);
     let mut problems = Vec::new();
     let mut problem = |path: String, message: String| problems.push(Problem { path, message });
     if let Err(message) = check_path_prefix(path_prefix) {
@@ -138,6 +140,7 @@ pub(crate) async fn compile(
         match route(
             r,
             &at,
+            &name,
             global_cors.as_ref(),
             policies.authentication.is_some(),
             anonymous_allowed,
@@ -169,7 +172,7 @@ pub(crate) async fn compile(
         .and_then(|a| a.is_enabled)
         .unwrap_or(true);
     Ok(Deployment {
-        name: Arc::from(name),
+        name,
         path_prefix: path_prefix.to_string(),
         match_prefix: match_prefix(path_prefix),
         routes,
@@ -197,6 +200,7 @@ fn methods_overlap(a: &MethodSet, b: &MethodSet) -> bool {
 fn route(
     r: &spec::Route,
     at: &str,
+    deployment: &Arc<str>,
     global_cors: Option<&Arc<CorsPolicy>>,
     has_authentication: bool,
     anonymous_allowed: bool,
@@ -319,6 +323,7 @@ fn route(
     match (pattern, backend) {
         (Some(pattern), Some(backend)) if problems.is_empty() => Ok(Route {
             path: Arc::from(r.path.as_str()),
+            metrics: Arc::new(RouteMetrics::new(deployment.clone(), Arc::from(r.path.as_str()))),
             pattern,
             methods,
             backend,

@@ -120,10 +120,14 @@ async fn process(
             }
         }
     }
+    // Logged and counted under the route whose path matched, also when its method did not (405).
+    if let Some(matched) = chosen.or(path_matched) {
+        info.route = Some(matched.path.clone());
+        info.metrics = Some(matched.metrics.clone());
+    }
     if CorsPolicy::is_preflight(&parts.method, &parts.headers)
         && let Some(cors) = chosen.or(path_matched).and_then(|r| r.cors.as_ref())
     {
-        info.route = chosen.or(path_matched).map(|r| r.path.clone());
         let mut response = Response::new(Body::empty());
         *response.status_mut() = StatusCode::NO_CONTENT;
         *response.headers_mut() = cors.preflight_headers(&parts.headers);
@@ -141,7 +145,6 @@ async fn process(
             None => Rejection::new(StatusCode::NOT_FOUND, "no_route"),
         });
     };
-    info.route = Some(route.path.clone());
     let origin = route.cors.as_ref().and_then(|_| parts.headers.get(ORIGIN).cloned());
     let result = run_route(
         shared, deployment, route, parts, body, params, client, scheme, request_id,

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use fngate_auth::Authorization;
 
 use crate::backend::Backend;
+use crate::observe::RouteMetrics;
 use crate::policy::auth::AuthPolicy;
 use crate::policy::cors::CorsPolicy;
 use crate::policy::rate_limit::RateLimiter;
@@ -39,6 +40,7 @@ pub(crate) struct Route {
     pub request_headers: HeaderTransforms,
     pub query: QueryTransforms,
     pub response_headers: HeaderTransforms,
+    pub metrics: Arc<RouteMetrics>,
 }
 
 #[derive(Default)]
