@@ -440,6 +440,7 @@ fn backend(b: &spec::Backend, env: &Env<'_>) -> Result<Backend, FieldError> {
                 url_query,
                 host_header,
                 upstream,
+                h.connect_timeout(),
                 h.send_timeout() + h.read_timeout(),
             ))))
         }

@@ -42,6 +42,7 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 pub use compile::{Problem, check_path_prefix};
+pub use observe::{REQUEST_DURATION_BUCKETS, REQUEST_DURATION_METRIC};
 
 use crate::table::RouteTable;
 

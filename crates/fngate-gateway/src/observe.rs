@@ -136,9 +136,18 @@ fn requests_counter(deployment: SharedString, route: SharedString, status: Statu
     )
 }
 
+/// The request latency series (seconds, by deployment and route).
+pub const REQUEST_DURATION_METRIC: &str = "fngate_gateway_request_duration_seconds";
+
+/// Bucket bounds (seconds) for [`REQUEST_DURATION_METRIC`]: the exporter must be told them to
+/// render a Prometheus histogram (it renders a summary otherwise, which cannot be aggregated).
+pub const REQUEST_DURATION_BUCKETS: &[f64] = &[
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0,
+];
+
 fn duration_histogram(deployment: SharedString, route: SharedString) -> Histogram {
     metrics::histogram!(
-        "fngate_gateway_request_duration_seconds",
+        REQUEST_DURATION_METRIC,
         "deployment" => deployment,
         "route" => route
     )

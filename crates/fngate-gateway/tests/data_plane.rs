@@ -232,6 +232,18 @@ async fn function_backend_sends_oci_headers_and_unwraps_the_answer() {
     assert_eq!(h["x-real-ip"], "127.0.0.1");
     assert_eq!(h["forwarded"], "for=127.0.0.1");
 
+    // A chain the client sent is extended, as for HTTP backends.
+    let r = c
+        .post(gw.url("/v1/echo"))
+        .header("X-Forwarded-For", "203.0.113.7")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201, "the echo function answers 201");
+    let (_, call) = gw.invoker.calls.lock().unwrap().last().cloned().unwrap();
+    assert_eq!(call.headers["x-forwarded-for"], "203.0.113.7, 127.0.0.1");
+    assert_eq!(call.headers["fn-http-h-x-forwarded-for"], "203.0.113.7");
+
     assert_eq!(c.get(gw.url("/v1/fail")).send().await.unwrap().status(), 502);
     assert_eq!(c.get(gw.url("/v1/slow")).send().await.unwrap().status(), 504);
 

@@ -19,6 +19,11 @@ fn value(text: &str, name: &str, labels: &[&str]) -> Option<f64> {
 #[tokio::test]
 async fn requests_latency_backend_errors_and_rate_limits_are_counted_by_route() {
     let recorder = metrics_exporter_prometheus::PrometheusBuilder::new()
+        .set_buckets_for_metric(
+            metrics_exporter_prometheus::Matcher::Full(fngate_gateway::REQUEST_DURATION_METRIC.into()),
+            fngate_gateway::REQUEST_DURATION_BUCKETS,
+        )
+        .unwrap()
         .install_recorder()
         .expect("install the metrics recorder");
     let upstream = Upstream::start().await;
@@ -105,10 +110,23 @@ async fn requests_latency_backend_errors_and_rate_limits_are_counted_by_route() 
         Some(1.0),
         "{text}"
     );
-    // The latency series: the exporter renders histograms as summaries by default.
+    // The latency histogram (buckets, not a summary): every request of the route is in `+Inf`.
     assert_eq!(
         value(&text, "fngate_gateway_request_duration_seconds_count", &items),
         Some(4.0),
+        "{text}"
+    );
+    assert_eq!(
+        value(
+            &text,
+            "fngate_gateway_request_duration_seconds_bucket",
+            &[items[0], items[1], "le=\"+Inf\""]
+        ),
+        Some(4.0),
+        "{text}"
+    );
+    assert!(
+        text.contains("# TYPE fngate_gateway_request_duration_seconds histogram"),
         "{text}"
     );
     gw.stop().await;

@@ -240,3 +240,45 @@ async fn a_response_abandoned_half_way_does_not_poison_the_pool() {
     }
     gw.stop().await;
 }
+
+/// A backend that never completes a connection: its accept queue (backlog 0) is filled by
+/// connections nobody accepts, so the kernel drops further SYNs and `connect` just waits.
+async fn unanswering_backend() -> (SocketAddr, Vec<TcpStream>, tokio::net::TcpListener) {
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.bind("127.0.0.1:0".parse().unwrap()).unwrap();
+    let listener = socket.listen(0).unwrap();
+    let addr = listener.local_addr().unwrap();
+    let mut fillers = Vec::new();
+    // Connect until one hangs: from then on the queue is full.
+    for _ in 0..8 {
+        match tokio::time::timeout(Duration::from_millis(300), TcpStream::connect(addr)).await {
+            Ok(Ok(stream)) => fillers.push(stream),
+            _ => break,
+        }
+    }
+    (addr, fillers, listener)
+}
+
+#[tokio::test]
+async fn connect_timeout_is_its_own_limit_and_answers_504() {
+    let (addr, _fillers, _listener) = unanswering_backend().await;
+    let gw = TestGateway::start().await;
+    // connect 1 s; send + read 60 s: the connect limit must end it, not the other two.
+    gw.deploy(
+        "slowconnect",
+        "/v1",
+        json!({"routes": [{"path": "/x", "backend": {"type": "HTTP_BACKEND", "url": format!("http://{addr}/"),
+            "connectTimeoutInSeconds": 1, "readTimeoutInSeconds": 30, "sendTimeoutInSeconds": 30}}]}),
+    )
+    .await;
+    let started = std::time::Instant::now();
+    let response = client().get(gw.url("/v1/x")).send().await.unwrap();
+    let elapsed = started.elapsed();
+    assert_eq!(response.status(), 504);
+    assert!(
+        elapsed >= Duration::from_millis(900) && elapsed < Duration::from_secs(10),
+        "answered after {elapsed:?}"
+    );
+    assert_eq!(response.json::<serde_json::Value>().await.unwrap()["code"], 504);
+    gw.stop().await;
+}

@@ -151,6 +151,11 @@ pub async fn run(args: UpArgs, global: &GlobalArgs) -> anyhow::Result<()> {
     let store = fngate_store::Store::open(&data_dir).await?;
     let admin_token = ensure_admin_token(&data_dir)?;
     let metrics = metrics_exporter_prometheus::PrometheusBuilder::new()
+        .set_buckets_for_metric(
+            metrics_exporter_prometheus::Matcher::Full(fngate_gateway::REQUEST_DURATION_METRIC.into()),
+            fngate_gateway::REQUEST_DURATION_BUCKETS,
+        )
+        .context("latency histogram buckets")?
         .install_recorder()
         .context("cannot install the metrics recorder")?;
 

@@ -10,6 +10,7 @@ use http::header::{CONTENT_TYPE, RETRY_AFTER};
 use http::{HeaderMap, HeaderName, HeaderValue, Response, StatusCode};
 use http_body_util::BodyExt;
 
+use super::forwarded::forwarded_for;
 use super::{Outbound, strip_hop_by_hop};
 use crate::MAX_FUNCTION_BODY;
 use crate::respond::Rejection;
@@ -52,12 +53,14 @@ impl FunctionBackend {
                 headers.append(wrapped, value.clone());
             }
         }
-        let ip = outbound.client_ip.to_string();
-        if let Ok(v) = HeaderValue::from_str(&ip) {
-            headers.insert("x-forwarded-for", v.clone());
+        let via = forwarded_for(outbound.client_ip, client_headers.get("x-forwarded-for"));
+        if let Some(v) = via.x_forwarded_for {
+            headers.insert("x-forwarded-for", v);
+        }
+        if let Some(v) = via.x_real_ip {
             headers.insert("x-real-ip", v);
         }
-        if let Ok(v) = HeaderValue::from_str(&format!("for={ip}")) {
+        if let Some(v) = via.forwarded {
             headers.insert("forwarded", v);
         }
         headers.insert("opc-request-id", outbound.request_id.clone());

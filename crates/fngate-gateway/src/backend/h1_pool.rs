@@ -36,6 +36,8 @@ const SWEEP_EVERY: Duration = Duration::from_secs(15);
 pub(crate) enum UpstreamError {
     Connect(std::io::Error),
     ConnectTimeout,
+    /// Connected, but no response head within send + read timeout.
+    Timeout,
     Http(hyper::Error),
 }
 
@@ -44,6 +46,7 @@ impl std::fmt::Display for UpstreamError {
         match self {
             UpstreamError::Connect(err) => write!(f, "connect: {err}"),
             UpstreamError::ConnectTimeout => f.write_str("connect: timed out"),
+            UpstreamError::Timeout => f.write_str("no response in time"),
             UpstreamError::Http(err) => write!(f, "{err}"),
         }
     }
@@ -53,7 +56,7 @@ impl std::error::Error for UpstreamError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
             UpstreamError::Connect(err) => Some(err),
-            UpstreamError::ConnectTimeout => None,
+            UpstreamError::ConnectTimeout | UpstreamError::Timeout => None,
             UpstreamError::Http(err) => Some(err),
         }
     }
@@ -108,12 +111,17 @@ impl H1Pool {
         pool
     }
 
-    /// Sends `request` on an idle connection (or a new one) and waits for the response head,
-    /// polling the connection from this task. Sent again, once, on a new connection: a request
-    /// the kept connection never started to write, and a bodiless idempotent request the kept
-    /// connection lost without an answer (the backend closed it while idle, as one whose
-    /// keep-alive timeout is shorter than ours does).
-    pub async fn send(self: &Arc<Self>, request: Request<Body>) -> Result<Response<Body>, UpstreamError> {
+    /// Sends `request` on an idle connection (or a new one, within the connect timeout) and waits
+    /// for the response head, polling the connection from this task; the head must come within
+    /// `response_timeout` (send + read) of having a connection. Sent again, once, on a new
+    /// connection and within the same deadline: a request the kept connection never started to
+    /// write, and a bodiless idempotent request the kept connection lost without an answer (the
+    /// backend closed it while idle, as one whose keep-alive timeout is shorter than ours does).
+    pub async fn send(
+        self: &Arc<Self>,
+        request: Request<Body>,
+        response_timeout: Duration,
+    ) -> Result<Response<Body>, UpstreamError> {
         let (mut conn, replay) = match self.checkout() {
             Some(conn) => {
                 let replay = replayable(&request).then(|| head_copy(&request));
@@ -121,7 +129,8 @@ impl H1Pool {
             }
             None => (self.connect().await?, None),
         };
-        let request = match exchange(&mut conn, request).await {
+        let deadline = tokio::time::Instant::now() + response_timeout;
+        let request = match timed_exchange(deadline, &mut conn, request).await? {
             Ok(response) => return Ok(self.attach(conn, response)),
             Err(mut err) => match (err.take_message(), replay) {
                 (Some(request), _) => request,
@@ -130,7 +139,7 @@ impl H1Pool {
             },
         };
         let mut conn = self.connect().await?;
-        match exchange(&mut conn, request).await {
+        match timed_exchange(deadline, &mut conn, request).await? {
             Ok(response) => Ok(self.attach(conn, response)),
             Err(err) => Err(UpstreamError::Http(err.into_error())),
         }
@@ -244,11 +253,21 @@ fn lost_before_answer(err: &hyper::Error) -> bool {
     false
 }
 
-/// Sends the request and drives the connection until the response head arrives.
-async fn exchange(
+type Exchanged = Result<Response<Incoming>, hyper::client::conn::TrySendError<Request<Body>>>;
+
+/// [`exchange`] until `deadline`.
+async fn timed_exchange(
+    deadline: tokio::time::Instant,
     conn: &mut UpstreamConn,
     request: Request<Body>,
-) -> Result<Response<Incoming>, hyper::client::conn::TrySendError<Request<Body>>> {
+) -> Result<Exchanged, UpstreamError> {
+    tokio::time::timeout_at(deadline, exchange(conn, request))
+        .await
+        .map_err(|_| UpstreamError::Timeout)
+}
+
+/// Sends the request and drives the connection until the response head arrives.
+async fn exchange(conn: &mut UpstreamConn, request: Request<Body>) -> Exchanged {
     let mut response = std::pin::pin!(conn.sender.try_send_request(request));
     let mut driver_done = false;
     std::future::poll_fn(|cx| {

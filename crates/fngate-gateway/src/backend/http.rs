@@ -4,7 +4,6 @@
 //! goes into `X-Forwarded-For`, `X-Real-IP` and `Forwarded`, as OCI does.
 
 use std::collections::HashMap;
-use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -16,7 +15,8 @@ use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::{TokioExecutor, TokioTimer};
 
-use super::h1_pool::H1Pool;
+use super::forwarded::forwarded_for;
+use super::h1_pool::{H1Pool, UpstreamError};
 use super::{Outbound, strip_hop_by_hop};
 use crate::MAX_REQUEST_BODY;
 use crate::context::Template;
@@ -43,8 +43,10 @@ pub(crate) struct HttpBackend {
     pub url_query: Option<String>,
     pub host_header: HeaderValue,
     pub upstream: Upstream,
-    /// Send + read: the time allowed until the backend's response head arrives.
+    /// Send + read: the time allowed, once connected, until the backend's response head arrives.
     pub response_timeout: Duration,
+    /// How long connecting may take (a separate limit, before `response_timeout` starts).
+    pub connect_timeout: Duration,
     /// The whole target URI when the path has no context variables, parsed once at load time and
     /// used as is for requests without a query string (the common case).
     pub fixed_uri: Option<Uri>,
@@ -64,6 +66,7 @@ impl HttpBackend {
         url_query: Option<String>,
         host_header: HeaderValue,
         upstream: Upstream,
+        connect_timeout: Duration,
         response_timeout: Duration,
     ) -> Self {
         let target_prefix = match upstream {
@@ -80,6 +83,7 @@ impl HttpBackend {
             host_header,
             upstream,
             response_timeout,
+            connect_timeout,
             fixed_uri,
         }
     }
@@ -110,24 +114,14 @@ impl HttpBackend {
         let headers = &mut parts.headers;
         strip_hop_by_hop(headers);
         let original_host = headers.insert(HOST, self.host_header.clone());
-        let ip = IpText::new(client_ip);
-        let real_ip = HeaderValue::from_str(ip.as_str()).ok();
-        let xff = match headers.get(&X_FORWARDED_FOR).and_then(|v| v.to_str().ok()) {
-            Some(prior) => HeaderValue::from_str(&format!("{prior}, {}", ip.as_str())).ok(),
-            None => real_ip.clone(),
-        };
-        if let Some(v) = xff {
+        let via = forwarded_for(client_ip, headers.get(&X_FORWARDED_FOR));
+        if let Some(v) = via.x_forwarded_for {
             headers.insert(X_FORWARDED_FOR.clone(), v);
         }
-        if let Some(v) = real_ip {
+        if let Some(v) = via.x_real_ip {
             headers.insert(X_REAL_IP.clone(), v);
         }
-        let forwarded = if client_ip.is_ipv6() {
-            format!("for=\"[{}]\"", ip.as_str())
-        } else {
-            format!("for={}", ip.as_str())
-        };
-        if let Ok(v) = HeaderValue::from_str(&forwarded) {
+        if let Some(v) = via.forwarded {
             headers.insert(FORWARDED.clone(), v);
         }
         headers.insert(X_FORWARDED_PROTO.clone(), HeaderValue::from_static(scheme));
@@ -147,21 +141,25 @@ impl HttpBackend {
         };
         let request = http::Request::from_parts(parts, body);
 
-        let sent = async {
-            match &self.upstream {
-                Upstream::Plain(pool) => pool.send(request).await.map_err(|err| classify(&err, err.is_connect())),
-                Upstream::Tls(client) => match client.request(request).await {
-                    Ok(response) => Ok(response.map(Body::new)),
-                    Err(err) => Err(classify(&err, err.is_connect())),
-                },
+        let response = match &self.upstream {
+            Upstream::Plain(pool) => match pool.send(request, self.response_timeout).await {
+                Ok(response) => response,
+                Err(UpstreamError::ConnectTimeout) => return Err(timed_out("connect_timeout")),
+                Err(UpstreamError::Timeout) => return Err(timed_out("timeout")),
+                Err(err) => return Err(classify(&err, err.is_connect())),
+            },
+            Upstream::Tls(client) => {
+                // The connector holds the connect to its timeout; connect + send + read bound the rest.
+                let limit = self.connect_timeout + self.response_timeout;
+                match tokio::time::timeout(limit, client.request(request)).await {
+                    Ok(Ok(response)) => response.map(Body::new),
+                    Err(_) => return Err(timed_out("timeout")),
+                    Ok(Err(err)) if err.is_connect() && caused_by_timeout(&err) => {
+                        return Err(timed_out("connect_timeout"));
+                    }
+                    Ok(Err(err)) => return Err(classify(&err, err.is_connect())),
+                }
             }
-        };
-        let response = match tokio::time::timeout(self.response_timeout, sent).await {
-            Err(_) => {
-                metrics::counter!("fngate_gateway_backend_errors_total", "kind" => "timeout").increment(1);
-                return Err(Rejection::new(StatusCode::GATEWAY_TIMEOUT, "backend_timeout"));
-            }
-            Ok(result) => result?,
         };
         let (mut head, body) = response.into_parts();
         strip_hop_by_hop(&mut head.headers);
@@ -197,26 +195,23 @@ fn target(prefix: &str, path: &str, url_query: Option<&str>, query: &str) -> Str
     target
 }
 
-/// The client address as text, formatted on the stack (it goes into three headers).
-struct IpText {
-    buf: [u8; 48],
-    len: usize,
+/// 504: the backend did not connect, or did not answer, in time (`kind` labels the metric).
+fn timed_out(kind: &'static str) -> Rejection {
+    metrics::counter!("fngate_gateway_backend_errors_total", "kind" => kind).increment(1);
+    Rejection::new(StatusCode::GATEWAY_TIMEOUT, "backend_timeout")
 }
 
-impl IpText {
-    fn new(ip: IpAddr) -> Self {
-        use std::io::Write as _;
-        let mut buf = [0u8; 48];
-        let mut cursor = std::io::Cursor::new(&mut buf[..]);
-        // An IPv6 address is at most 45 characters: it always fits.
-        let _ = write!(cursor, "{ip}");
-        let len = cursor.position() as usize;
-        IpText { buf, len }
+fn caused_by_timeout(err: &(dyn std::error::Error + 'static)) -> bool {
+    let mut source = Some(err);
+    while let Some(e) = source {
+        if e.downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::TimedOut)
+        {
+            return true;
+        }
+        source = e.source();
     }
-
-    fn as_str(&self) -> &str {
-        std::str::from_utf8(&self.buf[..self.len]).unwrap_or_default()
-    }
+    false
 }
 
 fn classify(err: &(dyn std::error::Error + 'static), is_connect: bool) -> Rejection {
