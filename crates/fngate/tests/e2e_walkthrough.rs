@@ -146,6 +146,18 @@ impl Stack {
         }
     }
 
+    /// The stdout line holding `needle` (waits up to 5 s for it to be read).
+    fn stdout_line(&self, needle: &str) -> String {
+        let deadline = Instant::now() + Duration::from_secs(5);
+        loop {
+            if let Some(line) = self.stdout.lock().unwrap().iter().find(|l| l.contains(needle)) {
+                return line.clone();
+            }
+            assert!(Instant::now() < deadline, "no stdout line has {needle:?}");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
     fn take_ports(&self) -> Ports {
         self.ports
     }
@@ -331,9 +343,22 @@ async fn walkthrough_end_to_end_survives_restart_and_drains_on_sigterm() {
 
     // A token from the client-credentials flow: 200 and the function's answer.
     let token = client_credentials(&stack, &http, &tenant, &client, &secret, "api://my-oci-api/.default").await;
-    let (status, _, body) = call(&http, &url, Some(&token)).await;
+    let (status, headers, body) = call(&http, &url, Some(&token)).await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(hello(&body), json!({"message": "Hello World"}));
+
+    // Its access-log line on stdout, found by the request id the response carries.
+    let request_id = headers["opc-request-id"].to_str().unwrap().to_string();
+    let line = stack.stdout_line(&request_id);
+    let logged: Value = serde_json::from_str(&line).unwrap_or_else(|e| panic!("{e}: {line}"));
+    assert_eq!(logged["type"], "gateway.access", "{line}");
+    assert_eq!(logged["deployment"], "demo", "{line}");
+    assert_eq!(logged["route"], "/python-func", "{line}");
+    assert_eq!(logged["method"], "GET", "{line}");
+    assert_eq!(logged["status"], 200, "{line}");
+    assert_eq!(logged["client"], "127.0.0.1", "{line}");
+    assert_eq!(logged["bytes_out"], body.len(), "{line}");
+    assert!(logged["latency_ms"].as_f64().is_some_and(|ms| ms > 0.0), "{line}");
 
     // Prometheus on the admin listener: the gateway's requests by route and status, and the
     // function's pool (its hot instance stays alive between calls).
