@@ -162,3 +162,50 @@ async fn https_backends_verify_certificates_unless_disabled() {
     gw.stop().await;
     upstream.stop().await;
 }
+
+/// An HTTPS server (ALPN h2 and http/1.1) answering each request with its HTTP version.
+async fn tls_version_echo() -> std::net::SocketAddr {
+    let mut config = (*tls_config()).clone();
+    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    // Runs until the test's runtime stops.
+    tokio::spawn(async move {
+        while let Ok((tcp, _)) = listener.accept().await {
+            let acceptor = acceptor.clone();
+            tokio::spawn(async move {
+                let Ok(tls) = acceptor.accept(tcp).await else { return };
+                let service = hyper::service::service_fn(|request: http::Request<hyper::body::Incoming>| async move {
+                    let version = format!("{:?}", request.version());
+                    Ok::<_, std::convert::Infallible>(http::Response::new(http_body_util::Full::new(
+                        bytes::Bytes::from(version),
+                    )))
+                });
+                let _ = hyper_util::server::conn::auto::Builder::new(hyper_util::rt::TokioExecutor::new())
+                    .serve_connection(hyper_util::rt::TokioIo::new(tls), service)
+                    .await;
+            });
+        }
+    });
+    addr
+}
+
+#[tokio::test]
+async fn https_backends_speak_http2_when_the_backend_offers_it() {
+    let upstream = tls_version_echo().await;
+    let gw = TestGateway::start().await;
+    gw.deploy(
+        "front",
+        "/",
+        json!({"routes": [{"path": "/v", "backend": {"type": "HTTP_BACKEND",
+            "url": format!("https://localhost:{}/", upstream.port()), "isSslVerifyDisabled": true}}]}),
+    )
+    .await;
+    // The client side stays HTTP/1.1; the upstream hop is HTTP/2.
+    let r = client().get(gw.url("/v")).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.version(), reqwest::Version::HTTP_11);
+    assert_eq!(r.text().await.unwrap(), "HTTP/2.0");
+    gw.stop().await;
+}
