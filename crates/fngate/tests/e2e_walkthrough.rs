@@ -639,3 +639,83 @@ fn config_file_sets_listeners_and_bad_keys_are_refused_with_their_line() {
     );
     assert!(stderr.contains("gatway_adr"), "names the field: {stderr}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn gateway_tls_flags_serve_https_with_h2_and_a_bad_certificate_is_refused_by_flag() {
+    let tmp = tempfile::Builder::new().prefix("fng-tls").tempdir().unwrap();
+    let cert = rcgen::generate_simple_self_signed(vec!["localhost".to_string()]).unwrap();
+    let cert_pem = tmp.path().join("gateway.crt");
+    let key_pem = tmp.path().join("gateway.key");
+    std::fs::write(&cert_pem, cert.cert.pem()).unwrap();
+    std::fs::write(&key_pem, cert.signing_key.serialize_pem()).unwrap();
+
+    // A certificate file that is not PEM: `up` refuses to start and names the flag and the file.
+    let bad = tmp.path().join("bad.crt");
+    std::fs::write(&bad, "not a certificate\n").unwrap();
+    let refused = Command::new(BIN)
+        .args(["up", "--data-dir"])
+        .arg(tmp.path().join("bad-data"))
+        .arg("--gateway-tls-cert")
+        .arg(&bad)
+        .arg("--gateway-tls-key")
+        .arg(&key_pem)
+        .args(["--gateway-addr", "127.0.0.1:0", "--functions-addr", "127.0.0.1:0"])
+        .args(["--idp-addr", "127.0.0.1:0", "--admin-addr", "127.0.0.1:0"])
+        .env("FNGATE_LOG", "warn")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(!refused.status.success(), "up started with a bad certificate");
+    assert!(
+        stderr.contains("--gateway-tls-cert") && stderr.contains(bad.to_str().unwrap()),
+        "{stderr}"
+    );
+
+    let data = tmp.path().join("data");
+    let ports = Ports::free();
+    let stack = Stack::start(
+        &data,
+        ports,
+        &[
+            "--gateway-tls-cert",
+            cert_pem.to_str().unwrap(),
+            "--gateway-tls-key",
+            key_pem.to_str().unwrap(),
+        ],
+    );
+    let spec = tmp.path().join("spec.json");
+    std::fs::write(
+        &spec,
+        json!({"routes": [{"path": "/hello", "methods": ["GET"],
+            "backend": {"type": "STOCK_RESPONSE_BACKEND", "status": 200, "body": "over https"}}]})
+        .to_string(),
+    )
+    .unwrap();
+    stack.cli(
+        tmp.path(),
+        &[
+            "gateway",
+            "deploy",
+            "--name",
+            "tls",
+            "--path-prefix",
+            "/s",
+            "--spec",
+            spec.to_str().unwrap(),
+        ],
+    );
+    let https = reqwest::Client::builder()
+        .add_root_certificate(reqwest::Certificate::from_pem(cert.cert.pem().as_bytes()).unwrap())
+        .resolve("localhost", ([127, 0, 0, 1], ports.gateway).into())
+        .build()
+        .unwrap();
+    let response = https
+        .get(format!("https://localhost:{}/s/hello", ports.gateway))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.version(), reqwest::Version::HTTP_2, "h2 by ALPN");
+    assert_eq!(response.text().await.unwrap(), "over https");
+}
