@@ -9,6 +9,7 @@ use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, Instant};
 
 use arc_swap::ArcSwapOption;
+use fngate_http::error_chain;
 use serde_json::Value;
 
 use crate::keys::KeySet;
@@ -229,17 +230,6 @@ impl RemoteKeys {
         }
         serde_json::from_slice(&body).map_err(|e| format!("GET {uri}: not JSON: {e}"))
     }
-}
-
-fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut out = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
-        out.push_str(": ");
-        out.push_str(&s.to_string());
-        source = s.source();
-    }
-    out
 }
 
 fn duration_ms(d: Duration) -> u64 {

@@ -10,6 +10,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
+use fngate_http::{InlinePoll, strip_hop_by_hop};
 use fngate_invoke::InvokeError;
 use http::header::{CONTENT_LENGTH, HOST};
 use http::{HeaderMap, HeaderName, HeaderValue, Method, Request, StatusCode, Uri};
@@ -23,7 +24,6 @@ use tokio::process::Child;
 use tokio::sync::OwnedSemaphorePermit;
 
 use crate::fdk_stream::FdkStream;
-use crate::inline_poll::InlinePoll;
 use crate::logs::LogSink;
 
 /// FDK socket name (`udsFilename` in Fn).
@@ -451,23 +451,6 @@ fn spawn_log_reader(
         Some(handle) => handle.spawn(reader),
         None => tokio::spawn(reader),
     };
-}
-
-const HOP_BY_HOP: [&str; 8] = [
-    "connection",
-    "keep-alive",
-    "proxy-authenticate",
-    "proxy-authorization",
-    "te",
-    "trailer",
-    "transfer-encoding",
-    "upgrade",
-];
-
-pub fn strip_hop_by_hop(headers: &mut HeaderMap) {
-    for name in HOP_BY_HOP {
-        headers.remove(name);
-    }
 }
 
 /// Removes socket directories left by a previous server that was killed.

@@ -21,7 +21,6 @@ pub mod deploy;
 mod fdk_stream;
 pub mod funcfile;
 pub mod http_trigger;
-mod inline_poll;
 pub mod instance;
 pub mod lang;
 pub mod logs;

@@ -1,6 +1,6 @@
 //! The functions listener's HTTP server: what `axum::serve` does (HTTP/1.1 and h2c, `ConnectInfo`,
 //! graceful shutdown), except that each connection is polled through [`InlinePoll`], and that
-//! shutdown gives open keep-alive connections a short grace (see [`DRAIN_GRACE`]).
+//! shutdown gives open keep-alive connections a short grace ([`DRAIN_GRACE`], as the gateway).
 //!
 //! hyper's server hands a request body to the handler through a channel with back-pressure: the
 //! handler asking for the body wakes the connection's task — the task it is running in — and tokio
@@ -9,11 +9,10 @@
 //! just reads the body on.
 
 use std::net::SocketAddr;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use axum::Router;
+use fngate_http::{DRAIN_GRACE, Drain, InlinePoll};
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::server::conn::auto::Builder;
 use hyper_util::server::graceful::GracefulShutdown;
@@ -22,19 +21,11 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tower::Service;
 
-use crate::inline_poll::InlinePoll;
-
-/// After the listener closes, how long open HTTP/1 connections may keep sending requests (each
-/// answered with `Connection: close`) before idle ones are closed. Closing an idle keep-alive
-/// connection at once races with a request the client is already sending on it. (The gateway
-/// listener does the same.)
-const DRAIN_GRACE: Duration = Duration::from_secs(2);
-
 /// Serves `router` on `listener` until `shutdown`, then lets open requests finish.
 pub async fn serve(listener: TcpListener, router: Router, shutdown: CancellationToken) -> anyhow::Result<()> {
-    let draining = Arc::new(AtomicBool::new(false));
+    let drain = Drain::default();
     let router = router.layer(axum::middleware::map_response_with_state(
-        draining.clone(),
+        drain.clone(),
         close_when_draining,
     ));
     let mut make_service = router.into_make_service_with_connect_info::<SocketAddr>();
@@ -65,26 +56,18 @@ pub async fn serve(listener: TcpListener, router: Router, shutdown: Cancellation
         });
     }
     drop(listener);
-    draining.store(true, Ordering::Relaxed);
-    let grace_until = tokio::time::Instant::now() + DRAIN_GRACE;
-    while graceful.count() > 0 && tokio::time::Instant::now() < grace_until {
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    drain.grace(&graceful, DRAIN_GRACE).await;
     graceful.shutdown().await;
     Ok(())
 }
 
-/// While draining, tells HTTP/1 clients to move off the connection before it is closed.
+/// [`Drain::close_if_draining`] as an axum response mapper.
 async fn close_when_draining(
-    axum::extract::State(draining): axum::extract::State<Arc<AtomicBool>>,
+    axum::extract::State(drain): axum::extract::State<Drain>,
     version: http::Version,
     mut response: axum::response::Response,
 ) -> axum::response::Response {
-    if version < http::Version::HTTP_2 && draining.load(Ordering::Relaxed) {
-        response
-            .headers_mut()
-            .insert(http::header::CONNECTION, http::HeaderValue::from_static("close"));
-    }
+    drain.close_if_draining(version, response.headers_mut());
     response
 }
 

@@ -3,10 +3,10 @@
 
 use std::convert::Infallible;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use axum::body::Body;
+use fngate_http::{DRAIN_GRACE, Drain};
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
@@ -18,10 +18,6 @@ use crate::Shared;
 
 /// How long shutdown waits for in-flight requests before closing connections anyway.
 pub(crate) const DRAIN_TIMEOUT: Duration = Duration::from_secs(30);
-/// After the listener closes, how long open HTTP/1 connections may keep sending requests (each
-/// answered with `Connection: close`) before idle ones are closed. Closing an idle keep-alive
-/// connection at once races with a request the client is already sending on it.
-const DRAIN_GRACE: Duration = Duration::from_secs(2);
 /// Idle time allowed between header reads (OCI: 15 s).
 const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(15);
 
@@ -47,7 +43,7 @@ pub(crate) async fn serve(
     builder.http2().timer(TokioTimer::new()).max_header_list_size(64 * 1024);
     let builder = Arc::new(builder);
     let graceful = GracefulShutdown::new();
-    let draining = Arc::new(AtomicBool::new(false));
+    let drain = Drain::default();
 
     loop {
         let (stream, peer) = tokio::select! {
@@ -67,21 +63,16 @@ pub(crate) async fn serve(
         let builder = builder.clone();
         let watcher = graceful.watcher();
         let acceptor = acceptor.clone();
-        let draining = draining.clone();
+        let drain = drain.clone();
         tokio::spawn(async move {
             let service = hyper::service::service_fn(move |request: hyper::Request<Incoming>| {
                 let shared = shared.clone();
-                let draining = draining.clone();
+                let drain = drain.clone();
                 async move {
-                    let http1 = request.version() < hyper::Version::HTTP_2;
+                    let version = request.version();
                     let request = request.map(Body::new);
                     let mut response = crate::pipeline::handle(&shared, request, peer, scheme).await;
-                    if http1 && draining.load(Ordering::Relaxed) {
-                        // Tell the client to move off this connection before we close it.
-                        response
-                            .headers_mut()
-                            .insert(http::header::CONNECTION, http::HeaderValue::from_static("close"));
-                    }
+                    drain.close_if_draining(version, response.headers_mut());
                     Ok::<_, Infallible>(response)
                 }
             });
@@ -107,11 +98,7 @@ pub(crate) async fn serve(
         });
     }
     drop(listener);
-    draining.store(true, Ordering::Relaxed);
-    let grace_until = tokio::time::Instant::now() + DRAIN_GRACE.min(drain_timeout);
-    while graceful.count() > 0 && tokio::time::Instant::now() < grace_until {
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    drain.grace(&graceful, DRAIN_GRACE.min(drain_timeout)).await;
     tokio::select! {
         () = graceful.shutdown() => {}
         () = tokio::time::sleep(drain_timeout) => {

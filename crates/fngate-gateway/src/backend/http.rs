@@ -8,6 +8,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use axum::body::Body;
+use fngate_http::error_chain;
 use http::header::{HOST, HeaderValue};
 use http::{HeaderName, Response, StatusCode, Uri};
 use hyper_rustls::HttpsConnector;
@@ -226,17 +227,6 @@ fn classify(err: &(dyn std::error::Error + 'static), is_connect: bool) -> Reject
     tracing::warn!(target: "fngate::gateway::backend", error = %error_chain(err), kind, "HTTP backend failed");
     metrics::counter!("fngate_gateway_backend_errors_total", "kind" => kind).increment(1);
     Rejection::new(StatusCode::BAD_GATEWAY, "backend_error")
-}
-
-fn error_chain(err: &dyn std::error::Error) -> String {
-    let mut text = err.to_string();
-    let mut source = err.source();
-    while let Some(e) = source {
-        text.push_str(": ");
-        text.push_str(&e.to_string());
-        source = e.source();
-    }
-    text
 }
 
 // === impl Clients ===

@@ -104,32 +104,20 @@ impl Backend {
     }
 }
 
-/// Hop-by-hop headers (RFC 9110 §7.6.1), never forwarded in either direction.
+/// Hop-by-hop headers (RFC 9110 §7.6.1), those `Connection` names and the non-standard
+/// `Proxy-Connection`, never forwarded in either direction.
 pub(crate) fn strip_hop_by_hop(headers: &mut ::http::HeaderMap) {
-    use ::http::header::{
-        CONNECTION, PROXY_AUTHENTICATE, PROXY_AUTHORIZATION, TE, TRAILER, TRANSFER_ENCODING, UPGRADE,
-    };
     // One pass over the (few) headers instead of nine lookups: most messages carry at most
     // `Connection`.
     let any = headers.keys().any(|name| {
-        matches!(
-            name.as_str(),
-            "connection"
-                | "proxy-authenticate"
-                | "proxy-authorization"
-                | "te"
-                | "trailer"
-                | "transfer-encoding"
-                | "upgrade"
-                | "keep-alive"
-                | "proxy-connection"
-        )
+        let name = name.as_str();
+        fngate_http::is_hop_by_hop(name) || name == "proxy-connection"
     });
     if !any {
         return;
     }
     let listed: Vec<String> = headers
-        .get_all(CONNECTION)
+        .get_all(::http::header::CONNECTION)
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(','))
@@ -139,17 +127,6 @@ pub(crate) fn strip_hop_by_hop(headers: &mut ::http::HeaderMap) {
     for name in listed {
         headers.remove(name.as_str());
     }
-    for name in [
-        CONNECTION,
-        PROXY_AUTHENTICATE,
-        PROXY_AUTHORIZATION,
-        TE,
-        TRAILER,
-        TRANSFER_ENCODING,
-        UPGRADE,
-    ] {
-        headers.remove(name);
-    }
-    headers.remove("keep-alive");
+    fngate_http::strip_hop_by_hop(headers);
     headers.remove("proxy-connection");
 }
