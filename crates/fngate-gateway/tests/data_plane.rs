@@ -456,3 +456,48 @@ async fn oversized_heads_and_bodies_get_documented_errors() {
     assert!(gw.gateway.status().iter().all(|d| d.name != "broken"));
     gw.stop().await;
 }
+
+#[tokio::test]
+async fn cors_wildcard_origins_match_subdomains_with_the_same_scheme() {
+    let gw = TestGateway::start().await;
+    gw.deploy(
+        "wild",
+        "/w",
+        json!({
+            "requestPolicies": {"cors": {"allowedOrigins": ["https://*.example.com"], "allowedMethods": ["GET"]}},
+            "routes": [{"path": "/open", "methods": ["GET"], "backend": stock(200, "ok")}]}),
+    )
+    .await;
+    let c = client();
+    for origin in ["https://a.example.com", "https://a.b.example.com"] {
+        let r = c.get(gw.url("/w/open")).header("Origin", origin).send().await.unwrap();
+        assert_eq!(r.status(), 200);
+        assert_eq!(r.headers()["access-control-allow-origin"], origin);
+        assert_eq!(r.headers()["vary"], "Origin");
+        let r = c
+            .request(reqwest::Method::OPTIONS, gw.url("/w/open"))
+            .header("Origin", origin)
+            .header("Access-Control-Request-Method", "GET")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 204);
+        assert_eq!(r.headers()["access-control-allow-origin"], origin);
+        assert_eq!(r.headers()["access-control-allow-methods"], "GET");
+    }
+    for origin in ["https://example.org", "http://a.example.com", "https://example.com"] {
+        let r = c.get(gw.url("/w/open")).header("Origin", origin).send().await.unwrap();
+        assert_eq!(r.status(), 200);
+        assert!(!r.headers().contains_key("access-control-allow-origin"), "{origin}");
+        assert_eq!(r.headers()["vary"], "Origin", "the answer still depends on Origin");
+        let r = c
+            .request(reqwest::Method::OPTIONS, gw.url("/w/open"))
+            .header("Origin", origin)
+            .header("Access-Control-Request-Method", "GET")
+            .send()
+            .await
+            .unwrap();
+        assert!(!r.headers().contains_key("access-control-allow-origin"), "{origin}");
+    }
+    gw.stop().await;
+}
