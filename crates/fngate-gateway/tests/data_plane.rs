@@ -501,3 +501,123 @@ async fn cors_wildcard_origins_match_subdomains_with_the_same_scheme() {
     }
     gw.stop().await;
 }
+
+#[tokio::test]
+async fn route_cors_answers_preflights_for_the_route_that_serves_the_requested_method() {
+    const A: &str = "https://a.example.com";
+    const B: &str = "https://b.example.com";
+    let public_pem = rcgen::KeyPair::generate_for(&rcgen::PKCS_RSA_SHA256)
+        .unwrap()
+        .public_key_pem();
+    let route_cors = json!({"allowedOrigins": [B], "allowedMethods": ["GET"]});
+    let anonymous = json!({"type": "ANONYMOUS"});
+    let gw = TestGateway::start().await;
+    gw.deploy(
+        "ovr",
+        "/o",
+        json!({
+        "requestPolicies": {
+            "cors": {"allowedOrigins": [A], "allowedMethods": ["*"]},
+            "authentication": {"type": "TOKEN_AUTHENTICATION", "tokenHeader": "Authorization",
+                "tokenAuthScheme": "Bearer", "isAnonymousAccessAllowed": true,
+                "validationPolicy": {"type": "STATIC_KEYS",
+                    "keys": [{"format": "PEM", "kid": "k1", "key": public_pem}]}}},
+        "routes": [
+            {"path": "/{all*}", "methods": ["ANY"], "backend": stock(200, "fallback"),
+             "requestPolicies": {"authorization": anonymous}},
+            {"path": "/items/{id}", "methods": ["GET"], "backend": stock(200, "item"),
+             "requestPolicies": {"cors": route_cors, "authorization": anonymous}},
+            {"path": "/items/{id}/secret", "methods": ["GET"], "backend": stock(200, "secret"),
+             "requestPolicies": {"cors": route_cors}}
+        ]}),
+    )
+    .await;
+    gw.deploy(
+        "noany",
+        "/n",
+        json!({
+            "requestPolicies": {"cors": {"allowedOrigins": [A]}},
+            "routes": [{"path": "/items/{id}", "methods": ["GET"], "backend": stock(200, "item"),
+                        "requestPolicies": {"cors": route_cors}}]}),
+    )
+    .await;
+    gw.deploy(
+        "limited",
+        "/rl",
+        json!({
+            "requestPolicies": {"cors": {"allowedOrigins": [A]},
+                                "rateLimiting": {"rateInRequestsPerSecond": 1, "rateKey": "CLIENT_IP"}},
+            "routes": [{"path": "/items/{id}", "methods": ["GET"], "backend": stock(200, "item"),
+                        "requestPolicies": {"cors": route_cors}}]}),
+    )
+    .await;
+    let c = client();
+    let preflight = |path: &str, origin: &str, method: &str| {
+        c.request(reqwest::Method::OPTIONS, gw.url(path))
+            .header("Origin", origin)
+            .header("Access-Control-Request-Method", method)
+            .send()
+    };
+    let allowed = |r: &reqwest::Response| {
+        r.headers()
+            .get("access-control-allow-origin")
+            .map(|v| v.to_str().unwrap().to_string())
+    };
+
+    // GET /o/items/1 is served by the specific route: its policy (B only) answers the preflight,
+    // not the deployment's (A) that the ANY wildcard route carries.
+    let r = preflight("/o/items/1", B, "GET").await.unwrap();
+    assert_eq!(r.status(), 204);
+    assert_eq!(allowed(&r).as_deref(), Some(B));
+    assert_eq!(r.headers()["access-control-allow-methods"], "GET");
+    let r = preflight("/o/items/1", A, "GET").await.unwrap();
+    assert_eq!(r.status(), 204);
+    assert_eq!(allowed(&r), None);
+    // POST /o/items/1 would reach the wildcard route: the deployment's policy answers.
+    let r = preflight("/o/items/1", A, "POST").await.unwrap();
+    assert_eq!(allowed(&r).as_deref(), Some(A));
+    assert_eq!(r.headers()["access-control-allow-methods"], "POST");
+    assert_eq!(allowed(&preflight("/o/items/1", B, "POST").await.unwrap()), None);
+
+    // Actual requests carry the serving route's policy.
+    let r = c.get(gw.url("/o/items/1")).header("Origin", B).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(allowed(&r).as_deref(), Some(B));
+    assert_eq!(r.text().await.unwrap(), "item");
+    let r = c.get(gw.url("/o/items/1")).header("Origin", A).send().await.unwrap();
+    assert_eq!(allowed(&r), None);
+    let r = c.get(gw.url("/o/other")).header("Origin", A).send().await.unwrap();
+    assert_eq!(allowed(&r).as_deref(), Some(A));
+
+    // Gateway errors carry CORS headers too, so a browser can read them.
+    let r = c
+        .get(gw.url("/o/items/1/secret"))
+        .header("Origin", B)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401);
+    assert_eq!(allowed(&r).as_deref(), Some(B));
+    assert_eq!(r.headers()["vary"], "Origin");
+    let r = c.post(gw.url("/n/items/1")).header("Origin", B).send().await.unwrap();
+    assert_eq!(r.status(), 405, "path matched, method not: the route's policy");
+    assert_eq!(allowed(&r).as_deref(), Some(B));
+    let r = c.get(gw.url("/n/nothing")).header("Origin", A).send().await.unwrap();
+    assert_eq!(r.status(), 404, "no route: the deployment's policy");
+    assert_eq!(allowed(&r).as_deref(), Some(A));
+    let r = c.get(gw.url("/n/nothing")).header("Origin", B).send().await.unwrap();
+    assert_eq!(allowed(&r), None);
+    let mut limited = None;
+    for _ in 0..10 {
+        let r = c.get(gw.url("/rl/items/1")).header("Origin", B).send().await.unwrap();
+        if r.status() == 429 {
+            limited = Some(r);
+            break;
+        }
+        assert_eq!(allowed(&r).as_deref(), Some(B));
+    }
+    let r = limited.expect("rate limit never triggered");
+    assert_eq!(allowed(&r).as_deref(), Some(B));
+    assert_eq!(r.headers()["retry-after"], "1");
+    gw.stop().await;
+}
