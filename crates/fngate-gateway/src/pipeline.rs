@@ -256,7 +256,7 @@ async fn run_route(
         host,
     };
 
-    if let Err(invalid) = route.validations.check(&parts.headers, &query) {
+    if let Err(invalid) = route.validations.check(&parts.headers, &query, &body) {
         return Err(Rejection::new(invalid.status, "validation_failed").with_message(invalid.message));
     }
 

@@ -621,3 +621,183 @@ async fn route_cors_answers_preflights_for_the_route_that_serves_the_requested_m
     assert_eq!(r.headers()["retry-after"], "1");
     gw.stop().await;
 }
+
+/// Log lines written while the guard lives (tokio tests run the gateway on the test's thread).
+#[derive(Clone, Default)]
+struct CapturedLog(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for CapturedLog {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for CapturedLog {
+    type Writer = CapturedLog;
+    fn make_writer(&'a self) -> Self::Writer {
+        self.clone()
+    }
+}
+
+impl CapturedLog {
+    fn text(&self) -> String {
+        String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
+    }
+}
+
+#[tokio::test]
+async fn validation_modes_disabled_permissive_and_a_missing_required_body() {
+    let log = CapturedLog::default();
+    let subscriber = tracing_subscriber::fmt()
+        .with_writer(log.clone())
+        .with_ansi(false)
+        .with_max_level(tracing::Level::INFO)
+        .finish();
+    let _log_guard = tracing::subscriber::set_default(subscriber);
+    let upstream = Upstream::start().await;
+    let gw = TestGateway::start().await;
+    let checks = |mode: &str| {
+        json!({
+            "headerValidations": {"headers": [{"name": "X-Api-Key", "required": true}], "validationMode": mode},
+            "queryParameterValidations": {"parameters": [{"name": "id", "required": true}], "validationMode": mode},
+            "bodyValidation": {"required": true, "content": {"application/json": {"validationType": "NONE"}},
+                               "validationMode": mode}})
+    };
+    let echo = json!({"type": "HTTP_BACKEND", "url": format!("http://{}/echo", upstream.addr)});
+    gw.deploy(
+        "modes",
+        "/m",
+        json!({"routes": [
+            {"path": "/disabled", "backend": echo, "requestPolicies": checks("DISABLED")},
+            {"path": "/permissive", "backend": echo, "requestPolicies": checks("PERMISSIVE")},
+            {"path": "/enforcing", "backend": echo, "requestPolicies": checks("ENFORCING")},
+            {"path": "/body", "methods": ["POST"], "backend": echo, "requestPolicies": {
+                "bodyValidation": {"required": true, "content": {"application/json": {"validationType": "NONE"}}}}}
+        ]}),
+    )
+    .await;
+    let c = client();
+
+    // DISABLED: nothing is checked and nothing is logged.
+    let r = c.get(gw.url("/m/disabled")).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    let r = c
+        .post(gw.url("/m/disabled"))
+        .header("Content-Type", "text/xml")
+        .body("<a/>")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.json::<Value>().await.unwrap()["body"], "<a/>");
+    assert!(!log.text().contains("request failed validation"), "{}", log.text());
+
+    // PERMISSIVE: forwarded unchanged; each failure is logged (the only observable difference).
+    let r = c
+        .post(gw.url("/m/permissive?other=1"))
+        .header("Content-Type", "text/xml")
+        .body("<a/>")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let echoed: Value = r.json().await.unwrap();
+    assert_eq!(echoed["body"], "<a/>");
+    assert_eq!(echoed["query"], "other=1");
+    assert_eq!(echoed["headers"]["content-type"], "text/xml");
+    let logged = log.text();
+    for message in [
+        "Missing required header x-api-key",
+        "Missing required query parameter id",
+        "Unsupported Media Type",
+    ] {
+        assert!(
+            logged
+                .lines()
+                .any(|l| l.contains("PERMISSIVE: forwarded") && l.contains(message)),
+            "{message} not logged in:\n{logged}"
+        );
+    }
+    let r = c.get(gw.url("/m/permissive")).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    assert!(log.text().contains("Missing required request body"), "{}", log.text());
+
+    // ENFORCING (the default): a missing required body is 400 with the body named.
+    for path in ["/m/body", "/m/enforcing?id=1"] {
+        let r = c.post(gw.url(path)).header("X-Api-Key", "k").send().await.unwrap();
+        assert_eq!(r.status(), 400, "{path}");
+        assert_eq!(
+            r.json::<Value>().await.unwrap(),
+            json!({"code": 400, "message": "Missing required request body"}),
+            "{path}"
+        );
+    }
+    let r = c
+        .post(gw.url("/m/body"))
+        .header("Content-Type", "application/json")
+        .body("{}")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    gw.stop().await;
+}
+
+#[tokio::test]
+async fn body_validation_sees_an_http2_body_streamed_without_content_length() {
+    let upstream = Upstream::start().await;
+    let gw = TestGateway::start().await;
+    let echo = json!({"type": "HTTP_BACKEND", "url": format!("http://{}/echo", upstream.addr)});
+    gw.deploy(
+        "h2",
+        "/h2",
+        json!({"routes": [
+            {"path": "/typed", "methods": ["POST"], "backend": echo, "requestPolicies": {
+                "bodyValidation": {"content": {"application/json": {"validationType": "NONE"}},
+                                   "validationMode": "ENFORCING"}}},
+            {"path": "/required", "methods": ["POST"], "backend": echo, "requestPolicies": {
+                "bodyValidation": {"required": true, "content": {"application/json": {"validationType": "NONE"}}}}}
+        ]}),
+    )
+    .await;
+    let h2 = reqwest::Client::builder()
+        .no_proxy()
+        .http2_prior_knowledge()
+        .build()
+        .unwrap();
+    let streamed = |parts: &'static [&'static str]| {
+        reqwest::Body::wrap_stream(futures_util::stream::iter(
+            parts.iter().map(|p| Ok::<_, std::io::Error>(p.as_bytes().to_vec())),
+        ))
+    };
+
+    let r = h2
+        .post(gw.url("/h2/typed"))
+        .header("Content-Type", "text/xml")
+        .body(streamed(&["<a>", "</a>"]))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.version(), reqwest::Version::HTTP_2);
+    assert_eq!(r.status(), 415, "a streamed HTTP/2 body is a body");
+    let r = h2
+        .post(gw.url("/h2/required"))
+        .header("Content-Type", "application/json")
+        .body(streamed(&["{", "}"]))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200, "a streamed HTTP/2 body satisfies `required`");
+    let echoed: Value = r.json().await.unwrap();
+    assert_eq!(echoed["body"], "{}");
+    // Without a body (END_STREAM on the headers) it is still missing; a typed bodiless request passes.
+    let r = h2.post(gw.url("/h2/required")).send().await.unwrap();
+    assert_eq!(r.status(), 400);
+    let r = h2.post(gw.url("/h2/typed")).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    gw.stop().await;
+}
