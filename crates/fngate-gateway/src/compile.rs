@@ -176,6 +176,7 @@ pub(crate) async fn compile(
         path_prefix: path_prefix.to_string(),
         match_prefix: match_prefix(path_prefix),
         routes,
+        cors: global_cors,
         rate_limit,
         auth: auth_policy,
         access_log,

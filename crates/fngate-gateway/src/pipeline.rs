@@ -12,8 +12,8 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::body::Body;
-use http::header::{ALLOW, CONTENT_LENGTH, HOST, ORIGIN, RETRY_AFTER};
-use http::{HeaderMap, HeaderValue, Request, Response, StatusCode};
+use http::header::{ACCESS_CONTROL_REQUEST_METHOD, ALLOW, CONTENT_LENGTH, HOST, ORIGIN, RETRY_AFTER};
+use http::{HeaderMap, HeaderValue, Method, Request, Response, StatusCode};
 use http_body::Body as _;
 use tokio::time::Instant;
 
@@ -125,25 +125,41 @@ async fn process(
         info.route = Some(matched.path.clone());
         info.metrics = Some(matched.metrics.clone());
     }
+    // A preflight asks about the request that follows: it is answered with the CORS policy of the
+    // route that will serve `Access-Control-Request-Method` on this path (not of a catch-all `ANY`
+    // route that happens to allow OPTIONS), else of the most specific route whose path matched.
     if CorsPolicy::is_preflight(&parts.method, &parts.headers)
-        && let Some(cors) = chosen.or(path_matched).and_then(|r| r.cors.as_ref())
+        && let Some(target) = preflight_route(&deployment.routes, &segments, &parts.headers).or(path_matched)
+        && let Some(cors) = &target.cors
     {
+        info.route = Some(target.path.clone());
+        info.metrics = Some(target.metrics.clone());
         let mut response = Response::new(Body::empty());
         *response.status_mut() = StatusCode::NO_CONTENT;
         *response.headers_mut() = cors.preflight_headers(&parts.headers);
         return Ok(response);
     }
     let Some(route) = chosen else {
-        return Err(match path_matched {
-            Some(_) => {
+        // 405 carries the path's route policy, 404 the deployment's: browsers can read both.
+        let (rejection, cors) = match path_matched {
+            Some(matched) => {
                 let mut rejection = Rejection::new(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed");
                 if let Ok(value) = HeaderValue::from_str(&allowed.join(", ")) {
                     rejection.headers.insert(ALLOW, value);
                 }
-                rejection
+                (rejection, matched.cors.as_ref())
             }
-            None => Rejection::new(StatusCode::NOT_FOUND, "no_route"),
-        });
+            None => (
+                Rejection::new(StatusCode::NOT_FOUND, "no_route"),
+                deployment.cors.as_ref(),
+            ),
+        };
+        info.reason = Some(rejection.log_reason);
+        let mut response = rejection.into_response();
+        if let Some(cors) = cors {
+            cors.apply_to_response(parts.headers.get(ORIGIN), response.headers_mut());
+        }
+        return Ok(response);
     };
     let origin = route.cors.as_ref().and_then(|_| parts.headers.get(ORIGIN).cloned());
     let result = run_route(
@@ -240,7 +256,7 @@ async fn run_route(
         host,
     };
 
-    if let Err(invalid) = route.validations.check(&parts.headers, &query) {
+    if let Err(invalid) = route.validations.check(&parts.headers, &query, &body) {
         return Err(Rejection::new(invalid.status, "validation_failed").with_message(invalid.message));
     }
 
@@ -271,6 +287,17 @@ async fn run_route(
         route.response_headers.apply(response.headers_mut(), &ctx);
     }
     Ok(response)
+}
+
+/// The first (most specific) route whose path matches and that serves the method a preflight's
+/// `Access-Control-Request-Method` names.
+fn preflight_route<'r>(routes: &'r [Route], segments: &[&str], headers: &HeaderMap) -> Option<&'r Route> {
+    let requested = headers.get(ACCESS_CONTROL_REQUEST_METHOD)?;
+    let method = Method::from_bytes(requested.as_bytes()).ok()?;
+    let mut params = Vec::new();
+    routes
+        .iter()
+        .find(|route| route.pattern.matches(segments, &mut params) && route.methods.allows(&method))
 }
 
 /// Method + URI + header names and values: what OCI's 8 KB header limit counts.

@@ -45,11 +45,10 @@ impl Rejection {
             .message
             .unwrap_or_else(|| self.status.canonical_reason().unwrap_or("Error").to_string());
         let mut response = json_error(self.status, &message);
-        for (name, value) in self.headers {
-            if let Some(name) = name {
-                response.headers_mut().insert(name, value);
-            }
-        }
+        // `extend` takes a HeaderMap's `(Option<HeaderName>, value)` items as they come: every
+        // value of a repeated header (the `None`-named continuations) is kept, and each name
+        // replaces what `json_error` set under it (a MODIFY_RESPONSE `Content-Type`).
+        response.headers_mut().extend(self.headers);
         response
     }
 }
@@ -63,4 +62,40 @@ pub(crate) fn json_error(status: StatusCode, message: &str) -> Response<Body> {
         .headers_mut()
         .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
     response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_value_of_a_repeated_header_reaches_the_response() {
+        let mut rejection = Rejection::new(StatusCode::UNAUTHORIZED, "authentication")
+            .with_header(http::header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"))
+            .with_header(
+                http::header::WWW_AUTHENTICATE,
+                HeaderValue::from_static("Basic realm=\"x\""),
+            )
+            .with_header(CONTENT_TYPE, HeaderValue::from_static("text/plain"));
+        rejection.headers.append("x-why", HeaderValue::from_static("one"));
+        rejection.headers.append("x-why", HeaderValue::from_static("two"));
+        rejection.headers.append("x-why", HeaderValue::from_static("three"));
+        let response = rejection.into_response();
+        let all = |name: &str| -> Vec<&str> {
+            response
+                .headers()
+                .get_all(name)
+                .iter()
+                .map(|v| v.to_str().unwrap())
+                .collect()
+        };
+        assert_eq!(all("www-authenticate"), ["Bearer", "Basic realm=\"x\""]);
+        assert_eq!(all("x-why"), ["one", "two", "three"]);
+        assert_eq!(
+            all("content-type"),
+            ["text/plain"],
+            "a rejection header replaces the default"
+        );
+        assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+    }
 }

@@ -23,6 +23,9 @@ pub(crate) struct Deployment {
     pub match_prefix: String,
     /// Most specific first (see `router::PathPattern::precedence`).
     pub routes: Vec<Route>,
+    /// The deployment-wide CORS policy (routes hold their own or a copy of this one); used for
+    /// answers no route produced (404).
+    pub cors: Option<Arc<CorsPolicy>>,
     pub rate_limit: Option<RateLimiter>,
     pub auth: Option<AuthPolicy>,
     pub access_log: bool,

@@ -105,7 +105,7 @@ async fn tokens_are_checked_and_claims_reach_the_backend() {
     // MODIFY_RESPONSE: status, message (with context variables) and headers of the refusal.
     let failure = json!({"type": "MODIFY_RESPONSE", "responseCode": "403",
         "responseMessage": "no entry for ${request.headers[X-Who]}",
-        "responseHeaderTransformations": {"setHeaders": {"items": [{"name": "X-Why", "values": ["auth"]}]}}});
+        "responseHeaderTransformations": {"setHeaders": {"items": [{"name": "X-Why", "values": ["auth", "see-docs"]}]}}});
     gw.deploy(
         "jwt",
         "/v1",
@@ -114,7 +114,8 @@ async fn tokens_are_checked_and_claims_reach_the_backend() {
     .await;
     let r = c.get(gw.url("/v1/me")).header("X-Who", "bob").send().await.unwrap();
     assert_eq!(r.status(), 403);
-    assert_eq!(r.headers()["x-why"], "auth");
+    let why: Vec<_> = r.headers().get_all("x-why").iter().collect();
+    assert_eq!(why, ["auth", "see-docs"], "each value its own header instance");
     assert_eq!(
         r.json::<Value>().await.unwrap(),
         json!({"code": 403, "message": "no entry for bob"})

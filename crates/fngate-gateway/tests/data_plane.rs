@@ -468,3 +468,348 @@ async fn oversized_heads_and_bodies_get_documented_errors() {
     assert!(gw.gateway.status().iter().all(|d| d.name != "broken"));
     gw.stop().await;
 }
+
+#[tokio::test]
+async fn cors_wildcard_origins_match_subdomains_with_the_same_scheme() {
+    let gw = TestGateway::start().await;
+    gw.deploy(
+        "wild",
+        "/w",
+        json!({
+            "requestPolicies": {"cors": {"allowedOrigins": ["https://*.example.com"], "allowedMethods": ["GET"]}},
+            "routes": [{"path": "/open", "methods": ["GET"], "backend": stock(200, "ok")}]}),
+    )
+    .await;
+    let c = client();
+    for origin in ["https://a.example.com", "https://a.b.example.com"] {
+        let r = c.get(gw.url("/w/open")).header("Origin", origin).send().await.unwrap();
+        assert_eq!(r.status(), 200);
+        assert_eq!(r.headers()["access-control-allow-origin"], origin);
+        assert_eq!(r.headers()["vary"], "Origin");
+        let r = c
+            .request(reqwest::Method::OPTIONS, gw.url("/w/open"))
+            .header("Origin", origin)
+            .header("Access-Control-Request-Method", "GET")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 204);
+        assert_eq!(r.headers()["access-control-allow-origin"], origin);
+        assert_eq!(r.headers()["access-control-allow-methods"], "GET");
+    }
+    for origin in ["https://example.org", "http://a.example.com", "https://example.com"] {
+        let r = c.get(gw.url("/w/open")).header("Origin", origin).send().await.unwrap();
+        assert_eq!(r.status(), 200);
+        assert!(!r.headers().contains_key("access-control-allow-origin"), "{origin}");
+        assert_eq!(r.headers()["vary"], "Origin", "the answer still depends on Origin");
+        let r = c
+            .request(reqwest::Method::OPTIONS, gw.url("/w/open"))
+            .header("Origin", origin)
+            .header("Access-Control-Request-Method", "GET")
+            .send()
+            .await
+            .unwrap();
+        assert!(!r.headers().contains_key("access-control-allow-origin"), "{origin}");
+    }
+    gw.stop().await;
+}
+
+#[tokio::test]
+async fn route_cors_answers_preflights_for_the_route_that_serves_the_requested_method() {
+    const A: &str = "https://a.example.com";
+    const B: &str = "https://b.example.com";
+    let public_pem = rcgen::KeyPair::generate_for(&rcgen::PKCS_RSA_SHA256)
+        .unwrap()
+        .public_key_pem();
+    let route_cors = json!({"allowedOrigins": [B], "allowedMethods": ["GET"]});
+    let anonymous = json!({"type": "ANONYMOUS"});
+    let gw = TestGateway::start().await;
+    gw.deploy(
+        "ovr",
+        "/o",
+        json!({
+        "requestPolicies": {
+            "cors": {"allowedOrigins": [A], "allowedMethods": ["*"]},
+            "authentication": {"type": "TOKEN_AUTHENTICATION", "tokenHeader": "Authorization",
+                "tokenAuthScheme": "Bearer", "isAnonymousAccessAllowed": true,
+                "validationPolicy": {"type": "STATIC_KEYS",
+                    "keys": [{"format": "PEM", "kid": "k1", "key": public_pem}]}}},
+        "routes": [
+            {"path": "/{all*}", "methods": ["ANY"], "backend": stock(200, "fallback"),
+             "requestPolicies": {"authorization": anonymous}},
+            {"path": "/items/{id}", "methods": ["GET"], "backend": stock(200, "item"),
+             "requestPolicies": {"cors": route_cors, "authorization": anonymous}},
+            {"path": "/items/{id}/secret", "methods": ["GET"], "backend": stock(200, "secret"),
+             "requestPolicies": {"cors": route_cors}}
+        ]}),
+    )
+    .await;
+    gw.deploy(
+        "noany",
+        "/n",
+        json!({
+            "requestPolicies": {"cors": {"allowedOrigins": [A]}},
+            "routes": [{"path": "/items/{id}", "methods": ["GET"], "backend": stock(200, "item"),
+                        "requestPolicies": {"cors": route_cors}}]}),
+    )
+    .await;
+    gw.deploy(
+        "limited",
+        "/rl",
+        json!({
+            "requestPolicies": {"cors": {"allowedOrigins": [A]},
+                                "rateLimiting": {"rateInRequestsPerSecond": 1, "rateKey": "CLIENT_IP"}},
+            "routes": [{"path": "/items/{id}", "methods": ["GET"], "backend": stock(200, "item"),
+                        "requestPolicies": {"cors": route_cors}}]}),
+    )
+    .await;
+    let c = client();
+    let preflight = |path: &str, origin: &str, method: &str| {
+        c.request(reqwest::Method::OPTIONS, gw.url(path))
+            .header("Origin", origin)
+            .header("Access-Control-Request-Method", method)
+            .send()
+    };
+    let allowed = |r: &reqwest::Response| {
+        r.headers()
+            .get("access-control-allow-origin")
+            .map(|v| v.to_str().unwrap().to_string())
+    };
+
+    // GET /o/items/1 is served by the specific route: its policy (B only) answers the preflight,
+    // not the deployment's (A) that the ANY wildcard route carries.
+    let r = preflight("/o/items/1", B, "GET").await.unwrap();
+    assert_eq!(r.status(), 204);
+    assert_eq!(allowed(&r).as_deref(), Some(B));
+    assert_eq!(r.headers()["access-control-allow-methods"], "GET");
+    let r = preflight("/o/items/1", A, "GET").await.unwrap();
+    assert_eq!(r.status(), 204);
+    assert_eq!(allowed(&r), None);
+    // POST /o/items/1 would reach the wildcard route: the deployment's policy answers.
+    let r = preflight("/o/items/1", A, "POST").await.unwrap();
+    assert_eq!(allowed(&r).as_deref(), Some(A));
+    assert_eq!(r.headers()["access-control-allow-methods"], "POST");
+    assert_eq!(allowed(&preflight("/o/items/1", B, "POST").await.unwrap()), None);
+
+    // Actual requests carry the serving route's policy.
+    let r = c.get(gw.url("/o/items/1")).header("Origin", B).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(allowed(&r).as_deref(), Some(B));
+    assert_eq!(r.text().await.unwrap(), "item");
+    let r = c.get(gw.url("/o/items/1")).header("Origin", A).send().await.unwrap();
+    assert_eq!(allowed(&r), None);
+    let r = c.get(gw.url("/o/other")).header("Origin", A).send().await.unwrap();
+    assert_eq!(allowed(&r).as_deref(), Some(A));
+
+    // Gateway errors carry CORS headers too, so a browser can read them.
+    let r = c
+        .get(gw.url("/o/items/1/secret"))
+        .header("Origin", B)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401);
+    assert_eq!(allowed(&r).as_deref(), Some(B));
+    assert_eq!(r.headers()["vary"], "Origin");
+    let r = c.post(gw.url("/n/items/1")).header("Origin", B).send().await.unwrap();
+    assert_eq!(r.status(), 405, "path matched, method not: the route's policy");
+    assert_eq!(allowed(&r).as_deref(), Some(B));
+    let r = c.get(gw.url("/n/nothing")).header("Origin", A).send().await.unwrap();
+    assert_eq!(r.status(), 404, "no route: the deployment's policy");
+    assert_eq!(allowed(&r).as_deref(), Some(A));
+    let r = c.get(gw.url("/n/nothing")).header("Origin", B).send().await.unwrap();
+    assert_eq!(allowed(&r), None);
+    let mut limited = None;
+    for _ in 0..10 {
+        let r = c.get(gw.url("/rl/items/1")).header("Origin", B).send().await.unwrap();
+        if r.status() == 429 {
+            limited = Some(r);
+            break;
+        }
+        assert_eq!(allowed(&r).as_deref(), Some(B));
+    }
+    let r = limited.expect("rate limit never triggered");
+    assert_eq!(allowed(&r).as_deref(), Some(B));
+    assert_eq!(r.headers()["retry-after"], "1");
+    gw.stop().await;
+}
+
+/// Log lines written while the guard lives (tokio tests run the gateway on the test's thread).
+#[derive(Clone, Default)]
+struct CapturedLog(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for CapturedLog {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for CapturedLog {
+    type Writer = CapturedLog;
+    fn make_writer(&'a self) -> Self::Writer {
+        self.clone()
+    }
+}
+
+impl CapturedLog {
+    fn text(&self) -> String {
+        String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
+    }
+}
+
+#[tokio::test]
+async fn validation_modes_disabled_permissive_and_a_missing_required_body() {
+    let log = CapturedLog::default();
+    let subscriber = tracing_subscriber::fmt()
+        .with_writer(log.clone())
+        .with_ansi(false)
+        .with_max_level(tracing::Level::INFO)
+        .finish();
+    let _log_guard = tracing::subscriber::set_default(subscriber);
+    let upstream = Upstream::start().await;
+    let gw = TestGateway::start().await;
+    let checks = |mode: &str| {
+        json!({
+            "headerValidations": {"headers": [{"name": "X-Api-Key", "required": true}], "validationMode": mode},
+            "queryParameterValidations": {"parameters": [{"name": "id", "required": true}], "validationMode": mode},
+            "bodyValidation": {"required": true, "content": {"application/json": {"validationType": "NONE"}},
+                               "validationMode": mode}})
+    };
+    let echo = json!({"type": "HTTP_BACKEND", "url": format!("http://{}/echo", upstream.addr)});
+    gw.deploy(
+        "modes",
+        "/m",
+        json!({"routes": [
+            {"path": "/disabled", "backend": echo, "requestPolicies": checks("DISABLED")},
+            {"path": "/permissive", "backend": echo, "requestPolicies": checks("PERMISSIVE")},
+            {"path": "/enforcing", "backend": echo, "requestPolicies": checks("ENFORCING")},
+            {"path": "/body", "methods": ["POST"], "backend": echo, "requestPolicies": {
+                "bodyValidation": {"required": true, "content": {"application/json": {"validationType": "NONE"}}}}}
+        ]}),
+    )
+    .await;
+    let c = client();
+
+    // DISABLED: nothing is checked and nothing is logged.
+    let r = c.get(gw.url("/m/disabled")).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    let r = c
+        .post(gw.url("/m/disabled"))
+        .header("Content-Type", "text/xml")
+        .body("<a/>")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.json::<Value>().await.unwrap()["body"], "<a/>");
+    assert!(!log.text().contains("request failed validation"), "{}", log.text());
+
+    // PERMISSIVE: forwarded unchanged; each failure is logged (the only observable difference).
+    let r = c
+        .post(gw.url("/m/permissive?other=1"))
+        .header("Content-Type", "text/xml")
+        .body("<a/>")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let echoed: Value = r.json().await.unwrap();
+    assert_eq!(echoed["body"], "<a/>");
+    assert_eq!(echoed["query"], "other=1");
+    assert_eq!(echoed["headers"]["content-type"], "text/xml");
+    let logged = log.text();
+    for message in [
+        "Missing required header x-api-key",
+        "Missing required query parameter id",
+        "Unsupported Media Type",
+    ] {
+        assert!(
+            logged
+                .lines()
+                .any(|l| l.contains("PERMISSIVE: forwarded") && l.contains(message)),
+            "{message} not logged in:\n{logged}"
+        );
+    }
+    let r = c.get(gw.url("/m/permissive")).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    assert!(log.text().contains("Missing required request body"), "{}", log.text());
+
+    // ENFORCING (the default): a missing required body is 400 with the body named.
+    for path in ["/m/body", "/m/enforcing?id=1"] {
+        let r = c.post(gw.url(path)).header("X-Api-Key", "k").send().await.unwrap();
+        assert_eq!(r.status(), 400, "{path}");
+        assert_eq!(
+            r.json::<Value>().await.unwrap(),
+            json!({"code": 400, "message": "Missing required request body"}),
+            "{path}"
+        );
+    }
+    let r = c
+        .post(gw.url("/m/body"))
+        .header("Content-Type", "application/json")
+        .body("{}")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    gw.stop().await;
+}
+
+#[tokio::test]
+async fn body_validation_sees_an_http2_body_streamed_without_content_length() {
+    let upstream = Upstream::start().await;
+    let gw = TestGateway::start().await;
+    let echo = json!({"type": "HTTP_BACKEND", "url": format!("http://{}/echo", upstream.addr)});
+    gw.deploy(
+        "h2",
+        "/h2",
+        json!({"routes": [
+            {"path": "/typed", "methods": ["POST"], "backend": echo, "requestPolicies": {
+                "bodyValidation": {"content": {"application/json": {"validationType": "NONE"}},
+                                   "validationMode": "ENFORCING"}}},
+            {"path": "/required", "methods": ["POST"], "backend": echo, "requestPolicies": {
+                "bodyValidation": {"required": true, "content": {"application/json": {"validationType": "NONE"}}}}}
+        ]}),
+    )
+    .await;
+    let h2 = reqwest::Client::builder()
+        .no_proxy()
+        .http2_prior_knowledge()
+        .build()
+        .unwrap();
+    let streamed = |parts: &'static [&'static str]| {
+        reqwest::Body::wrap_stream(futures_util::stream::iter(
+            parts.iter().map(|p| Ok::<_, std::io::Error>(p.as_bytes().to_vec())),
+        ))
+    };
+
+    let r = h2
+        .post(gw.url("/h2/typed"))
+        .header("Content-Type", "text/xml")
+        .body(streamed(&["<a>", "</a>"]))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.version(), reqwest::Version::HTTP_2);
+    assert_eq!(r.status(), 415, "a streamed HTTP/2 body is a body");
+    let r = h2
+        .post(gw.url("/h2/required"))
+        .header("Content-Type", "application/json")
+        .body(streamed(&["{", "}"]))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200, "a streamed HTTP/2 body satisfies `required`");
+    let echoed: Value = r.json().await.unwrap();
+    assert_eq!(echoed["body"], "{}");
+    // Without a body (END_STREAM on the headers) it is still missing; a typed bodiless request passes.
+    let r = h2.post(gw.url("/h2/required")).send().await.unwrap();
+    assert_eq!(r.status(), 400);
+    let r = h2.post(gw.url("/h2/typed")).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    gw.stop().await;
+}

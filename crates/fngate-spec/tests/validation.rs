@@ -910,3 +910,25 @@ fn cors_origins_accept_wildcard_hosts_ports_and_app_schemes() {
         assert_eq!(outcome(&doc), (vec![], vec![]), "{origin}");
     }
 }
+
+#[test]
+fn cors_origin_wildcards_stand_for_whole_leftmost_labels_only() {
+    for (origin, message) in [
+        (
+            "https://a*.example.com",
+            "`https://a*.example.com`: `*` may only stand for whole leftmost labels (`https://*.example.com`)",
+        ),
+        (
+            "https://*.*.example.com",
+            "`https://*.*.example.com`: `*` may only stand for whole leftmost labels (`https://*.example.com`)",
+        ),
+        (
+            "https://*.10.0.0.1",
+            "`https://*.10.0.0.1`: a `*.` wildcard needs a domain name after it",
+        ),
+    ] {
+        let doc = edited(&[("/requestPolicies/cors", json!({ "allowedOrigins": ["*", origin] }))]);
+        let expected = format!("requestPolicies.cors.allowedOrigins[1]: {message}");
+        assert_eq!(outcome(&doc), (vec![expected], vec![]), "{origin}");
+    }
+}

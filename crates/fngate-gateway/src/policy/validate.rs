@@ -41,7 +41,13 @@ pub(crate) struct Invalid {
 }
 
 impl Validations {
-    pub fn check(&self, headers: &HeaderMap, query: &[(String, String)]) -> Result<(), Invalid> {
+    /// Checks the request head; `body` is only asked whether it is empty (never read).
+    pub fn check(
+        &self,
+        headers: &HeaderMap,
+        query: &[(String, String)],
+        body: &impl http_body::Body,
+    ) -> Result<(), Invalid> {
         if let Some(check) = &self.headers
             && let Some(missing) = check.required.iter().find(|n| !headers.contains_key(*n))
         {
@@ -60,17 +66,11 @@ impl Validations {
                 format!("Missing required query parameter {missing}"),
             )?;
         }
-        if let Some(body) = &self.body {
-            let has_body = headers
-                .get(CONTENT_LENGTH)
-                .and_then(|v| v.to_str().ok())
-                .and_then(|v| v.parse::<u64>().ok())
-                .is_some_and(|n| n > 0)
-                || headers.contains_key(TRANSFER_ENCODING);
-            if !has_body {
-                if body.required {
+        if let Some(check) = &self.body {
+            if !has_body(headers, body) {
+                if check.required {
                     outcome(
-                        body.mode,
+                        check.mode,
                         StatusCode::BAD_REQUEST,
                         "Missing required request body".into(),
                     )?;
@@ -85,13 +85,13 @@ impl Validations {
                     .unwrap_or("")
                     .trim()
                     .to_ascii_lowercase();
-                if !body
+                if !check
                     .media_ranges
                     .iter()
                     .any(|range| media_matches(range, &content_type))
                 {
                     outcome(
-                        body.mode,
+                        check.mode,
                         StatusCode::UNSUPPORTED_MEDIA_TYPE,
                         "Unsupported Media Type".into(),
                     )?;
@@ -100,6 +100,20 @@ impl Validations {
         }
         Ok(())
     }
+}
+
+/// Whether the request carries a body. `Content-Length` decides when present; otherwise a chunked
+/// HTTP/1.1 body (`Transfer-Encoding`), or the body's own signal: an HTTP/2 (or HTTP/3) request
+/// whose headers did not end the stream is streaming a body without `Content-Length`.
+fn has_body(headers: &HeaderMap, body: &impl http_body::Body) -> bool {
+    if let Some(length) = headers.get(CONTENT_LENGTH) {
+        return length
+            .to_str()
+            .ok()
+            .and_then(|v| v.parse::<u64>().ok())
+            .is_some_and(|n| n > 0);
+    }
+    headers.contains_key(TRANSFER_ENCODING) || (!body.is_end_stream() && body.size_hint().exact() != Some(0))
 }
 
 fn outcome(mode: Mode, status: StatusCode, message: String) -> Result<(), Invalid> {
@@ -126,7 +140,17 @@ fn media_matches(range: &str, content_type: &str) -> bool {
 
 #[cfg(test)]
 mod tests {
+    use std::convert::Infallible;
+
+    use bytes::Bytes;
+    use http_body_util::{Empty, StreamBody};
+
     use super::*;
+
+    /// A body still streaming, size unknown (HTTP/2 DATA frames without `Content-Length`).
+    fn streaming() -> StreamBody<futures_util::stream::Pending<Result<http_body::Frame<Bytes>, Infallible>>> {
+        StreamBody::new(futures_util::stream::pending())
+    }
 
     #[test]
     fn enforcing_refuses_and_permissive_forwards() {
@@ -146,27 +170,70 @@ mod tests {
             }),
         };
         let mut h = HeaderMap::new();
-        let err = v.check(&h, &[]).unwrap_err();
+        let err = v.check(&h, &[], &Empty::<Bytes>::new()).unwrap_err();
         assert_eq!(err.status, StatusCode::BAD_REQUEST);
         assert!(err.message.contains("x-api-key"));
         h.insert("x-api-key", "k".parse().unwrap());
-        let err = v.check(&h, &[("Name".into(), "x".into())]).unwrap_err();
+        let err = v
+            .check(&h, &[("Name".into(), "x".into())], &Empty::<Bytes>::new())
+            .unwrap_err();
         assert!(
             err.message.contains("query parameter name"),
             "case-sensitive: {}",
             err.message
         );
         let q = vec![("name".to_string(), "x".to_string())];
-        assert_eq!(v.check(&h, &q), Ok(()));
+        assert_eq!(v.check(&h, &q, &Empty::<Bytes>::new()), Ok(()));
         h.insert(CONTENT_LENGTH, "5".parse().unwrap());
         h.insert(CONTENT_TYPE, "application/xml".parse().unwrap());
-        assert_eq!(v.check(&h, &q).unwrap_err().status, StatusCode::UNSUPPORTED_MEDIA_TYPE);
+        assert_eq!(
+            v.check(&h, &q, &Empty::<Bytes>::new()).unwrap_err().status,
+            StatusCode::UNSUPPORTED_MEDIA_TYPE
+        );
         h.insert(CONTENT_TYPE, "text/plain; charset=utf-8".parse().unwrap());
-        assert_eq!(v.check(&h, &q), Ok(()));
+        assert_eq!(v.check(&h, &q, &Empty::<Bytes>::new()), Ok(()));
         h.insert(CONTENT_TYPE, "application/xml".parse().unwrap());
         if let Some(b) = v.body.as_mut() {
             b.mode = Mode::Permissive;
         }
-        assert_eq!(v.check(&h, &q), Ok(()));
+        assert_eq!(v.check(&h, &q, &Empty::<Bytes>::new()), Ok(()));
+    }
+
+    #[test]
+    fn a_body_is_seen_from_content_length_chunking_or_the_stream_itself() {
+        let v = Validations {
+            body: Some(BodyCheck {
+                mode: Mode::Enforcing,
+                required: true,
+                media_ranges: vec!["application/json".into()],
+            }),
+            ..Validations::default()
+        };
+        let mut h = HeaderMap::new();
+        h.insert(CONTENT_TYPE, "text/xml".parse().unwrap());
+        // No Content-Length, no Transfer-Encoding, stream not ended: a streamed HTTP/2 body.
+        assert_eq!(
+            v.check(&h, &[], &streaming()).unwrap_err().status,
+            StatusCode::UNSUPPORTED_MEDIA_TYPE
+        );
+        // An ended stream is no body.
+        let err = v.check(&h, &[], &Empty::<Bytes>::new()).unwrap_err();
+        assert_eq!(err.status, StatusCode::BAD_REQUEST);
+        assert_eq!(err.message, "Missing required request body");
+        // Content-Length decides when given, whatever the stream says.
+        h.insert(CONTENT_LENGTH, "0".parse().unwrap());
+        assert_eq!(
+            v.check(&h, &[], &streaming()).unwrap_err().status,
+            StatusCode::BAD_REQUEST
+        );
+        h.insert(CONTENT_LENGTH, "3".parse().unwrap());
+        assert_eq!(
+            v.check(&h, &[], &Empty::<Bytes>::new()).unwrap_err().status,
+            StatusCode::UNSUPPORTED_MEDIA_TYPE
+        );
+        h.remove(CONTENT_LENGTH);
+        h.insert(TRANSFER_ENCODING, "chunked".parse().unwrap());
+        h.insert(CONTENT_TYPE, "application/json".parse().unwrap());
+        assert_eq!(v.check(&h, &[], &Empty::<Bytes>::new()), Ok(()));
     }
 }

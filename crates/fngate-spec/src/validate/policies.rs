@@ -130,13 +130,29 @@ impl Checker<'_> {
     }
 }
 
-/// `*`, `null`, or `scheme://host[:port]` without a path.
+/// `*`, `null`, or `scheme://host[:port]` without a path, where the host may start with `*.`
+/// (any subdomain: `https://*.example.com`; the gateway's matching rules are in its notes).
 fn check_origin(origin: &str) -> Result<(), String> {
     if origin == "*" || origin == "null" {
         return Ok(());
     }
     let shape = || format!("`{origin}` must be `*`, `null` or scheme://host[:port] with nothing after the host");
-    let url = url::Url::parse(origin).map_err(|_| shape())?;
+    let (wildcard, without) = match origin.split_once("://") {
+        Some((scheme, rest)) => match rest.strip_prefix("*.") {
+            Some(rest) => (true, format!("{scheme}://{rest}")),
+            None => (false, origin.to_string()),
+        },
+        None => (false, origin.to_string()),
+    };
+    if without.contains('*') {
+        return Err(format!(
+            "`{origin}`: `*` may only stand for whole leftmost labels (`https://*.example.com`)"
+        ));
+    }
+    let url = url::Url::parse(&without).map_err(|_| shape())?;
+    if wildcard && !matches!(url.host(), Some(url::Host::Domain(_))) {
+        return Err(format!("`{origin}`: a `*.` wildcard needs a domain name after it"));
+    }
     let has_host = url.host_str().is_some_and(|h| !h.is_empty());
     let no_path = matches!(url.path(), "" | "/") && !origin.ends_with('/');
     let bare = has_host && no_path && url.query().is_none() && url.fragment().is_none();
