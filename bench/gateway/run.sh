@@ -4,7 +4,9 @@
 #   2. proxy: fngate HTTP_BACKEND vs HAProxy, both proxying to the same nginx (target: ≥ HAProxy, p99 no worse)
 # wrk -t1 -c32, ROUNDS interleaved rounds of DURATION, median reported; server CPU per request from
 # /proc/<pid>/stat (utime+stime). nginx runs 1 worker, HAProxy nbthread 1, fngate TOKIO_WORKER_THREADS=1.
-# Env: ROUNDS (3), DURATION (5s), FNGATE_BIN (use this fngate binary instead of building one). Access logging is off on all three (nginx `access_log off`, spec
+# Env: ROUNDS (3), DURATION (5s), FNGATE_BIN (use this fngate binary instead of building one),
+# PINGORA=1 (also build and measure bench/gateway/pingora, the smallest Pingora proxy, one thread, as a
+# second proxy baseline: where a purpose-built Rust proxy engine lands against HAProxy here). Access logging is off on all three (nginx `access_log off`, spec
 # `loggingPolicies.accessLog.isEnabled: false`).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -13,11 +15,14 @@ work="$root/bench/gateway/.work"
 rm -rf "$work"; mkdir -p "$work"
 ROUNDS="${ROUNDS:-3}"
 DURATION="${DURATION:-5s}"
-NGX_PORT=18180; HP_PORT=18181; GW_PORT=18190; ADMIN_PORT=18191
+NGX_PORT=18180; HP_PORT=18181; GW_PORT=18190; ADMIN_PORT=18191; PG_PORT=18182
+PINGORA="${PINGORA:-0}"
 
 if [ "$(id -u)" = 0 ]; then
   missing=()
-  for pair in nginx:nginx haproxy:haproxy wrk:wrk curl:curl; do
+  pairs=(nginx:nginx haproxy:haproxy wrk:wrk curl:curl)
+  [ "$PINGORA" = 1 ] && pairs+=(cmake:cmake)  # Pingora's zlib-ng build needs it
+  for pair in "${pairs[@]}"; do
     command -v "${pair%%:*}" >/dev/null 2>&1 || [ -x "/usr/sbin/${pair%%:*}" ] || missing+=("${pair#*:}")
   done
   if [ ${#missing[@]} -gt 0 ]; then
@@ -36,6 +41,12 @@ else
   echo "building fngate (release)..." >&2
   cargo build -q --release -p fngate
   bin="$root/target/release/fngate"
+fi
+
+if [ "$PINGORA" = 1 ]; then
+  echo "building the Pingora baseline (release; first build takes minutes)..." >&2
+  cargo build -q --release --manifest-path "$root/bench/gateway/pingora/Cargo.toml"
+  pingora_bin="$root/bench/gateway/pingora/target/release/pingora-baseline"
 fi
 
 cat > "$work/nginx.conf" <<NGX
@@ -93,15 +104,22 @@ haproxy -f "$work/haproxy.cfg" >"$work/haproxy.log" 2>&1 & HP_PID=$!; pids+=("$H
 TOKIO_WORKER_THREADS=1 FNGATE_LOG=warn "$bin" up --data-dir "$work/data" \
   --gateway-addr 127.0.0.1:$GW_PORT --admin-addr 127.0.0.1:$ADMIN_PORT \
   --functions-addr 127.0.0.1:0 --idp-addr 127.0.0.1:0 >"$work/fngate.log" 2>&1 & GW_PID=$!; pids+=("$GW_PID")
+if [ "$PINGORA" = 1 ]; then
+  printf 'version: 1\nthreads: 1\npid_file: %s/pingora.pid\nupgrade_sock: %s/pingora.sock\n' "$work" "$work" > "$work/pingora.yaml"
+  LISTEN=127.0.0.1:$PG_PORT UPSTREAM=127.0.0.1:$NGX_PORT "$pingora_bin" -c "$work/pingora.yaml" >"$work/pingora.log" 2>&1 & PG_PID=$!; pids+=("$PG_PID")
+  wait_url "http://127.0.0.1:$PG_PORT/"
+fi
 wait_url "http://127.0.0.1:$NGX_PORT/"; wait_url "http://127.0.0.1:$HP_PORT/"; wait_url "http://127.0.0.1:$ADMIN_PORT/healthz"
 "$bin" gateway deploy --server "http://127.0.0.1:$ADMIN_PORT" --data-dir "$work/data" \
   --name bench --path-prefix / --spec "$work/spec.json" >&2
 
-for url in "http://127.0.0.1:$NGX_PORT/" "http://127.0.0.1:$HP_PORT/" "http://127.0.0.1:$GW_PORT/stock" "http://127.0.0.1:$GW_PORT/proxy"; do
+urls=("http://127.0.0.1:$NGX_PORT/" "http://127.0.0.1:$HP_PORT/" "http://127.0.0.1:$GW_PORT/stock" "http://127.0.0.1:$GW_PORT/proxy")
+[ "$PINGORA" = 1 ] && urls+=("http://127.0.0.1:$PG_PORT/")
+for url in "${urls[@]}"; do
   body=$(curl -s "$url")
   [ "$body" = '{"message":"Hello World"}' ] || { echo "correctness check failed: $url answered $body" >&2; exit 1; }
 done
-echo "correctness: all four endpoints answer {\"message\":\"Hello World\"}" >&2
+echo "correctness: all ${#urls[@]} endpoints answer {\"message\":\"Hello World\"}" >&2
 
 tck=$(getconf CLK_TCK)
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
@@ -125,6 +143,7 @@ median() { sort -g | awk '{a[NR] = $1} END { print a[int((NR + 1) / 2)] }'; }
 
 declare -A R
 names=(nginx fngate_stock haproxy fngate_proxy)
+[ "$PINGORA" = 1 ] && names+=(pingora)
 for round in $(seq 1 "$ROUNDS"); do
   echo "round $round/$ROUNDS" >&2
   # nginx serves from its worker process (a child of the master).
@@ -133,6 +152,7 @@ for round in $(seq 1 "$ROUNDS"); do
   # Proxy CPU counts the proxy only (nginx behind both is the same).
   R[haproxy.$round]=$(measure "http://127.0.0.1:$HP_PORT/" "$HP_PID")
   R[fngate_proxy.$round]=$(measure "http://127.0.0.1:$GW_PORT/proxy" "$GW_PID")
+  if [ "$PINGORA" = 1 ]; then R[pingora.$round]=$(measure "http://127.0.0.1:$PG_PORT/" "$PG_PID"); fi
 done
 
 declare -A RPS P99 CPU
@@ -148,8 +168,12 @@ row "nginx return 200" nginx
 row "fngate STOCK_RESPONSE_BACKEND" fngate_stock
 row "haproxy -> nginx" haproxy
 row "fngate HTTP_BACKEND -> nginx" fngate_proxy
+[ "$PINGORA" = 1 ] && row "pingora (1 thread) -> nginx" pingora
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
 echo
 echo "stock: fngate/nginx throughput = $(ratio "${RPS[fngate_stock]}" "${RPS[nginx]}") (target >= 0.50)"
 echo "proxy: fngate/haproxy throughput = $(ratio "${RPS[fngate_proxy]}" "${RPS[haproxy]}") (target >= 1.00); p99 fngate ${P99[fngate_proxy]} ms vs haproxy ${P99[haproxy]} ms (target: no worse)"
+if [ "$PINGORA" = 1 ]; then
+  echo "pingora: pingora/haproxy throughput = $(ratio "${RPS[pingora]}" "${RPS[haproxy]}"); fngate/pingora = $(ratio "${RPS[fngate_proxy]}" "${RPS[pingora]}")"
+fi
 echo "raw wrk output: $work/wrk.log"
