@@ -441,8 +441,11 @@ fn backend(b: &spec::Backend, env: &Env<'_>) -> Result<Backend, FieldError> {
                 url_query,
                 host_header,
                 upstream,
-                h.connect_timeout(),
-                h.send_timeout() + h.read_timeout(),
+                backend::http::Timeouts {
+                    connect: h.connect_timeout(),
+                    send: h.send_timeout(),
+                    read: h.read_timeout(),
+                },
             ))))
         }
         spec::Backend::OracleFunctions(f) => {

@@ -17,7 +17,8 @@ use tokio::net::{TcpListener, TcpStream};
 /// A backend speaking HTTP/1.1 by hand so the test controls the connection:
 /// `/close-after` answers and then closes the socket without saying so (as a backend whose
 /// keep-alive timeout expires does); `/then-drop` answers and then reads the next request on the
-/// connection and closes it without an answer (a close racing with a request); `/big` streams a 1 MiB chunked body; anything else answers
+/// connection and closes it without an answer (a close racing with a request); `/big` streams a 1 MiB chunked body;
+/// `/stall` sends a tenth of its body and then nothing; anything else answers
 /// `conn=<n> path=<path> body=<bytes received>`.
 struct RawBackend {
     addr: SocketAddr,
@@ -98,6 +99,14 @@ async fn serve_connection(mut stream: TcpStream, n: usize) {
             return;
         }
         drop_next = path == "/then-drop";
+        if path == "/stall" {
+            // Promises 100 bytes, sends 10, then holds the connection without a word.
+            let _ = stream
+                .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n0123456789")
+                .await;
+            tokio::time::sleep(Duration::from_secs(60)).await;
+            return;
+        }
         if path == "/big" {
             let mut response = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n".to_vec();
             for i in 0..16u8 {
@@ -280,5 +289,32 @@ async fn connect_timeout_is_its_own_limit_and_answers_504() {
         "answered after {elapsed:?}"
     );
     assert_eq!(response.json::<serde_json::Value>().await.unwrap()["code"], 504);
+    gw.stop().await;
+}
+
+#[tokio::test]
+async fn a_body_that_stalls_is_cut_off_after_the_read_timeout() {
+    let backend = RawBackend::start().await;
+    let gw = TestGateway::start().await;
+    gw.deploy(
+        "stall",
+        "/s",
+        json!({"routes": [{"path": "/{rest*}", "methods": ["ANY"],
+            "backend": {"type": "HTTP_BACKEND", "url": format!("http://{}/${{request.path[rest]}}", backend.addr),
+                        "readTimeoutInSeconds": 1}}]}),
+    )
+    .await;
+    let started = std::time::Instant::now();
+    let response = client().get(gw.url("/s/stall")).send().await.unwrap();
+    assert_eq!(response.status(), 200, "the head came in time");
+    let body = tokio::time::timeout(Duration::from_secs(10), response.bytes())
+        .await
+        .expect("the gateway held the stalled body past its read timeout");
+    assert!(body.is_err(), "a cut-off body must not look complete: {body:?}");
+    let elapsed = started.elapsed();
+    assert!(elapsed >= Duration::from_millis(900), "cut off after {elapsed:?}");
+    // The gateway still serves, on a new upstream connection.
+    let r = client().get(gw.url("/s/after")).send().await.unwrap();
+    assert_eq!(r.text().await.unwrap(), "conn=2 path=/after body=0");
     gw.stop().await;
 }

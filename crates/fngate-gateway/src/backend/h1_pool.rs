@@ -24,6 +24,8 @@ use hyper::client::conn::http1::{self, Connection, SendRequest};
 use hyper_util::rt::TokioIo;
 use tokio::net::TcpStream;
 
+use super::read_timeout::ReadTimeout;
+
 /// Idle connections older than this are closed (and never reused).
 const IDLE_TIMEOUT: Duration = Duration::from_secs(60);
 /// At most this many idle connections are kept per backend; more are closed when they free up.
@@ -121,6 +123,7 @@ impl H1Pool {
         self: &Arc<Self>,
         request: Request<Body>,
         response_timeout: Duration,
+        read_timeout: Duration,
     ) -> Result<Response<Body>, UpstreamError> {
         let (mut conn, replay) = match self.checkout() {
             Some(conn) => {
@@ -131,7 +134,7 @@ impl H1Pool {
         };
         let deadline = tokio::time::Instant::now() + response_timeout;
         let request = match timed_exchange(deadline, &mut conn, request).await? {
-            Ok(response) => return Ok(self.attach(conn, response)),
+            Ok(response) => return Ok(self.attach(conn, response, read_timeout)),
             Err(mut err) => match (err.take_message(), replay) {
                 (Some(request), _) => request,
                 (None, Some(request)) if lost_before_answer(err.error()) => request,
@@ -140,18 +143,24 @@ impl H1Pool {
         };
         let mut conn = self.connect().await?;
         match timed_exchange(deadline, &mut conn, request).await? {
-            Ok(response) => Ok(self.attach(conn, response)),
+            Ok(response) => Ok(self.attach(conn, response, read_timeout)),
             Err(err) => Err(UpstreamError::Http(err.into_error())),
         }
     }
 
-    fn attach(self: &Arc<Self>, conn: UpstreamConn, response: Response<Incoming>) -> Response<Body> {
+    fn attach(
+        self: &Arc<Self>,
+        conn: UpstreamConn,
+        response: Response<Incoming>,
+        read_timeout: Duration,
+    ) -> Response<Body> {
         response.map(|incoming| {
-            Body::new(DrivenBody {
+            let body = DrivenBody {
                 incoming,
                 conn: Some(conn),
                 pool: self.clone(),
-            })
+            };
+            Body::new(ReadTimeout::new(body, read_timeout))
         })
     }
 

@@ -18,6 +18,7 @@ use hyper_util::rt::{TokioExecutor, TokioTimer};
 
 use super::forwarded::forwarded_for;
 use super::h1_pool::{H1Pool, UpstreamError};
+use super::read_timeout::ReadTimeout;
 use super::{Outbound, strip_hop_by_hop};
 use crate::MAX_REQUEST_BODY;
 use crate::context::Template;
@@ -48,9 +49,18 @@ pub(crate) struct HttpBackend {
     pub response_timeout: Duration,
     /// How long connecting may take (a separate limit, before `response_timeout` starts).
     pub connect_timeout: Duration,
+    /// The longest pause allowed while the response body streams.
+    pub read_timeout: Duration,
     /// The whole target URI when the path has no context variables, parsed once at load time and
     /// used as is for requests without a query string (the common case).
     pub fixed_uri: Option<Uri>,
+}
+
+/// `connectTimeoutInSeconds`, `sendTimeoutInSeconds`, `readTimeoutInSeconds`.
+pub(crate) struct Timeouts {
+    pub connect: Duration,
+    pub send: Duration,
+    pub read: Duration,
 }
 
 static X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
@@ -67,8 +77,7 @@ impl HttpBackend {
         url_query: Option<String>,
         host_header: HeaderValue,
         upstream: Upstream,
-        connect_timeout: Duration,
-        response_timeout: Duration,
+        timeouts: Timeouts,
     ) -> Self {
         let target_prefix = match upstream {
             Upstream::Plain(_) => String::new(),
@@ -83,8 +92,9 @@ impl HttpBackend {
             url_query,
             host_header,
             upstream,
-            response_timeout,
-            connect_timeout,
+            response_timeout: timeouts.send + timeouts.read,
+            connect_timeout: timeouts.connect,
+            read_timeout: timeouts.read,
             fixed_uri,
         }
     }
@@ -143,7 +153,7 @@ impl HttpBackend {
         let request = http::Request::from_parts(parts, body);
 
         let response = match &self.upstream {
-            Upstream::Plain(pool) => match pool.send(request, self.response_timeout).await {
+            Upstream::Plain(pool) => match pool.send(request, self.response_timeout, self.read_timeout).await {
                 Ok(response) => response,
                 Err(UpstreamError::ConnectTimeout) => return Err(timed_out("connect_timeout")),
                 Err(UpstreamError::Timeout) => return Err(timed_out("timeout")),
@@ -153,7 +163,7 @@ impl HttpBackend {
                 // The connector holds the connect to its timeout; connect + send + read bound the rest.
                 let limit = self.connect_timeout + self.response_timeout;
                 match tokio::time::timeout(limit, client.request(request)).await {
-                    Ok(Ok(response)) => response.map(Body::new),
+                    Ok(Ok(response)) => response.map(|body| Body::new(ReadTimeout::new(body, self.read_timeout))),
                     Err(_) => return Err(timed_out("timeout")),
                     Ok(Err(err)) if err.is_connect() && caused_by_timeout(&err) => {
                         return Err(timed_out("connect_timeout"));

@@ -8,6 +8,7 @@ pub(crate) mod forwarded;
 pub(crate) mod function;
 pub(crate) mod h1_pool;
 pub(crate) mod http;
+pub(crate) mod read_timeout;
 pub(crate) mod stock;
 
 use std::net::IpAddr;
