@@ -209,3 +209,43 @@ async fn https_backends_speak_http2_when_the_backend_offers_it() {
     assert_eq!(r.text().await.unwrap(), "HTTP/2.0");
     gw.stop().await;
 }
+
+#[tokio::test]
+async fn deleting_a_deployment_lets_its_in_flight_requests_finish() {
+    // A backend that answers after 400 ms, so requests are in flight when the delete lands.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let backend = listener.local_addr().unwrap();
+    let app = axum::Router::new().fallback(|| async {
+        tokio::time::sleep(Duration::from_millis(400)).await;
+        "late but whole"
+    });
+    let served = tokio::spawn(async move { axum::serve(listener, app).await });
+    let gw = Arc::new(TestGateway::start().await);
+    gw.deploy(
+        "going",
+        "/v1",
+        json!({"routes": [{"path": "/slow", "backend": {"type": "HTTP_BACKEND", "url": format!("http://{backend}/")}}]}),
+    )
+    .await;
+    let in_flight: Vec<_> = (0..4)
+        .map(|_| {
+            let gw = gw.clone();
+            tokio::spawn(async move {
+                let r = client().get(gw.url("/v1/slow")).send().await.unwrap();
+                (r.status().as_u16(), r.text().await.unwrap())
+            })
+        })
+        .collect();
+    tokio::time::sleep(Duration::from_millis(150)).await;
+    gw.gateway.delete("going").await.unwrap();
+    let started_after = client().get(gw.url("/v1/slow")).send().await.unwrap();
+    assert_eq!(
+        started_after.status(),
+        404,
+        "a request after the delete finds no deployment"
+    );
+    for request in in_flight {
+        assert_eq!(request.await.unwrap(), (200, "late but whole".to_string()));
+    }
+    served.abort();
+}
