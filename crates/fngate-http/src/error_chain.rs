@@ -1,16 +1,22 @@
 //! One line for a log or an error message: most errors (reqwest's, hyper's) say what failed only
 //! in their sources.
 
+use std::error::Error;
+
 /// `err` and each of its sources, joined with `": "`.
-pub fn error_chain(err: &dyn std::error::Error) -> String {
+pub fn error_chain(err: &(dyn Error + 'static)) -> String {
     let mut text = err.to_string();
-    let mut source = err.source();
-    while let Some(e) = source {
+    for source in error_sources(err).skip(1) {
         text.push_str(": ");
-        text.push_str(&e.to_string());
-        source = e.source();
+        text.push_str(&source.to_string());
     }
     text
+}
+
+/// `err`, then each of its sources, nearest first: where to look for the cause an error wraps
+/// (an `io::Error` kind, a body-limit error).
+pub fn error_sources<'a>(err: &'a (dyn Error + 'static)) -> impl Iterator<Item = &'a (dyn Error + 'static)> {
+    std::iter::successors(Some(err), |&e| e.source())
 }
 
 #[cfg(test)]

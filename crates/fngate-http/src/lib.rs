@@ -11,6 +11,6 @@ mod hop_by_hop;
 mod inline_poll;
 
 pub use drain::{DRAIN_GRACE, Drain};
-pub use error_chain::error_chain;
+pub use error_chain::{error_chain, error_sources};
 pub use hop_by_hop::{is_hop_by_hop, strip_hop_by_hop};
 pub use inline_poll::InlinePoll;

@@ -17,6 +17,7 @@ use std::time::{Duration, Instant};
 
 use axum::body::Body;
 use bytes::Bytes;
+use fngate_http::error_sources;
 use http::{Method, Request, Response};
 use http_body::{Frame, SizeHint};
 use hyper::body::Incoming;
@@ -247,19 +248,17 @@ fn lost_before_answer(err: &hyper::Error) -> bool {
     if err.is_incomplete_message() || err.is_canceled() {
         return true;
     }
-    let mut source = std::error::Error::source(err);
-    while let Some(cause) = source {
-        if let Some(io) = cause.downcast_ref::<std::io::Error>() {
-            return matches!(
+    // The first I/O error in the chain says how the connection ended.
+    error_sources(err)
+        .find_map(|cause| cause.downcast_ref::<std::io::Error>())
+        .is_some_and(|io| {
+            matches!(
                 io.kind(),
                 std::io::ErrorKind::ConnectionReset
                     | std::io::ErrorKind::BrokenPipe
                     | std::io::ErrorKind::ConnectionAborted
-            );
-        }
-        source = cause.source();
-    }
-    false
+            )
+        })
 }
 
 type Exchanged = Result<Response<Incoming>, hyper::client::conn::TrySendError<Request<Body>>>;

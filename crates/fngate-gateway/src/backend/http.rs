@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use axum::body::Body;
-use fngate_http::error_chain;
+use fngate_http::{error_chain, error_sources};
 use http::header::{HOST, HeaderValue};
 use http::{HeaderName, Response, StatusCode, Uri};
 use hyper_rustls::HttpsConnector;
@@ -213,25 +213,14 @@ fn timed_out(kind: &'static str) -> Rejection {
 }
 
 fn caused_by_timeout(err: &(dyn std::error::Error + 'static)) -> bool {
-    let mut source = Some(err);
-    while let Some(e) = source {
-        if e.downcast_ref::<std::io::Error>()
-            .is_some_and(|io| io.kind() == std::io::ErrorKind::TimedOut)
-        {
-            return true;
-        }
-        source = e.source();
-    }
-    false
+    error_sources(err)
+        .filter_map(|e| e.downcast_ref::<std::io::Error>())
+        .any(|io| io.kind() == std::io::ErrorKind::TimedOut)
 }
 
 fn classify(err: &(dyn std::error::Error + 'static), is_connect: bool) -> Rejection {
-    let mut source = Some(err);
-    while let Some(e) = source {
-        if e.is::<http_body_util::LengthLimitError>() {
-            return Rejection::new(StatusCode::PAYLOAD_TOO_LARGE, "request_body_too_large");
-        }
-        source = e.source();
+    if error_sources(err).any(|e| e.is::<http_body_util::LengthLimitError>()) {
+        return Rejection::new(StatusCode::PAYLOAD_TOO_LARGE, "request_body_too_large");
     }
     let kind = if is_connect { "connect" } else { "protocol" };
     tracing::warn!(target: "fngate::gateway::backend", error = %error_chain(err), kind, "HTTP backend failed");
