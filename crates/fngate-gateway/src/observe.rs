@@ -13,9 +13,8 @@ use metrics::{Counter, Histogram, SharedString};
 /// What the pipeline learned about a request, for the log line.
 pub(crate) struct LogInfo {
     pub deployment: Option<Arc<str>>,
-    pub route: Option<Arc<str>>,
-    /// The matched route's metric handles (none when no route matched).
-    pub metrics: Option<Arc<RouteMetrics>>,
+    /// The matched route (its pattern and metric handles); none when no route matched.
+    pub route: Option<Arc<RouteMetrics>>,
     /// Why the gateway answered itself (`no_route`, `rate_limited`, `backend_timeout`...).
     pub reason: Option<&'static str>,
     /// `loggingPolicies.accessLog.isEnabled` of the deployment (on unless set to false).
@@ -27,7 +26,6 @@ impl Default for LogInfo {
         LogInfo {
             deployment: None,
             route: None,
-            metrics: None,
             reason: None,
             access_log: true,
         }
@@ -45,13 +43,13 @@ pub(crate) fn record(
     bytes_in: u64,
     bytes_out: Option<u64>,
 ) {
-    match &info.metrics {
-        Some(metrics) => metrics.record(status, elapsed),
+    match &info.route {
+        Some(route) => route.record(status, elapsed),
         None => {
             let deployment = label(&info.deployment);
-            let route = label(&info.route);
-            requests_counter(deployment.clone(), route.clone(), status).increment(1);
-            duration_histogram(deployment, route).record(elapsed.as_secs_f64());
+            let no_route = SharedString::const_str("");
+            requests_counter(deployment.clone(), no_route.clone(), status).increment(1);
+            duration_histogram(deployment, no_route).record(elapsed.as_secs_f64());
         }
     }
     if info.access_log {
@@ -59,7 +57,7 @@ pub(crate) fn record(
             "ts": time_now(),
             "type": "gateway.access",
             "deployment": info.deployment.as_deref(),
-            "route": info.route.as_deref(),
+            "route": info.route.as_deref().map(RouteMetrics::pattern),
             "method": method.as_str(),
             "status": status.as_u16(),
             "latency_ms": (elapsed.as_secs_f64() * 1000.0 * 1000.0).round() / 1000.0,
@@ -93,6 +91,11 @@ impl RouteMetrics {
             duration: OnceLock::new(),
             requests: RwLock::new(Vec::new()),
         }
+    }
+
+    /// The route's path pattern as the spec wrote it (`/items/{id}`).
+    pub fn pattern(&self) -> &str {
+        &self.route
     }
 
     fn record(&self, status: StatusCode, elapsed: Duration) {

@@ -122,8 +122,7 @@ async fn process(
     }
     // Logged and counted under the route whose path matched, also when its method did not (405).
     if let Some(matched) = chosen.or(path_matched) {
-        info.route = Some(matched.path.clone());
-        info.metrics = Some(matched.metrics.clone());
+        info.route = Some(matched.metrics.clone());
     }
     // A preflight asks about the request that follows: it is answered with the CORS policy of the
     // route that will serve `Access-Control-Request-Method` on this path (not of a catch-all `ANY`
@@ -132,8 +131,7 @@ async fn process(
         && let Some(target) = preflight_route(&deployment.routes, &segments, &parts.headers).or(path_matched)
         && let Some(cors) = &target.cors
     {
-        info.route = Some(target.path.clone());
-        info.metrics = Some(target.metrics.clone());
+        info.route = Some(target.metrics.clone());
         let mut response = Response::new(Body::empty());
         *response.status_mut() = StatusCode::NO_CONTENT;
         *response.headers_mut() = cors.preflight_headers(&parts.headers);
