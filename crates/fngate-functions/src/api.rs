@@ -847,7 +847,6 @@ async fn logs_handler(State(rt): Rt, Query(query): Query<LogsQuery>) -> ApiResul
 
 async fn status_handler(State(rt): Rt) -> axum::Json<Value> {
     let snapshot = rt.snapshot();
-    let max = rt.config().max_instances_per_fn.max(1);
     let mut items: Vec<Value> = snapshot
         .fns
         .values()
@@ -859,7 +858,7 @@ async fn status_handler(State(rt): Rt) -> axum::Json<Value> {
                 "fn_id": entry.f.id,
                 "version": entry.deployment.as_ref().map(|d| d.version.clone()),
                 "runtime": entry.deployment.as_ref().map(|d| d.runtime.clone()),
-                "instances": pool.map(|p| p.live_count(max)).unwrap_or(0),
+                "instances": pool.map(|p| p.live_count()).unwrap_or(0),
                 "idle": pool.map(|p| p.idle_count()).unwrap_or(0),
                 "started": pool.map(|p| p.started.load(std::sync::atomic::Ordering::Relaxed)).unwrap_or(0),
             })

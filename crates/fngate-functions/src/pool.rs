@@ -25,6 +25,8 @@ pub struct Pool {
     pub spec: Arc<InstanceSpec>,
     idle: std::sync::Mutex<Vec<Instance>>,
     per_fn: Arc<Semaphore>,
+    /// Permits `per_fn` started with: how many instances this function may have.
+    max_per_fn: usize,
     global: Arc<Semaphore>,
     logs: Arc<LogSink>,
     returned: Notify,
@@ -48,6 +50,7 @@ impl Pool {
             spec: Arc::new(spec),
             idle: std::sync::Mutex::new(Vec::new()),
             per_fn: Arc::new(Semaphore::new(max_per_fn.max(1))),
+            max_per_fn: max_per_fn.max(1),
             global,
             logs,
             returned: Notify::new(),
@@ -190,7 +193,7 @@ impl Pool {
     }
 
     /// Instances alive now (busy or idle).
-    pub fn live_count(&self, max_per_fn: usize) -> usize {
-        max_per_fn.saturating_sub(self.per_fn.available_permits())
+    pub fn live_count(&self) -> usize {
+        self.max_per_fn.saturating_sub(self.per_fn.available_permits())
     }
 }

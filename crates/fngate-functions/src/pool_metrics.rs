@@ -16,11 +16,10 @@ impl Runtime {
     /// scrape is set to 0 (a Prometheus series cannot be withdrawn from the exporter).
     pub fn publish_pool_metrics(&self) {
         let snapshot = self.snapshot();
-        let max = self.config.max_instances_per_fn.max(1);
         let mut now = HashSet::with_capacity(snapshot.fns.len());
         for entry in snapshot.fns.values() {
             let pool = entry.pool.as_ref();
-            let live = pool.map(|p| p.live_count(max)).unwrap_or(0);
+            let live = pool.map(|p| p.live_count()).unwrap_or(0);
             let idle = pool.map(|p| p.idle_count()).unwrap_or(0);
             set(&entry.app.name, &entry.f.name, live, idle);
             now.insert((entry.app.name.clone(), entry.f.name.clone()));
