@@ -139,6 +139,12 @@ fn requests_counter(deployment: SharedString, route: SharedString, status: Statu
     )
 }
 
+/// Counts a failed backend call in `fngate_gateway_backend_errors_total` (`connect`,
+/// `connect_timeout`, `timeout`, `read_timeout`, `protocol`, or a function failure's kind).
+pub(crate) fn count_backend_error(kind: &'static str) {
+    metrics::counter!("fngate_gateway_backend_errors_total", "kind" => kind).increment(1);
+}
+
 /// The request latency series (seconds, by deployment and route).
 pub const REQUEST_DURATION_METRIC: &str = "fngate_gateway_request_duration_seconds";
 

@@ -13,6 +13,7 @@ use http_body_util::BodyExt;
 use super::forwarded::forwarded_for;
 use super::{Outbound, strip_hop_by_hop};
 use crate::MAX_FUNCTION_BODY;
+use crate::observe::count_backend_error;
 use crate::respond::Rejection;
 
 pub(crate) struct FunctionBackend {
@@ -129,7 +130,7 @@ fn function_error(fn_id: &str, err: InvokeError) -> Rejection {
         _ => (StatusCode::BAD_GATEWAY, "function_error"),
     };
     tracing::warn!(target: "fngate::gateway::backend", fn_id, error = %err, "function call failed");
-    metrics::counter!("fngate_gateway_backend_errors_total", "kind" => kind).increment(1);
+    count_backend_error(kind);
     let mut rejection = Rejection::new(status, kind);
     if let InvokeError::TooBusy { retry_after } = err {
         let secs = crate::policy::rate_limit::retry_after_seconds(retry_after);

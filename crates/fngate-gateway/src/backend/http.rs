@@ -22,6 +22,7 @@ use super::read_timeout::ReadTimeout;
 use super::{Outbound, strip_hop_by_hop};
 use crate::MAX_REQUEST_BODY;
 use crate::context::Template;
+use crate::observe::count_backend_error;
 use crate::respond::Rejection;
 
 pub(crate) type UpstreamClient = Client<HttpsConnector<HttpConnector>, Body>;
@@ -208,7 +209,7 @@ fn target(prefix: &str, path: &str, url_query: Option<&str>, query: &str) -> Str
 
 /// 504: the backend did not connect, or did not answer, in time (`kind` labels the metric).
 fn timed_out(kind: &'static str) -> Rejection {
-    metrics::counter!("fngate_gateway_backend_errors_total", "kind" => kind).increment(1);
+    count_backend_error(kind);
     Rejection::new(StatusCode::GATEWAY_TIMEOUT, "backend_timeout")
 }
 
@@ -224,7 +225,7 @@ fn classify(err: &(dyn std::error::Error + 'static), is_connect: bool) -> Reject
     }
     let kind = if is_connect { "connect" } else { "protocol" };
     tracing::warn!(target: "fngate::gateway::backend", error = %error_chain(err), kind, "HTTP backend failed");
-    metrics::counter!("fngate_gateway_backend_errors_total", "kind" => kind).increment(1);
+    count_backend_error(kind);
     Rejection::new(StatusCode::BAD_GATEWAY, "backend_error")
 }
 

@@ -11,6 +11,8 @@ use bytes::Bytes;
 use http_body::{Frame, SizeHint};
 use tokio::time::{Instant, Sleep};
 
+use crate::observe::count_backend_error;
+
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
 /// The backend sent no part of the body for the read timeout.
@@ -65,7 +67,7 @@ where
                 let timer = this.timer.get_or_insert_with(|| Box::pin(tokio::time::sleep(limit)));
                 match timer.as_mut().poll(cx) {
                     Poll::Ready(()) => {
-                        metrics::counter!("fngate_gateway_backend_errors_total", "kind" => "read_timeout").increment(1);
+                        count_backend_error("read_timeout");
                         tracing::warn!(target: "fngate::gateway::backend", timeout = ?limit, "HTTP backend stalled mid-body");
                         Poll::Ready(Some(Err(Box::new(BodyStalled(limit)))))
                     }
