@@ -8,6 +8,9 @@ tools="$PWD/target/test-tools"
 export FNGATE_TEST_TOOLS="$tools"
 mkdir -p "$tools"
 
+# A clean CI clone never rebuilds, so incremental caches would only take disk.
+if [ "${CI:-}" = true ]; then export CARGO_INCREMENTAL=0; fi
+
 step() { printf '\n==> %s\n' "$*"; }
 
 if ! python3 -c 'import venv, ensurepip' >/dev/null 2>&1; then
