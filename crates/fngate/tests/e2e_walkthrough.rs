@@ -110,15 +110,7 @@ impl Stack {
     }
 
     fn cli(&self, dir: &Path, args: &[&str]) -> String {
-        let out = Command::new(BIN)
-            .args(args)
-            .args(["--server", &self.admin(""), "--data-dir"])
-            .arg(&self.data)
-            .current_dir(dir)
-            .stdin(Stdio::null())
-            .env("PIP_CACHE_DIR", shared_dir("pip-cache"))
-            .output()
-            .unwrap();
+        let out = self.cli_output(dir, args);
         assert!(
             out.status.success(),
             "fngate {args:?} failed:\nstdout: {}\nstderr: {}",
@@ -126,6 +118,19 @@ impl Stack {
             String::from_utf8_lossy(&out.stderr)
         );
         String::from_utf8(out.stdout).unwrap()
+    }
+
+    /// The CLI's whole output, whether it succeeded or not.
+    fn cli_output(&self, dir: &Path, args: &[&str]) -> std::process::Output {
+        Command::new(BIN)
+            .args(args)
+            .args(["--server", &self.admin(""), "--data-dir"])
+            .arg(&self.data)
+            .current_dir(dir)
+            .stdin(Stdio::null())
+            .env("PIP_CACHE_DIR", shared_dir("pip-cache"))
+            .output()
+            .unwrap()
     }
 
     /// SIGTERM, then the exit status once the server has drained and stopped.
@@ -228,6 +233,39 @@ fn register_identities(stack: &Stack, dir: &Path) -> (String, String, String) {
     )
 }
 
+/// `gateway validate --server-check` resolves `functionId` against the running functions: the
+/// deployed function passes; a misspelt one is an error naming its JSON path, which the offline
+/// check (no server) cannot see.
+fn validate_against_live_functions(stack: &Stack, dir: &Path, spec: &Path) {
+    let spec_arg = spec.to_str().unwrap();
+    let out = stack.cli(dir, &["gateway", "validate", "--server-check", "--spec", spec_arg]);
+    assert!(out.contains("valid"), "{out}");
+
+    let misspelt = dir.join("misspelt.json");
+    let text = std::fs::read_to_string(spec).unwrap();
+    assert!(
+        text.contains("myapp/python-func"),
+        "the seed spec names the function: {text}"
+    );
+    std::fs::write(&misspelt, text.replace("myapp/python-func", "myapp/pyhton-func")).unwrap();
+    let misspelt_arg = misspelt.to_str().unwrap();
+    let live = stack.cli_output(dir, &["gateway", "validate", "--server-check", "--spec", misspelt_arg]);
+    let stderr = String::from_utf8_lossy(&live.stderr);
+    assert!(
+        !live.status.success(),
+        "an unknown function must fail validation: {stderr}"
+    );
+    assert!(
+        stderr.contains("backend.functionId") && stderr.contains("pyhton-func"),
+        "the error names the field and the function: {stderr}"
+    );
+    let offline = stack.cli(dir, &["gateway", "validate", "--spec", misspelt_arg]);
+    assert!(
+        offline.contains("valid"),
+        "offline validation cannot know the functions: {offline}"
+    );
+}
+
 /// The walkthrough's form post to the token endpoint.
 async fn client_credentials(
     stack: &Stack,
@@ -312,6 +350,7 @@ async fn walkthrough_end_to_end_survives_restart_and_drains_on_sigterm() {
     let (tenant, client, secret) = register_identities(&stack, &work);
     let spec = work.join("spec.json");
     std::fs::write(&spec, seed_spec("seed-deployment.token-auth.json", &stack, &tenant)).unwrap();
+    validate_against_live_functions(&stack, &work, &spec);
     stack.cli(
         &work,
         &[
