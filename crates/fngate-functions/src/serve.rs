@@ -9,10 +9,9 @@
 //! just reads the body on.
 
 use std::net::SocketAddr;
-use std::time::Duration;
 
 use axum::Router;
-use fngate_http::{DRAIN_GRACE, Drain, InlinePoll};
+use fngate_http::{DRAIN_GRACE, Drain, InlinePoll, next_connection};
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::server::conn::auto::Builder;
 use hyper_util::server::graceful::GracefulShutdown;
@@ -30,19 +29,7 @@ pub async fn serve(listener: TcpListener, router: Router, shutdown: Cancellation
     ));
     let mut make_service = router.into_make_service_with_connect_info::<SocketAddr>();
     let graceful = GracefulShutdown::new();
-    loop {
-        let (stream, remote) = tokio::select! {
-            accepted = listener.accept() => match accepted {
-                Ok(accepted) => accepted,
-                Err(err) => {
-                    pause_after_accept_error(err).await;
-                    continue;
-                }
-            },
-            _ = shutdown.cancelled() => break,
-        };
-        // A response written in more than one piece must not wait for the client's delayed ACK.
-        let _ = stream.set_nodelay(true);
+    while let Some((stream, remote)) = next_connection(&listener, &shutdown, "functions").await {
         // Adds `ConnectInfo<SocketAddr>` to each request; infallible.
         let Ok(service) = make_service.call(remote).await;
         let connection = Builder::new(TokioExecutor::new())
@@ -69,15 +56,4 @@ async fn close_when_draining(
 ) -> axum::response::Response {
     drain.close_if_draining(version, response.headers_mut());
     response
-}
-
-/// As `axum::serve`: a client that gave up is nothing; anything else (e.g. out of file
-/// descriptors) is logged and retried after a pause rather than spinning.
-async fn pause_after_accept_error(err: std::io::Error) {
-    use std::io::ErrorKind::{ConnectionAborted, ConnectionRefused, ConnectionReset};
-    if matches!(err.kind(), ConnectionRefused | ConnectionAborted | ConnectionReset) {
-        return;
-    }
-    tracing::error!(error = %err, "cannot accept a connection on the functions listener");
-    tokio::time::sleep(Duration::from_secs(1)).await;
 }

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::body::Body;
-use fngate_http::{DRAIN_GRACE, Drain};
+use fngate_http::{DRAIN_GRACE, Drain, next_connection};
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
@@ -45,20 +45,7 @@ pub(crate) async fn serve(
     let graceful = GracefulShutdown::new();
     let drain = Drain::default();
 
-    loop {
-        let (stream, peer) = tokio::select! {
-            accepted = listener.accept() => match accepted {
-                Ok(pair) => pair,
-                Err(err) => {
-                    // Out of file descriptors and the like: keep serving the connections we have.
-                    tracing::warn!(target: "fngate::gateway", error = %err, "accept failed");
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                    continue;
-                }
-            },
-            () = shutdown.cancelled() => break,
-        };
-        let _ = stream.set_nodelay(true);
+    while let Some((stream, peer)) = next_connection(&listener, &shutdown, "gateway").await {
         let shared = shared.clone();
         let builder = builder.clone();
         let watcher = graceful.watcher();

@@ -8,6 +8,7 @@ use std::time::Duration;
 use anyhow::Context;
 use axum::routing::{get, post};
 use axum::{Extension, Router};
+use fngate_http::next_connection;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::server::conn::auto;
 use hyper_util::server::graceful::{GracefulShutdown, Watcher};
@@ -64,20 +65,7 @@ pub async fn serve(idp: Arc<Idp>, listener: TcpListener, shutdown: CancellationT
         local_addr,
     }));
     let graceful = GracefulShutdown::new();
-    loop {
-        let (stream, peer) = tokio::select! {
-            accepted = listener.accept() => match accepted {
-                Ok(accepted) => accepted,
-                Err(err) => {
-                    // Out of file descriptors and the like: back off instead of spinning.
-                    tracing::warn!(error = %err, "idp: accept failed");
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                    continue;
-                }
-            },
-            () = shutdown.cancelled() => break,
-        };
-        let _ = stream.set_nodelay(true);
+    while let Some((stream, peer)) = next_connection(&listener, &shutdown, "idp").await {
         let watcher = graceful.watcher();
         let (tls, http_app, https_app) = (tls.clone(), http_app.clone(), https_app.clone());
         tokio::spawn(async move {
