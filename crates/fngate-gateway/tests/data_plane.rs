@@ -140,6 +140,50 @@ async fn http_backend_proxies_with_context_variables_and_forwarded_headers() {
     gw.stop().await;
 }
 
+/// IPv6 end to end: a client on `::1`, the gateway on `[::1]`, a backend addressed as
+/// `http://[::1]:port`. The client address reaches the backend in the forms each header takes
+/// (`Forwarded` quotes and brackets it), and `CLIENT_IP` rate limiting keys on it.
+#[tokio::test]
+async fn ipv6_clients_and_backends_are_forwarded_and_rate_limited() {
+    let Ok(gateway_listener) = tokio::net::TcpListener::bind("[::1]:0").await else {
+        // Some containers have no IPv6 loopback at all; say so rather than pass in silence.
+        eprintln!("SKIPPED: this machine cannot bind [::1]");
+        return;
+    };
+    let upstream = Upstream::serve_on(tokio::net::TcpListener::bind("[::1]:0").await.unwrap());
+    let gw = TestGateway::serve_on(gateway_listener, tempfile::tempdir().unwrap(), None).await;
+    assert!(gw.addr.is_ipv6());
+    gw.deploy(
+        "v6",
+        "/v6",
+        json!({"requestPolicies": {"rateLimiting": {"rateInRequestsPerSecond": 2, "rateKey": "CLIENT_IP"}},
+               "routes": [{"path": "/echo", "backend": {"type": "HTTP_BACKEND", "url": format!("http://{}/e", upstream.addr)}}]}),
+    )
+    .await;
+    let c = client();
+    let r = c
+        .get(gw.url("/v6/echo"))
+        .header("X-Forwarded-For", "2001:db8::7")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let echo: Value = r.json().await.unwrap();
+    let h = &echo["headers"];
+    assert_eq!(echo["path"], "/e");
+    assert_eq!(h["host"], upstream.addr.to_string(), "[::1]:port as the Host");
+    assert_eq!(h["x-forwarded-for"], "2001:db8::7, ::1", "the chain is extended");
+    assert_eq!(h["x-real-ip"], "::1");
+    assert_eq!(h["forwarded"], "for=\"[::1]\"");
+
+    let mut statuses = Vec::new();
+    for _ in 0..6 {
+        statuses.push(c.get(gw.url("/v6/echo")).send().await.unwrap().status().as_u16());
+    }
+    assert!(statuses.contains(&429), "2 per second for ::1, 7 sent: {statuses:?}");
+    gw.stop().await;
+}
+
 #[tokio::test]
 async fn http_backend_with_a_literal_url_forwards_queries_ids_and_context_correctly() {
     let upstream = Upstream::start().await;

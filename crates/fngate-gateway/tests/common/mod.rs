@@ -75,12 +75,21 @@ impl TestGateway {
     }
 
     pub async fn start_in(dir: tempfile::TempDir, tls: Option<Arc<rustls::ServerConfig>>) -> TestGateway {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        Self::serve_on(listener, dir, tls).await
+    }
+
+    /// A gateway on `listener` (e.g. one bound to `[::1]`).
+    pub async fn serve_on(
+        listener: tokio::net::TcpListener,
+        dir: tempfile::TempDir,
+        tls: Option<Arc<rustls::ServerConfig>>,
+    ) -> TestGateway {
         let store = fngate_store::Store::open(dir.path()).await.unwrap();
         let invoker = Arc::new(TestInvoker::default());
         let auth = fngate_auth::AuthService::new(None);
         let gateway = Gateway::start(store, invoker.clone(), auth).await.unwrap();
         gateway.set_drain_timeout(Duration::from_secs(5));
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let shutdown = CancellationToken::new();
         let served = tokio::spawn(gateway.clone().serve(listener, tls, shutdown.clone()));
@@ -128,6 +137,11 @@ pub struct Upstream {
 
 impl Upstream {
     pub async fn start() -> Upstream {
+        Self::serve_on(tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap())
+    }
+
+    /// The echo upstream on `listener` (e.g. one bound to `[::1]`).
+    pub fn serve_on(listener: tokio::net::TcpListener) -> Upstream {
         let app = axum::Router::new()
             .route(
                 "/slow",
@@ -137,7 +151,6 @@ impl Upstream {
                 }),
             )
             .fallback(echo);
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let shutdown = CancellationToken::new();
         let token = shutdown.clone();
