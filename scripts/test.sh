@@ -15,7 +15,8 @@ step() { printf '\n==> %s\n' "$*"; }
 
 if ! python3 -c 'import venv, ensurepip' >/dev/null 2>&1; then
   step "installing python3-venv (apt)"
-  apt-get update -qq && apt-get install -y -qq python3-venv
+  if [ "$(id -u)" -eq 0 ]; then apt-get update -qq && apt-get install -y -qq python3-venv
+  else sudo apt-get update -qq && sudo apt-get install -y -qq python3-venv; fi
 fi
 
 step "Python test tools (fdk, msal) in $tools/venv"
