@@ -11,12 +11,14 @@
 //! (for `fngate gateway validate` without a server), [`admin`] request/response types.
 //!
 //! Request flow: `server` (listener) → `pipeline` (stages in order) → `policy::*` →
-//! `backend::*`; `compile` turns a specification into the `table` the pipeline reads.
+//! `backend::*`; `observe` (metrics) and `access_log` record each request; `compile` turns a
+//! specification into the `table` the pipeline reads.
 
 // A `Rejection` (status + headers) is the gateway's ordinary answer, not an exceptional path;
 // boxing it on every refused request would only add an allocation.
 #![allow(clippy::result_large_err)]
 
+mod access_log;
 pub mod admin;
 mod auth_bridge;
 mod backend;

@@ -1,16 +1,14 @@
-//! Per-request access log (one JSON line on stdout) and Prometheus metrics through the `metrics`
-//! facade (the binary installs the exporter and serves `/metrics`). Metrics are labelled by
-//! deployment and route pattern, never by raw path.
+//! Per-request Prometheus metrics through the `metrics` facade (the binary installs the exporter
+//! and serves `/metrics`), recorded when the response head is ready. Metrics are labelled by
+//! deployment and route pattern, never by raw path. The access-log line is `access_log`'s.
 
-use std::io::Write as _;
-use std::net::SocketAddr;
 use std::sync::{Arc, OnceLock, RwLock};
 use std::time::Duration;
 
-use http::{Method, StatusCode};
+use http::StatusCode;
 use metrics::{Counter, Histogram, SharedString};
 
-/// What the pipeline learned about a request, for the log line.
+/// What the pipeline learned about a request, for its metrics and its access-log line.
 pub(crate) struct LogInfo {
     pub deployment: Option<Arc<str>>,
     /// The matched route (its pattern and metric handles); none when no route matched.
@@ -32,17 +30,8 @@ impl Default for LogInfo {
     }
 }
 
-#[allow(clippy::too_many_arguments)]
-pub(crate) fn record(
-    info: &LogInfo,
-    method: &Method,
-    status: StatusCode,
-    elapsed: Duration,
-    client: SocketAddr,
-    request_id: &str,
-    bytes_in: u64,
-    bytes_out: Option<u64>,
-) {
+/// Counts the request by status and records its latency (`elapsed`: to the response head).
+pub(crate) fn record(info: &LogInfo, status: StatusCode, elapsed: Duration) {
     match &info.route {
         Some(route) => route.record(status, elapsed),
         None => {
@@ -51,24 +40,6 @@ pub(crate) fn record(
             requests_counter(deployment.clone(), no_route.clone(), status).increment(1);
             duration_histogram(deployment, no_route).record(elapsed.as_secs_f64());
         }
-    }
-    if info.access_log {
-        let line = serde_json::json!({
-            "ts": time_now(),
-            "type": "gateway.access",
-            "deployment": info.deployment.as_deref(),
-            "route": info.route.as_deref().map(RouteMetrics::pattern),
-            "method": method.as_str(),
-            "status": status.as_u16(),
-            "latency_ms": (elapsed.as_secs_f64() * 1000.0 * 1000.0).round() / 1000.0,
-            "bytes_in": bytes_in,
-            "bytes_out": bytes_out,
-            "request_id": request_id,
-            "client": client.ip().to_string(),
-            "reason": info.reason,
-        });
-        // Not println!: a closed stdout (e.g. `fngate up | head`) must not panic a request.
-        let _ = writeln!(std::io::stdout().lock(), "{line}");
     }
 }
 
@@ -194,11 +165,4 @@ fn status_label(status: StatusCode) -> SharedString {
         _ => return SharedString::from(status.as_str().to_owned()),
     };
     SharedString::const_str(text)
-}
-
-fn time_now() -> String {
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap_or_default();
-    format!("{}.{:03}", now.as_secs(), now.subsec_millis())
 }

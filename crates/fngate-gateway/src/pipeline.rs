@@ -14,9 +14,9 @@ use std::sync::Arc;
 use axum::body::Body;
 use http::header::{ACCESS_CONTROL_REQUEST_METHOD, ALLOW, CONTENT_LENGTH, HOST, ORIGIN, RETRY_AFTER};
 use http::{HeaderMap, HeaderValue, Method, Request, Response, StatusCode};
-use http_body::Body as _;
 use tokio::time::Instant;
 
+use crate::access_log::{BytesIn, Entry};
 use crate::backend::Outbound;
 use crate::context::{RequestContext, split_query};
 use crate::observe::{self, LogInfo};
@@ -37,12 +37,14 @@ pub(crate) async fn handle(
     scheme: &'static str,
 ) -> Response<Body> {
     let started = Instant::now();
+    let request_id = ulid::Ulid::new();
     let mut id_text = [0u8; ulid::ULID_LEN];
-    let request_id: &str = ulid::Ulid::new().array_to_str(&mut id_text);
     // One header value for the response and the backend request (clones share the bytes).
-    let request_id_header = HeaderValue::from_str(request_id).unwrap_or(HeaderValue::from_static(""));
+    let request_id_header =
+        HeaderValue::from_str(request_id.array_to_str(&mut id_text)).unwrap_or(HeaderValue::from_static(""));
     let method = request.method().clone();
-    let bytes_in = request.body().size_hint().exact().unwrap_or(0);
+    // A body of unknown size (chunked) is counted as the pipeline reads it, for the access log.
+    let (request, bytes_in) = BytesIn::measure(request);
     // Hold this version of the table for the whole request: a redeploy cannot change it underneath.
     let table = shared.table.load_full();
     let mut info = LogInfo::default();
@@ -54,18 +56,21 @@ pub(crate) async fn handle(
         }
     };
     response.headers_mut().insert(OPC_REQUEST_ID.clone(), request_id_header);
-    let bytes_out = response.body().size_hint().exact();
-    observe::record(
-        &info,
-        &method,
-        response.status(),
-        started.elapsed(),
+    let status = response.status();
+    let latency = started.elapsed();
+    observe::record(&info, status, latency);
+    if !info.access_log {
+        return response;
+    }
+    let entry = Entry {
+        info,
+        method,
+        status,
+        latency,
         client,
         request_id,
-        bytes_in,
-        bytes_out,
-    );
-    response
+    };
+    entry.write_or_defer(bytes_in, response, started)
 }
 
 async fn process(

@@ -758,3 +758,136 @@ async fn gateway_tls_flags_serve_https_with_h2_and_a_bad_certificate_is_refused_
     assert_eq!(response.version(), reqwest::Version::HTTP_2, "h2 by ALPN");
     assert_eq!(response.text().await.unwrap(), "over https");
 }
+
+/// An HTTP backend whose answers stream (chunked, no `Content-Length`): `/echo` sends the request
+/// body back ten times, `/stall` sends 1000 bytes of `=` and then nothing, holding the response
+/// open.
+async fn streaming_backend() -> std::net::SocketAddr {
+    use axum::body::{Body, Bytes};
+    use futures_util::stream::{self, StreamExt as _};
+
+    async fn echo(body: Bytes) -> Body {
+        Body::from_stream(stream::iter(
+            (0..10).map(move |_| Ok::<_, std::io::Error>(body.clone())),
+        ))
+    }
+    async fn stall() -> Body {
+        let first = stream::once(async { Ok::<_, std::io::Error>(Bytes::from(vec![b'='; 1000])) });
+        Body::from_stream(first.chain(stream::pending()))
+    }
+    let app = axum::Router::new()
+        .route("/echo", axum::routing::post(echo))
+        .route("/stall", axum::routing::get(stall));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    addr
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn access_log_counts_streamed_bodies_and_logs_an_abandoned_response_once() {
+    use futures_util::stream;
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+
+    let tmp = tempfile::Builder::new().prefix("fng-log").tempdir().unwrap();
+    let backend = streaming_backend().await;
+    let stack = Stack::start(&tmp.path().join("data"), Ports::free(), &[]);
+    let spec = tmp.path().join("spec.json");
+    std::fs::write(
+        &spec,
+        json!({"routes": [{"path": "/{rest*}", "methods": ["ANY"],
+            "backend": {"type": "HTTP_BACKEND", "url": format!("http://{backend}/${{request.path[rest]}}")}}]})
+        .to_string(),
+    )
+    .unwrap();
+    stack.cli(
+        tmp.path(),
+        &[
+            "gateway",
+            "deploy",
+            "--name",
+            "streams",
+            "--path-prefix",
+            "/s",
+            "--spec",
+            spec.to_str().unwrap(),
+        ],
+    );
+
+    // A chunked request body, a chunked response: both sizes are only known once streamed.
+    let parts = ["hello ", "chunked ", "world"];
+    let response = reqwest::Client::new()
+        .post(stack.gateway("/s/echo"))
+        .body(reqwest::Body::wrap_stream(stream::iter(
+            parts.map(Ok::<_, std::io::Error>),
+        )))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.content_length(), None, "the response streams");
+    let request_id = response.headers()["opc-request-id"].to_str().unwrap().to_string();
+    let body = response.text().await.unwrap();
+    assert_eq!(body, parts.concat().repeat(10));
+    let line = stack.stdout_line(&request_id);
+    let logged: Value = serde_json::from_str(&line).unwrap_or_else(|e| panic!("{e}: {line}"));
+    assert_eq!(logged["status"], 200, "{line}");
+    assert_eq!(logged["bytes_in"], parts.concat().len(), "{line}");
+    assert_eq!(logged["bytes_out"], body.len(), "{line}");
+    assert_eq!(logged["reason"], Value::Null, "{line}");
+    let latency = logged["latency_ms"].as_f64().expect("latency_ms");
+    let duration = logged["duration_ms"]
+        .as_f64()
+        .expect("duration_ms on a line written at the body's end");
+    assert!(duration >= latency, "{line}");
+
+    // A client that reads the first 1000 bytes of a response that goes on, then hangs up.
+    let mut conn = tokio::net::TcpStream::connect(("127.0.0.1", stack.ports.gateway))
+        .await
+        .unwrap();
+    conn.write_all(b"GET /s/stall HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+        .await
+        .unwrap();
+    let mut received = Vec::new();
+    let head_end = loop {
+        let mut chunk = [0u8; 4096];
+        let read = tokio::time::timeout(Duration::from_secs(10), conn.read(&mut chunk))
+            .await
+            .expect("the gateway streams the first part")
+            .unwrap();
+        assert!(read > 0, "closed early: {}", String::from_utf8_lossy(&received));
+        received.extend_from_slice(&chunk[..read]);
+        if let Some(end) = received.windows(4).position(|w| w == b"\r\n\r\n")
+            && received[end..].iter().filter(|b| **b == b'=').count() == 1000
+        {
+            break end;
+        }
+    };
+    drop(conn);
+    let head = String::from_utf8_lossy(&received[..head_end]).to_ascii_lowercase();
+    assert!(head.contains("transfer-encoding: chunked"), "{head}");
+    let request_id = head
+        .lines()
+        .find_map(|l| l.strip_prefix("opc-request-id: "))
+        .expect("opc-request-id")
+        .trim()
+        .to_uppercase();
+    let line = stack.stdout_line(&request_id);
+    let logged: Value = serde_json::from_str(&line).unwrap_or_else(|e| panic!("{e}: {line}"));
+    assert_eq!(logged["status"], 200, "{line}");
+    assert_eq!(logged["bytes_in"], 0, "{line}");
+    assert_eq!(
+        logged["bytes_out"], 1000,
+        "the bytes sent before the client left: {line}"
+    );
+    assert_eq!(logged["reason"], "client_aborted", "{line}");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let lines = stack
+        .stdout
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|l| l.contains(&request_id))
+        .count();
+    assert_eq!(lines, 1, "logged once");
+}
