@@ -8,8 +8,7 @@
 //! when it ends, fails, or is dropped unfinished (the client went away). Requests of known sizes
 //! get no wrapper, no allocation and no atomic.
 
-use std::io::Write as _;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -20,8 +19,10 @@ use axum::body::Body;
 use bytes::Bytes;
 use http::{Method, Request, Response, StatusCode};
 use http_body::{Frame, SizeHint};
+use serde::Serialize;
 use tokio::time::Instant;
 
+use crate::log_sink;
 use crate::observe::{LogInfo, RouteMetrics};
 
 /// One request's line, as the pipeline knows it when the response head is ready.
@@ -83,25 +84,68 @@ impl Entry {
             Some((_, Outcome::Aborted)) => self.info.reason.or(Some("client_aborted")),
             Some((_, Outcome::Complete)) | None => self.info.reason,
         };
-        let mut line = serde_json::json!({
-            "ts": time_now(),
-            "type": "gateway.access",
-            "deployment": self.info.deployment.as_deref(),
-            "route": self.info.route.as_deref().map(RouteMetrics::pattern),
-            "method": self.method.as_str(),
-            "status": self.status.as_u16(),
-            "latency_ms": millis(self.latency),
-            "bytes_in": bytes_in,
-            "bytes_out": bytes_out,
-            "request_id": &*self.request_id.array_to_str(&mut id_text),
-            "client": self.client.ip().to_string(),
-            "reason": reason,
+        let line = Line {
+            ts: UnixMillis::now(),
+            kind: "gateway.access",
+            deployment: self.info.deployment.as_deref(),
+            route: self.info.route.as_deref().map(RouteMetrics::pattern),
+            method: self.method.as_str(),
+            status: self.status.as_u16(),
+            latency_ms: millis(self.latency),
+            bytes_in,
+            bytes_out,
+            request_id: self.request_id.array_to_str(&mut id_text),
+            client: self.client.ip(),
+            reason,
+            duration_ms: end.map(|(duration, _)| millis(duration)),
+        };
+        // Serialising plain fields cannot fail; a line that somehow did is left out whole.
+        log_sink::append(|buffer| {
+            let before = buffer.len();
+            if serde_json::to_writer(&mut *buffer, &line).is_err() {
+                buffer.truncate(before);
+            }
         });
-        if let Some((duration, _)) = end {
-            line["duration_ms"] = millis(duration).into();
-        }
-        // Not println!: a closed stdout (e.g. `fngate up | head`) must not panic a request.
-        let _ = writeln!(std::io::stdout().lock(), "{line}");
+    }
+}
+
+/// The JSON line, fields in this order.
+#[derive(Serialize)]
+struct Line<'a> {
+    ts: UnixMillis,
+    #[serde(rename = "type")]
+    kind: &'static str,
+    deployment: Option<&'a str>,
+    route: Option<&'a str>,
+    method: &'a str,
+    status: u16,
+    latency_ms: f64,
+    bytes_in: u64,
+    bytes_out: u64,
+    request_id: &'a str,
+    client: IpAddr,
+    reason: Option<&'static str>,
+    /// Only on lines written at the end of the body.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    duration_ms: Option<f64>,
+}
+
+/// Seconds since the Unix epoch with milliseconds, as a string (`"1795710343.261"`).
+struct UnixMillis(Duration);
+
+impl UnixMillis {
+    fn now() -> UnixMillis {
+        UnixMillis(
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap_or_default(),
+        )
+    }
+}
+
+impl Serialize for UnixMillis {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(&format_args!("{}.{:03}", self.0.as_secs(), self.0.subsec_millis()))
     }
 }
 
@@ -117,13 +161,6 @@ fn sends_body(method: &Method, status: StatusCode) -> bool {
 
 fn millis(duration: Duration) -> f64 {
     (duration.as_secs_f64() * 1000.0 * 1000.0).round() / 1000.0
-}
-
-fn time_now() -> String {
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap_or_default();
-    format!("{}.{:03}", now.as_secs(), now.subsec_millis())
 }
 
 // === impl BytesIn ===
@@ -400,5 +437,35 @@ mod tests {
         assert!(!sends_body(&Method::GET, StatusCode::NO_CONTENT));
         assert!(!sends_body(&Method::GET, StatusCode::NOT_MODIFIED));
         assert!(!sends_body(&Method::CONNECT, StatusCode::OK));
+    }
+
+    #[test]
+    fn the_line_keeps_its_field_order_and_writes_duration_only_when_known() {
+        let mut line = Line {
+            ts: UnixMillis(Duration::from_millis(1_795_710_343_261)),
+            kind: "gateway.access",
+            deployment: Some("api"),
+            route: Some("/items/{id}"),
+            method: "GET",
+            status: 200,
+            latency_ms: 0.25,
+            bytes_in: 0,
+            bytes_out: 12,
+            request_id: "01M8CAV0F7PKNY1Q7BF94DJK7S",
+            client: "::1".parse().unwrap(),
+            reason: None,
+            duration_ms: None,
+        };
+        assert_eq!(
+            serde_json::to_string(&line).unwrap(),
+            r#"{"ts":"1795710343.261","type":"gateway.access","deployment":"api","route":"/items/{id}","method":"GET","status":200,"latency_ms":0.25,"bytes_in":0,"bytes_out":12,"request_id":"01M8CAV0F7PKNY1Q7BF94DJK7S","client":"::1","reason":null}"#
+        );
+        line.duration_ms = Some(1.5);
+        line.reason = Some("client_aborted");
+        assert!(
+            serde_json::to_string(&line)
+                .unwrap()
+                .ends_with(r#""reason":"client_aborted","duration_ms":1.5}"#)
+        );
     }
 }

@@ -11,7 +11,7 @@
 //! (for `fngate gateway validate` without a server), [`admin`] request/response types.
 //!
 //! Request flow: `server` (listener) → `pipeline` (stages in order) → `policy::*` →
-//! `backend::*`; `observe` (metrics) and `access_log` record each request; `compile` turns a
+//! `backend::*`; `observe` (metrics) and `access_log` (through `log_sink`) record each request; `compile` turns a
 //! specification into the `table` the pipeline reads.
 
 // A `Rejection` (status + headers) is the gateway's ordinary answer, not an exceptional path;
@@ -24,6 +24,7 @@ mod auth_bridge;
 mod backend;
 mod compile;
 mod context;
+mod log_sink;
 mod observe;
 mod pipeline;
 mod policy;

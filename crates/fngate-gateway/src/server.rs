@@ -28,6 +28,8 @@ pub(crate) async fn serve(
     shutdown: CancellationToken,
     drain_timeout: Duration,
 ) -> anyhow::Result<()> {
+    // Writes the access log out while serving, and what is left once drained (on drop).
+    let _access_log = crate::log_sink::Flusher::start();
     let acceptor = tls.map(|config| tokio_rustls::TlsAcceptor::from(with_alpn(config)));
     let scheme: &'static str = if acceptor.is_some() { "https" } else { "http" };
     let mut builder = auto::Builder::new(TokioExecutor::new());
