@@ -27,6 +27,10 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Run the whole stack: functions, gateway, identity provider and admin API.
+    ///
+    /// stdout gets the endpoint table, then one JSON access-log line per gateway request
+    /// (`"type":"gateway.access"`; lines are gathered and written out every 100 ms). Server logs
+    /// go to stderr (FNGATE_LOG sets the level). SIGTERM or Ctrl-C drains in-flight requests.
     Up(up::UpArgs),
     #[command(flatten)]
     Functions(cli::functions::FnCommand),
