@@ -1,186 +1,31 @@
 //! The walkthrough end to end, with real processes: the built `fngate` binary, the real `fdk`
 //! from PyPI, real sockets, a real SQLite store — restarted, and stopped under load.
 
-mod functions_support;
+mod support;
 
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::path::Path;
+use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use functions_support::{BIN, shared_dir, test_tools};
 use serde_json::{Value, json};
+use support::{BIN, Ports, Server, ServerOptions};
 
-#[derive(Clone, Copy)]
-/// Fixed loopback ports, so a restarted server is reachable where the deployment's JWKS URI
-/// points (the IdP's address is part of the stored specification).
-struct Ports {
-    gateway: u16,
-    functions: u16,
-    idp: u16,
-    admin: u16,
-}
-
-impl Ports {
-    fn free() -> Ports {
-        // Hold all four listeners at once so the OS hands out four distinct ports.
-        let listeners: Vec<std::net::TcpListener> = (0..4)
-            .map(|_| std::net::TcpListener::bind("127.0.0.1:0").unwrap())
-            .collect();
-        let port = |i: usize| listeners[i].local_addr().unwrap().port();
-        Ports {
-            gateway: port(0),
-            functions: port(1),
-            idp: port(2),
-            admin: port(3),
-        }
-    }
-}
-
-struct Stack {
-    child: Option<Child>,
-    data: PathBuf,
-    ports: Ports,
-    stdout: Arc<std::sync::Mutex<Vec<String>>>,
-}
-
-impl Stack {
-    fn start(data: &Path, ports: Ports, extra: &[&str]) -> Stack {
-        test_tools();
-        let mut child = Command::new(BIN)
-            .arg("up")
-            .args(extra)
-            .arg("--data-dir")
-            .arg(data)
-            .args(["--gateway-addr", &format!("127.0.0.1:{}", ports.gateway)])
-            .args(["--functions-addr", &format!("127.0.0.1:{}", ports.functions)])
-            .args(["--idp-addr", &format!("127.0.0.1:{}", ports.idp)])
-            .args(["--admin-addr", &format!("127.0.0.1:{}", ports.admin)])
-            .env("FNGATE_ENVS_DIR", shared_dir("envs"))
-            .env("PIP_CACHE_DIR", shared_dir("pip-cache"))
-            .env("FNGATE_HOT_START_TIMEOUT_MS", "10000")
-            .env("FNGATE_LOG", "warn")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("start fngate up");
-        let stdout = child.stdout.take().unwrap();
-        let lines = Arc::new(std::sync::Mutex::new(Vec::new()));
-        let (ready_tx, ready_rx) = std::sync::mpsc::channel();
-        let sink = lines.clone();
-        std::thread::spawn(move || {
-            use std::io::BufRead;
-            for line in std::io::BufReader::new(stdout).lines().map_while(Result::ok) {
-                if line.starts_with("Press Ctrl-C") {
-                    let _ = ready_tx.send(line.clone());
-                }
-                sink.lock().unwrap().push(line);
-            }
-        });
-        let stack = Stack {
-            child: Some(child),
-            data: data.to_path_buf(),
-            ports,
-            stdout: lines,
-        };
-        ready_rx.recv_timeout(Duration::from_secs(120)).unwrap_or_else(|_| {
-            panic!(
-                "fngate up did not start; stdout so far:\n{}",
-                stack.stdout.lock().unwrap().join("\n")
-            )
-        });
-        stack
-    }
-
-    fn url(&self, port: u16, path: &str) -> String {
-        format!("http://127.0.0.1:{port}{path}")
-    }
-
-    fn gateway(&self, path: &str) -> String {
-        self.url(self.ports.gateway, path)
-    }
-
-    fn admin(&self, path: &str) -> String {
-        self.url(self.ports.admin, path)
-    }
-
-    fn idp(&self, path: &str) -> String {
-        self.url(self.ports.idp, path)
-    }
-
-    fn cli(&self, dir: &Path, args: &[&str]) -> String {
-        let out = self.cli_output(dir, args);
-        assert!(
-            out.status.success(),
-            "fngate {args:?} failed:\nstdout: {}\nstderr: {}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8(out.stdout).unwrap()
-    }
-
-    /// The CLI's whole output, whether it succeeded or not.
-    fn cli_output(&self, dir: &Path, args: &[&str]) -> std::process::Output {
-        Command::new(BIN)
-            .args(args)
-            .args(["--server", &self.admin(""), "--data-dir"])
-            .arg(&self.data)
-            .current_dir(dir)
-            .stdin(Stdio::null())
-            .env("PIP_CACHE_DIR", shared_dir("pip-cache"))
-            .output()
-            .unwrap()
-    }
-
-    /// SIGTERM, then the exit status once the server has drained and stopped.
-    fn terminate(&mut self) -> std::process::ExitStatus {
-        let mut child = self.child.take().expect("server running");
-        nix::sys::signal::kill(
-            nix::unistd::Pid::from_raw(child.id() as i32),
-            nix::sys::signal::Signal::SIGTERM,
-        )
-        .unwrap();
-        let deadline = Instant::now() + Duration::from_secs(60);
-        loop {
-            if let Some(status) = child.try_wait().unwrap() {
-                return status;
-            }
-            assert!(Instant::now() < deadline, "fngate did not stop within 60 s of SIGTERM");
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-
-    /// The stdout line holding `needle` (waits up to 5 s for it to be read).
-    fn stdout_line(&self, needle: &str) -> String {
-        let deadline = Instant::now() + Duration::from_secs(5);
-        loop {
-            if let Some(line) = self.stdout.lock().unwrap().iter().find(|l| l.contains(needle)) {
-                return line.clone();
-            }
-            assert!(Instant::now() < deadline, "no stdout line has {needle:?}");
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-
-    fn take_ports(&self) -> Ports {
-        self.ports
-    }
-}
-
-impl Drop for Stack {
-    fn drop(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-    }
+/// `fngate up` on `data` at fixed `ports`, so a restarted server keeps its addresses.
+fn up(data: &Path, ports: Ports, args: &[&str]) -> Server {
+    Server::start_with(ServerOptions {
+        ports: Some(ports),
+        data: Some(data.to_path_buf()),
+        args: args.iter().map(|arg| arg.to_string()).collect(),
+        ..ServerOptions::default()
+    })
 }
 
 /// Registers the API and a client with the dev IdP through the CLI, as the README's
 /// walkthrough does; returns (tenant, client id, secret).
-fn register_identities(stack: &Stack, dir: &Path) -> (String, String, String) {
-    stack.cli(
+fn register_identities(stack: &Server, dir: &Path) -> (String, String, String) {
+    stack.cli_ok(
         dir,
         &[
             "idp",
@@ -194,8 +39,9 @@ fn register_identities(stack: &Stack, dir: &Path) -> (String, String, String) {
             "--role",
             "Api.Read",
         ],
+        None,
     );
-    stack.cli(
+    stack.cli_ok(
         dir,
         &[
             "idp",
@@ -207,8 +53,9 @@ fn register_identities(stack: &Stack, dir: &Path) -> (String, String, String) {
             "--role",
             "Api.Read",
         ],
+        None,
     );
-    let created: Value = serde_json::from_str(&stack.cli(
+    let created: Value = serde_json::from_str(&stack.cli_ok(
         dir,
         &[
             "idp",
@@ -222,10 +69,11 @@ fn register_identities(stack: &Stack, dir: &Path) -> (String, String, String) {
             "--output",
             "json",
         ],
+        None,
     ))
     .expect("client create --output json prints JSON");
-    let overview: Value =
-        serde_json::from_str(&stack.cli(dir, &["idp", "list", "--output", "json"])).expect("idp list --output json");
+    let overview: Value = serde_json::from_str(&stack.cli_ok(dir, &["idp", "list", "--output", "json"], None))
+        .expect("idp list --output json");
     (
         overview["default_tenant_id"].as_str().expect("tenant id").to_string(),
         created["client"]["client_id"].as_str().expect("client id").to_string(),
@@ -236,9 +84,13 @@ fn register_identities(stack: &Stack, dir: &Path) -> (String, String, String) {
 /// `gateway validate --server-check` resolves `functionId` against the running functions: the
 /// deployed function passes; a misspelt one is an error naming its JSON path, which the offline
 /// check (no server) cannot see.
-fn validate_against_live_functions(stack: &Stack, dir: &Path, spec: &Path) {
+fn validate_against_live_functions(stack: &Server, dir: &Path, spec: &Path) {
     let spec_arg = spec.to_str().unwrap();
-    let out = stack.cli(dir, &["gateway", "validate", "--server-check", "--spec", spec_arg]);
+    let out = stack.cli_ok(
+        dir,
+        &["gateway", "validate", "--server-check", "--spec", spec_arg],
+        None,
+    );
     assert!(out.contains("valid"), "{out}");
 
     let misspelt = dir.join("misspelt.json");
@@ -249,7 +101,11 @@ fn validate_against_live_functions(stack: &Stack, dir: &Path, spec: &Path) {
     );
     std::fs::write(&misspelt, text.replace("myapp/python-func", "myapp/pyhton-func")).unwrap();
     let misspelt_arg = misspelt.to_str().unwrap();
-    let live = stack.cli_output(dir, &["gateway", "validate", "--server-check", "--spec", misspelt_arg]);
+    let live = stack.cli(
+        dir,
+        &["gateway", "validate", "--server-check", "--spec", misspelt_arg],
+        None,
+    );
     let stderr = String::from_utf8_lossy(&live.stderr);
     assert!(
         !live.status.success(),
@@ -259,7 +115,7 @@ fn validate_against_live_functions(stack: &Stack, dir: &Path, spec: &Path) {
         stderr.contains("backend.functionId") && stderr.contains("pyhton-func"),
         "the error names the field and the function: {stderr}"
     );
-    let offline = stack.cli(dir, &["gateway", "validate", "--spec", misspelt_arg]);
+    let offline = stack.cli_ok(dir, &["gateway", "validate", "--spec", misspelt_arg], None);
     assert!(
         offline.contains("valid"),
         "offline validation cannot know the functions: {offline}"
@@ -268,7 +124,7 @@ fn validate_against_live_functions(stack: &Stack, dir: &Path, spec: &Path) {
 
 /// The walkthrough's form post to the token endpoint.
 async fn client_credentials(
-    stack: &Stack,
+    stack: &Server,
     http: &reqwest::Client,
     tenant: &str,
     client: &str,
@@ -293,7 +149,7 @@ async fn client_credentials(
 }
 
 /// The seed example with its placeholders filled for the dev IdP and the deployed function.
-fn seed_spec(example: &str, stack: &Stack, tenant: &str) -> String {
+fn seed_spec(example: &str, stack: &Server, tenant: &str) -> String {
     let path = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../../../shared/examples")
         .join(example);
@@ -334,16 +190,16 @@ async fn walkthrough_end_to_end_survives_restart_and_drains_on_sigterm() {
     let work = tmp.path().join("work");
     std::fs::create_dir_all(&work).unwrap();
     let http = reqwest::Client::new();
-    let mut stack = Stack::start(&data, Ports::free(), &[]);
+    let mut stack = up(&data, Ports::free(), &[]);
 
     // Create the function, deploy, invoke.
-    stack.cli(&work, &["init", "--runtime", "python", "python-func"]);
+    stack.cli_ok(&work, &["init", "--runtime", "python", "python-func"], None);
     let func_dir = work.join("python-func");
     for file in ["func.yaml", "func.py", "requirements.txt"] {
         assert!(func_dir.join(file).is_file(), "fngate init wrote no {file}");
     }
-    stack.cli(&func_dir, &["deploy", "--app", "myapp", "--create-app"]);
-    let out = stack.cli(&func_dir, &["invoke", "myapp", "python-func"]);
+    stack.cli_ok(&func_dir, &["deploy", "--app", "myapp", "--create-app"], None);
+    let out = stack.cli_ok(&func_dir, &["invoke", "myapp", "python-func"], None);
     assert_eq!(hello(&out), json!({"message": "Hello World"}));
 
     // Identities and the deployment from the seed example.
@@ -351,7 +207,7 @@ async fn walkthrough_end_to_end_survives_restart_and_drains_on_sigterm() {
     let spec = work.join("spec.json");
     std::fs::write(&spec, seed_spec("seed-deployment.token-auth.json", &stack, &tenant)).unwrap();
     validate_against_live_functions(&stack, &work, &spec);
-    stack.cli(
+    stack.cli_ok(
         &work,
         &[
             "gateway",
@@ -363,6 +219,7 @@ async fn walkthrough_end_to_end_survives_restart_and_drains_on_sigterm() {
             "--spec",
             spec.to_str().unwrap(),
         ],
+        None,
     );
 
     // No token: 401 with a Bearer challenge.
@@ -444,9 +301,9 @@ async fn walkthrough_end_to_end_survives_restart_and_drains_on_sigterm() {
     );
 
     // Restart on the same data directory: everything is still there.
-    let ports = stack.take_ports();
+    let ports = stack.ports();
     assert!(stack.terminate().success(), "fngate up must exit 0 on SIGTERM");
-    let stack = Stack::start(&data, ports, &[]);
+    let stack = up(&data, ports, &[]);
     let (status, _, body) = call(&http, &url, Some(&token)).await;
     assert_eq!(status, 200, "after restart: {body}");
     assert_eq!(hello(&body), json!({"message": "Hello World"}));
@@ -456,7 +313,7 @@ async fn walkthrough_end_to_end_survives_restart_and_drains_on_sigterm() {
     // The legacy JWT_AUTHENTICATION variant of the seed spec behaves the same.
     let legacy = work.join("legacy.json");
     std::fs::write(&legacy, seed_spec("seed-deployment.jwt-auth.json", &stack, &tenant)).unwrap();
-    stack.cli(
+    stack.cli_ok(
         &work,
         &[
             "gateway",
@@ -468,6 +325,7 @@ async fn walkthrough_end_to_end_survives_restart_and_drains_on_sigterm() {
             "--spec",
             legacy.to_str().unwrap(),
         ],
+        None,
     );
     let legacy_url = stack.gateway("/legacy/python-func");
     assert_eq!(call(&http, &legacy_url, None).await.0, 401);
@@ -479,19 +337,12 @@ async fn walkthrough_end_to_end_survives_restart_and_drains_on_sigterm() {
     // SIGTERM during a stream of requests through the gateway and straight to the function's
     // `/invoke`: no request fails with a connection error before the server has drained (after it
     // stops accepting, new connections are refused — that is the end).
-    let status: Value = http
-        .get(stack.admin("/fngate/functions/status"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let status = stack.status().await;
     let fn_id = status["items"][0]["fn_id"]
         .as_str()
         .expect("the deployed function")
         .to_string();
-    let invoke = stack.url(stack.ports.functions, &format!("/invoke/{fn_id}"));
+    let invoke = stack.functions(&format!("/invoke/{fn_id}"));
     let gateway_call = move |http: &reqwest::Client| http.get(&url).bearer_auth(&token);
     let invoke_call = move |http: &reqwest::Client| http.post(&invoke).body("{}");
     drain_under_load(stack, vec![Arc::new(gateway_call), Arc::new(invoke_call)]).await;
@@ -499,7 +350,7 @@ async fn walkthrough_end_to_end_survives_restart_and_drains_on_sigterm() {
 
 type Caller = Arc<dyn Fn(&reqwest::Client) -> reqwest::RequestBuilder + Send + Sync>;
 
-async fn drain_under_load(mut stack: Stack, callers: Vec<Caller>) {
+async fn drain_under_load(mut stack: Server, callers: Vec<Caller>) {
     let stop = Arc::new(AtomicBool::new(false));
     let completed = Arc::new(AtomicUsize::new(0));
     let mut workers = Vec::new();
@@ -551,8 +402,8 @@ async fn demo_sets_up_the_walkthrough_idempotently() {
     let tmp = tempfile::Builder::new().prefix("fng-demo").tempdir().unwrap();
     let data = tmp.path().join("data");
     let http = reqwest::Client::new();
-    let first = Stack::start(&data, Ports::free(), &["--demo"]);
-    let printed = first.stdout.lock().unwrap().join("\n");
+    let first = up(&data, Ports::free(), &["--demo"]);
+    let printed = first.stdout();
     let (tenant, client, secret) = demo_credentials(&printed);
     let url = first.gateway("/v1/python-func");
     assert_eq!(call(&http, &url, None).await.0, 401);
@@ -562,10 +413,10 @@ async fn demo_sets_up_the_walkthrough_idempotently() {
 
     // A second --demo on the same data: same registrations, a fresh secret, the old one revoked.
     let mut first = first;
-    let ports = first.take_ports();
+    let ports = first.ports();
     assert!(first.terminate().success());
-    let second = Stack::start(&data, ports, &["--demo"]);
-    let printed = second.stdout.lock().unwrap().join("\n");
+    let second = up(&data, ports, &["--demo"]);
+    let printed = second.stdout();
     assert!(printed.contains("already deployed"), "{printed}");
     let (tenant2, client2, secret2) = demo_credentials(&printed);
     assert_eq!((tenant2.as_str(), client2.as_str()), (tenant.as_str(), client.as_str()));
@@ -713,7 +564,7 @@ async fn gateway_tls_flags_serve_https_with_h2_and_a_bad_certificate_is_refused_
 
     let data = tmp.path().join("data");
     let ports = Ports::free();
-    let stack = Stack::start(
+    let stack = up(
         &data,
         ports,
         &[
@@ -731,7 +582,7 @@ async fn gateway_tls_flags_serve_https_with_h2_and_a_bad_certificate_is_refused_
         .to_string(),
     )
     .unwrap();
-    stack.cli(
+    stack.cli_ok(
         tmp.path(),
         &[
             "gateway",
@@ -743,6 +594,7 @@ async fn gateway_tls_flags_serve_https_with_h2_and_a_bad_certificate_is_refused_
             "--spec",
             spec.to_str().unwrap(),
         ],
+        None,
     );
     let https = reqwest::Client::builder()
         .add_root_certificate(reqwest::Certificate::from_pem(cert.cert.pem().as_bytes()).unwrap())
@@ -791,7 +643,7 @@ async fn access_log_counts_streamed_bodies_and_logs_an_abandoned_response_once()
 
     let tmp = tempfile::Builder::new().prefix("fng-log").tempdir().unwrap();
     let backend = streaming_backend().await;
-    let stack = Stack::start(&tmp.path().join("data"), Ports::free(), &[]);
+    let stack = up(&tmp.path().join("data"), Ports::free(), &[]);
     let spec = tmp.path().join("spec.json");
     std::fs::write(
         &spec,
@@ -800,7 +652,7 @@ async fn access_log_counts_streamed_bodies_and_logs_an_abandoned_response_once()
         .to_string(),
     )
     .unwrap();
-    stack.cli(
+    stack.cli_ok(
         tmp.path(),
         &[
             "gateway",
@@ -812,6 +664,7 @@ async fn access_log_counts_streamed_bodies_and_logs_an_abandoned_response_once()
             "--spec",
             spec.to_str().unwrap(),
         ],
+        None,
     );
 
     // A chunked request body, a chunked response: both sizes are only known once streamed.
@@ -842,7 +695,7 @@ async fn access_log_counts_streamed_bodies_and_logs_an_abandoned_response_once()
     assert!(duration >= latency, "{line}");
 
     // A client that reads the first 1000 bytes of a response that goes on, then hangs up.
-    let mut conn = tokio::net::TcpStream::connect(("127.0.0.1", stack.ports.gateway))
+    let mut conn = tokio::net::TcpStream::connect(("127.0.0.1", stack.ports().gateway))
         .await
         .unwrap();
     conn.write_all(b"GET /s/stall HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
@@ -882,12 +735,6 @@ async fn access_log_counts_streamed_bodies_and_logs_an_abandoned_response_once()
     );
     assert_eq!(logged["reason"], "client_aborted", "{line}");
     tokio::time::sleep(Duration::from_millis(300)).await;
-    let lines = stack
-        .stdout
-        .lock()
-        .unwrap()
-        .iter()
-        .filter(|l| l.contains(&request_id))
-        .count();
+    let lines = stack.stdout().lines().filter(|l| l.contains(&request_id)).count();
     assert_eq!(lines, 1, "logged once");
 }

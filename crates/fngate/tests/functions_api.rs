@@ -1,10 +1,10 @@
 //! Fn API v2 conformance on the functions listener: shapes, status codes, error bodies,
 //! merge updates, cascading deletes and pagination cursors.
 
-mod functions_support;
+mod support;
 
-use functions_support::*;
 use serde_json::{Value, json};
+use support::*;
 
 struct Api {
     base: String,
@@ -55,7 +55,7 @@ fn message(text: &str) -> Value {
 async fn apps_fns_and_triggers_follow_fn_api_v2() {
     let server = Server::start();
     let api = Api {
-        base: server.functions.clone(),
+        base: server.functions(""),
         http: reqwest::Client::new(),
     };
 
@@ -134,7 +134,7 @@ async fn apps_fns_and_triggers_follow_fn_api_v2() {
     let fn_id = f["id"].as_str().unwrap().to_string();
     assert_eq!(
         f["annotations"]["fnproject.io/fn/invokeEndpoint"],
-        format!("{}/invoke/{fn_id}", server.functions)
+        server.functions(&format!("/invoke/{fn_id}"))
     );
     assert_eq!(
         api.post("/v2/fns", json!({"name": "f1", "app_id": app_id})).await,
@@ -163,7 +163,7 @@ async fn apps_fns_and_triggers_follow_fn_api_v2() {
     assert_eq!(status, 200);
     assert_eq!(
         t["annotations"]["fnproject.io/trigger/httpEndpoint"],
-        format!("{}/t/a1/t1", server.functions)
+        server.functions("/t/a1/t1")
     );
     let clash = json!({"name": "t2", "app_id": app_id, "fn_id": fn_id, "type": "http", "source": "/t1"});
     assert_eq!(
@@ -176,15 +176,10 @@ async fn apps_fns_and_triggers_follow_fn_api_v2() {
     assert_eq!(triggers["items"].as_array().unwrap().len(), 1);
 
     // Invoking a fn that was created through the API but never deployed is a clear error.
-    let response = post(&format!("{}/invoke/{fn_id}", server.functions), "", &[]).await;
+    let response = post(&server.functions(&format!("/invoke/{fn_id}")), "", &[]).await;
     assert_eq!(response.status(), 500);
     assert!(response.text().await.unwrap().contains("fngate deploy"));
-    assert_eq!(
-        post(&format!("{}/invoke/nope", server.functions), "", &[])
-            .await
-            .status(),
-        404
-    );
+    assert_eq!(post(&server.functions("/invoke/nope"), "", &[]).await.status(), 404);
 
     // Deleting the app cascades to its fns and triggers; 204 with an empty body.
     let t_id = t["id"].as_str().unwrap();

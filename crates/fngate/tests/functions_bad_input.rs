@@ -1,10 +1,10 @@
 //! Bad input is a clear error naming what and where, exits non-zero, and stores nothing.
 
-mod functions_support;
+mod support;
 
 use std::path::Path;
 
-use functions_support::*;
+use support::*;
 
 fn stderr_of(server: &Server, dir: &Path, args: &[&str]) -> String {
     let out = server.cli(dir, args, None);
@@ -13,7 +13,7 @@ fn stderr_of(server: &Server, dir: &Path, args: &[&str]) -> String {
 }
 
 async fn assert_nothing_stored(server: &Server) {
-    let apps: serde_json::Value = reqwest::get(format!("{}/v2/apps", server.functions))
+    let apps: serde_json::Value = reqwest::get(server.functions("/v2/apps"))
         .await
         .unwrap()
         .json()

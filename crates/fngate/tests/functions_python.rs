@@ -1,12 +1,12 @@
 //! The generated Python hello-world and a purpose-built handler, run by the real fdk from PyPI
 //! through the real binary: CLI invoke, /invoke/{id}, HTTP triggers, Fn's error rules, pools.
 
-mod functions_support;
+mod support;
 
 use std::path::Path;
 use std::time::Duration;
 
-use functions_support::*;
+use support::*;
 
 const PROBE_PY: &str = r#"import io
 import json
@@ -79,7 +79,7 @@ async fn generated_hello_world_answers_through_cli_invoke_and_trigger() {
 
     let fn_id = server.fn_id("myapp", "hello").await;
     let response = post(
-        &format!("{}/invoke/{fn_id}", server.functions),
+        &server.functions(&format!("/invoke/{fn_id}")),
         r#"{"name":"Rust"}"#,
         &[("content-type", "application/json")],
     )
@@ -94,12 +94,7 @@ async fn generated_hello_world_answers_through_cli_invoke_and_trigger() {
     );
     assert_eq!(response.text().await.unwrap(), r#"{"message": "Hello Rust"}"#);
 
-    let response = post(
-        &format!("{}/t/myapp/hello", server.functions),
-        r#"{"name":"Trigger"}"#,
-        &[],
-    )
-    .await;
+    let response = post(&server.functions("/t/myapp/hello"), r#"{"name":"Trigger"}"#, &[]).await;
     assert_eq!(response.status(), 200);
     // The trigger writer drops everything but unwrapped headers, Content-Type and Fn-Call-Id.
     assert!(!response.headers().contains_key("fn-fdk-version"));
@@ -109,12 +104,12 @@ async fn generated_hello_world_answers_through_cli_invoke_and_trigger() {
     let logs = server.cli_ok(&dir, &["logs", "myapp", "hello"], None);
     assert!(logs.contains("Inside Python Hello World function"), "{logs}");
     let mut follow = std::process::Command::new(BIN)
-        .args(["logs", "myapp", "hello", "--follow", "--server", &server.admin])
+        .args(["logs", "myapp", "hello", "--follow", "--server", &server.admin("")])
         .stdout(std::process::Stdio::piped())
         .spawn()
         .unwrap();
     let followed = std::io::BufReader::new(follow.stdout.take().unwrap());
-    let response = post(&format!("{}/invoke/{fn_id}", server.functions), "", &[]).await;
+    let response = post(&server.functions(&format!("/invoke/{fn_id}")), "", &[]).await;
     let call_id = response.headers()["fn-call-id"].to_str().unwrap().to_string();
     // Stored lines come first, then live ones; the new call's output must show up either way.
     let (lines_tx, lines_rx) = std::sync::mpsc::channel();
@@ -158,7 +153,7 @@ async fn fn_error_rules_timeouts_crashes_and_trigger_wrapping() {
     let dir = probe(&server, work.path(), "probe", "timeout: 2\nconfig:\n  GREETING: hi\n");
     server.cli_ok(&dir, &["deploy", "--app", "errs", "--create-app"], None);
     let fn_id = server.fn_id("errs", "probe").await;
-    let invoke = format!("{}/invoke/{fn_id}", server.functions);
+    let invoke = server.functions(&format!("/invoke/{fn_id}"));
 
     // The FDK contract environment plus the fn config.
     let ok: serde_json::Value = post(&invoke, "env", &[]).await.json().await.unwrap();
@@ -214,12 +209,7 @@ async fn fn_error_rules_timeouts_crashes_and_trigger_wrapping() {
     assert_eq!(post(&invoke, "recovered", &[]).await.status(), 200);
 
     // HTTP trigger: Fn-Http-* wrapping in, function-set status and headers out.
-    let response = post(
-        &format!("{}/t/errs/probe?x=1", server.functions),
-        "",
-        &[("x-custom", "abc")],
-    )
-    .await;
+    let response = post(&server.functions("/t/errs/probe?x=1"), "", &[("x-custom", "abc")]).await;
     assert_eq!(response.status(), 201);
     assert_eq!(response.headers()["x-resp"], "r1");
     assert!(response.headers().contains_key("fn-call-id"));
@@ -252,17 +242,20 @@ async fn fn_error_rules_timeouts_crashes_and_trigger_wrapping() {
 #[tokio::test(flavor = "multi_thread")]
 async fn pools_bound_instances_reap_idle_ones_and_redeploys_drain() {
     let server = Server::start_with(ServerOptions {
-        max_per_fn: 2,
-        // Long enough for a cold start plus a short call on a loaded CI machine, well under the
-        // 2 s calls below that must overflow it.
-        queue_timeout_ms: 1000,
+        pools: Pools {
+            max_per_fn: 2,
+            // Long enough for a cold start plus a short call on a loaded CI machine, well under
+            // the 2 s calls below that must overflow it.
+            queue_timeout_ms: 1000,
+            ..Pools::default()
+        },
         ..ServerOptions::default()
     });
     let work = tempfile::tempdir().unwrap();
     let dir = probe(&server, work.path(), "pool", "idle_timeout: 1\n");
     server.cli_ok(&dir, &["deploy", "--app", "pools", "--create-app"], None);
     let fn_id = server.fn_id("pools", "pool").await;
-    let invoke = format!("{}/invoke/{fn_id}", server.functions);
+    let invoke = server.functions(&format!("/invoke/{fn_id}"));
 
     // Four parallel calls with room for two instances: all succeed on at most two processes.
     let calls: Vec<_> = (0..4)
@@ -353,7 +346,7 @@ async fn survives_kill9_restart_and_stale_socket_dirs() {
     server.cli_ok(&dir, &["deploy", "--app", "durable", "--create-app"], None);
     let first: i32 = {
         let id = server.fn_id("durable", "hello").await;
-        let response = post(&format!("{}/invoke/{id}", server.functions), "", &[]).await;
+        let response = post(&server.functions(&format!("/invoke/{id}")), "", &[]).await;
         assert_eq!(response.status(), 200);
         id.len() as i32
     };
@@ -382,8 +375,11 @@ async fn survives_kill9_restart_and_stale_socket_dirs() {
 #[tokio::test(flavor = "multi_thread")]
 async fn global_limit_evicts_idle_instances_of_other_functions() {
     let server = Server::start_with(ServerOptions {
-        max_total: 1,
-        queue_timeout_ms: 600,
+        pools: Pools {
+            max_total: 1,
+            queue_timeout_ms: 600,
+            ..Pools::default()
+        },
         ..ServerOptions::default()
     });
     let work = tempfile::tempdir().unwrap();

@@ -1,79 +1,12 @@
 //! `fngate idp …` end to end: the real binary runs `idp serve` on ephemeral ports over a temp data
 //! dir, and the CLI registers apps, clients, secrets, rotates keys and gets tokens through it.
 
-use std::io::{BufRead, BufReader};
-use std::path::Path;
-use std::process::{Child, Command, Output, Stdio};
+mod support;
+
+use std::process::Output;
 
 use serde_json::Value;
-
-struct Server {
-    child: Child,
-    idp: String,
-    admin: String,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn fngate() -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_fngate"));
-    command
-        .env_remove("FNGATE_SERVER")
-        .env_remove("FNGATE_ADMIN_TOKEN")
-        .env_remove("FNGATE_IDP");
-    command
-}
-
-fn start(data_dir: &Path) -> Server {
-    let mut child = fngate()
-        .args([
-            "idp",
-            "serve",
-            "--idp-addr",
-            "127.0.0.1:0",
-            "--admin-addr",
-            "127.0.0.1:0",
-            "--data-dir",
-        ])
-        .arg(data_dir)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let (mut idp, mut admin) = (String::new(), String::new());
-    for line in lines.by_ref() {
-        let line = line.unwrap();
-        let mut words = line.split_whitespace();
-        match (words.next(), words.next()) {
-            (Some("idp"), Some(url)) => idp = url.to_string(),
-            (Some("admin"), Some(url)) => admin = url.to_string(),
-            _ => {}
-        }
-        if line.starts_with("Press Ctrl-C") {
-            break;
-        }
-    }
-    assert!(
-        !idp.is_empty() && !admin.is_empty(),
-        "idp serve did not print its addresses"
-    );
-    Server { child, idp, admin }
-}
-
-fn cli(server: &Server, data_dir: &Path, args: &[&str]) -> Output {
-    fngate()
-        .args(["--server", &server.admin, "--data-dir"])
-        .arg(data_dir)
-        .args(args)
-        .output()
-        .unwrap()
-}
+use support::{Server, fngate};
 
 fn ok_json(output: Output) -> Value {
     assert!(
@@ -88,10 +21,9 @@ fn ok_json(output: Output) -> Value {
 fn register_grant_get_token_rotate_and_manage_secrets_through_the_cli() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path();
-    let server = start(data);
+    let server = Server::start_idp(data);
 
-    let app = ok_json(cli(
-        &server,
+    let app = ok_json(server.cli(
         data,
         &[
             "idp",
@@ -109,12 +41,12 @@ fn register_grant_get_token_rotate_and_manage_secrets_through_the_cli() {
             "-o",
             "json",
         ],
+        None,
     ));
     assert_eq!(app[0]["identifier_uri"], "api://orders");
     assert_eq!(app[0]["token_version"], 2);
 
-    let created = ok_json(cli(
-        &server,
+    let created = ok_json(server.cli(
         data,
         &[
             "idp",
@@ -126,20 +58,20 @@ fn register_grant_get_token_rotate_and_manage_secrets_through_the_cli() {
             "-o",
             "json",
         ],
+        None,
     ));
     let client_id = created["client"]["client_id"].as_str().unwrap().to_string();
     let secret = created["secret"]["value"].as_str().unwrap().to_string();
     assert_eq!(created["client"]["grants"][0]["role"], "Orders.Read");
 
     // A quick token, as printed for scripts: one JWT on stdout.
-    let token = cli(
-        &server,
+    let token = server.cli(
         data,
         &[
             "idp",
             "token",
             "--idp",
-            &server.idp,
+            &server.idp(""),
             "--client-id",
             &client_id,
             "--client-secret",
@@ -147,15 +79,15 @@ fn register_grant_get_token_rotate_and_manage_secrets_through_the_cli() {
             "--scope",
             "api://orders/.default",
         ],
+        None,
     );
     assert!(token.status.success(), "{}", String::from_utf8_lossy(&token.stderr));
     let jwt = String::from_utf8(token.stdout).unwrap();
     assert_eq!(jwt.trim().split('.').count(), 3, "{jwt}");
 
     // Over HTTPS on the same port, trusting the server's CA.
-    let https_idp = server.idp.replace("http://127.0.0.1", "https://localhost");
-    let response = ok_json(cli(
-        &server,
+    let https_idp = server.idp("").replace("http://127.0.0.1", "https://localhost");
+    let response = ok_json(server.cli(
         data,
         &[
             "idp",
@@ -171,19 +103,19 @@ fn register_grant_get_token_rotate_and_manage_secrets_through_the_cli() {
             "-o",
             "json",
         ],
+        None,
     ));
     assert_eq!(response["token_type"], "Bearer");
     assert_eq!(response["expires_in"], 3599);
 
     // A wrong secret: non-zero exit and Entra's code in the message.
-    let wrong = cli(
-        &server,
+    let wrong = server.cli(
         data,
         &[
             "idp",
             "token",
             "--idp",
-            &server.idp,
+            &server.idp(""),
             "--client-id",
             &client_id,
             "--client-secret",
@@ -191,52 +123,49 @@ fn register_grant_get_token_rotate_and_manage_secrets_through_the_cli() {
             "--scope",
             "api://orders/.default",
         ],
+        None,
     );
     assert!(!wrong.status.success());
     assert!(String::from_utf8_lossy(&wrong.stderr).contains("AADSTS7000215"));
 
     // Secrets: add, list (no values), remove.
-    let added = ok_json(cli(
-        &server,
+    let added = ok_json(server.cli(
         data,
         &["idp", "secret", "add", "daemon", "--expires-days", "30", "-o", "json"],
+        None,
     ));
-    let listed = ok_json(cli(&server, data, &["idp", "secret", "list", "daemon", "-o", "json"]));
+    let listed = ok_json(server.cli(data, &["idp", "secret", "list", "daemon", "-o", "json"], None));
     assert_eq!(listed.as_array().unwrap().len(), 2);
     assert!(!listed.to_string().contains(&secret), "listing never shows values");
-    let removed = cli(
-        &server,
+    let removed = server.cli(
         data,
         &["idp", "secret", "remove", "daemon", added["id"].as_str().unwrap()],
+        None,
     );
     assert!(removed.status.success());
-    let missing = cli(&server, data, &["idp", "secret", "remove", "daemon", "no-such-id"]);
+    let missing = server.cli(data, &["idp", "secret", "remove", "daemon", "no-such-id"], None);
     assert!(!missing.status.success());
     assert!(String::from_utf8_lossy(&missing.stderr).contains("no secret with id"));
 
     // A grant of a role the API does not define is refused with the reason.
-    let bad = cli(
-        &server,
+    let bad = server.cli(
         data,
         &["idp", "client", "grant", "daemon", "orders/Orders.Delete"],
+        None,
     );
     assert!(!bad.status.success());
     assert!(String::from_utf8_lossy(&bad.stderr).contains("has no app role \"Orders.Delete\""));
 
     // Keys: rotation publishes two keys.
-    let keys = ok_json(cli(
-        &server,
-        data,
-        &["idp", "keys", "rotate", "--overlap", "600", "-o", "json"],
-    ));
+    let keys = ok_json(server.cli(data, &["idp", "keys", "rotate", "--overlap", "600", "-o", "json"], None));
     assert_eq!(keys.as_array().unwrap().len(), 2);
 
-    let overview = ok_json(cli(&server, data, &["idp", "list", "-o", "json"]));
+    let overview = ok_json(server.cli(data, &["idp", "list", "-o", "json"], None));
     assert_eq!(overview["api_apps"][0]["name"], "orders");
     assert_eq!(overview["clients"][0]["name"], "daemon");
     assert_eq!(overview["keys"].as_array().unwrap().len(), 2);
 
-    let ca = cli(&server, data, &["idp", "ca"]);
+    let ca = server.cli(data, &["idp", "ca"], None);
     let ca_path = String::from_utf8(ca.stdout).unwrap();
     assert!(
         std::fs::read_to_string(ca_path.trim())
@@ -261,7 +190,7 @@ fn cli_without_a_server_says_so() {
 #[test]
 fn a_second_server_on_the_same_data_dir_is_refused() {
     let dir = tempfile::tempdir().unwrap();
-    let _first = start(dir.path());
+    let _first = Server::start_idp(dir.path());
     let second = fngate()
         .args([
             "idp",

@@ -1,0 +1,427 @@
+//! Shared harness for the binary's integration tests: runs the real `fngate up` (or `fngate idp
+//! serve`) on loopback ports with a data dir, and the CLI against it; functions use the real FDKs
+//! (fdk from PyPI, @fnproject/fdk from npm).
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Output, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_fngate");
+
+fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// The test tools scripts/test.sh installs; fails loudly when they are missing.
+pub fn test_tools() -> PathBuf {
+    let dir = std::env::var_os("FNGATE_TEST_TOOLS")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| workspace_root().join("target/test-tools"));
+    assert!(
+        dir.join("venv/bin/fdk").is_file(),
+        "the real Python fdk is missing from {} — run scripts/test.sh (it installs the test tools)",
+        dir.display()
+    );
+    dir
+}
+
+/// Prepared environments and the pip cache are shared by every test (and test binary), so
+/// pip and npm download once; fngate keys environments by dependency hash and locks them.
+pub fn shared_dir(name: &str) -> PathBuf {
+    let dir = workspace_root().join("target/fngate-test").join(name);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// The binary, without the settings a developer's shell may carry that would point the CLI
+/// elsewhere.
+pub fn fngate() -> Command {
+    let mut command = Command::new(BIN);
+    command
+        .env_remove("FNGATE_SERVER")
+        .env_remove("FNGATE_ADMIN_TOKEN")
+        .env_remove("FNGATE_IDP");
+    command
+}
+
+#[derive(Clone, Copy)]
+/// Fixed loopback ports, so a restarted server is reachable where the deployment's JWKS URI
+/// points (the IdP's address is part of the stored specification).
+pub struct Ports {
+    pub gateway: u16,
+    pub functions: u16,
+    pub idp: u16,
+    pub admin: u16,
+}
+
+impl Ports {
+    pub fn free() -> Ports {
+        // Hold all four listeners at once so the OS hands out four distinct ports.
+        let listeners: Vec<std::net::TcpListener> = (0..4)
+            .map(|_| std::net::TcpListener::bind("127.0.0.1:0").unwrap())
+            .collect();
+        let port = |i: usize| listeners[i].local_addr().unwrap().port();
+        Ports {
+            gateway: port(0),
+            functions: port(1),
+            idp: port(2),
+            admin: port(3),
+        }
+    }
+}
+
+#[derive(Default)]
+pub struct ServerOptions {
+    /// Ports 0 when `None`: the server picks free ones.
+    pub ports: Option<Ports>,
+    /// A fresh temp dir when `None`.
+    pub data: Option<PathBuf>,
+    /// More arguments for the serving command, such as `--demo`.
+    pub args: Vec<String>,
+    pub pools: Pools,
+}
+
+/// The functions' instance pools: small, with a short queue, so that overload shows quickly.
+pub struct Pools {
+    pub max_per_fn: usize,
+    pub max_total: usize,
+    /// `FNGATE_QUEUE_TIMEOUT_MS`: how long a call waits for an instance before a 503.
+    pub queue_timeout_ms: u64,
+}
+
+impl Default for Pools {
+    fn default() -> Self {
+        Pools {
+            max_per_fn: 4,
+            max_total: 64,
+            queue_timeout_ms: 5000,
+        }
+    }
+}
+
+/// The serving command: all of `fngate up`, or `fngate idp serve`.
+enum Serve {
+    Up,
+    IdpOnly,
+}
+
+pub struct Server {
+    child: Option<Child>,
+    pub data: PathBuf,
+    _tmp: Option<tempfile::TempDir>,
+    /// Every stdout line so far (the endpoint table, the access log).
+    stdout: Arc<Mutex<Vec<String>>>,
+    /// (listener, URL) as the endpoint table printed them.
+    endpoints: Vec<(String, String)>,
+}
+
+impl Server {
+    pub fn start() -> Server {
+        Server::start_with(ServerOptions::default())
+    }
+
+    pub fn start_with(options: ServerOptions) -> Server {
+        Server::spawn(Serve::Up, options)
+    }
+
+    /// `fngate idp serve`: the IdP and its admin API alone.
+    pub fn start_idp(data: &Path) -> Server {
+        let options = ServerOptions {
+            data: Some(data.to_path_buf()),
+            ..ServerOptions::default()
+        };
+        Server::spawn(Serve::IdpOnly, options)
+    }
+
+    fn spawn(serve: Serve, options: ServerOptions) -> Server {
+        let (tmp, data) = match options.data {
+            Some(data) => (None, data),
+            None => {
+                let tmp = tempfile::Builder::new().prefix("fng").tempdir().unwrap();
+                let data = tmp.path().join("data");
+                (Some(tmp), data)
+            }
+        };
+        let addr = |port: Option<u16>| format!("127.0.0.1:{}", port.unwrap_or(0));
+        let ports = options.ports;
+        let mut command = fngate();
+        if let Serve::IdpOnly = serve {
+            command.args(["idp", "serve"]);
+        } else {
+            test_tools();
+            command
+                .arg("up")
+                .args(["--gateway-addr", &addr(ports.map(|p| p.gateway))])
+                .args(["--functions-addr", &addr(ports.map(|p| p.functions))])
+                .args(["--max-instances-per-fn", &options.pools.max_per_fn.to_string()])
+                .args(["--max-instances-total", &options.pools.max_total.to_string()]);
+        }
+        let mut child = command
+            .args(["--idp-addr", &addr(ports.map(|p| p.idp))])
+            .args(["--admin-addr", &addr(ports.map(|p| p.admin))])
+            .args(&options.args)
+            .arg("--data-dir")
+            .arg(&data)
+            .env("FNGATE_ENVS_DIR", shared_dir("envs"))
+            .env("PIP_CACHE_DIR", shared_dir("pip-cache"))
+            .env("npm_config_cache", shared_dir("npm-cache"))
+            .env("FNGATE_QUEUE_TIMEOUT_MS", options.pools.queue_timeout_ms.to_string())
+            .env("FNGATE_HOT_START_TIMEOUT_MS", "10000")
+            .env("FNGATE_LOG", "warn")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("start fngate");
+        let stdout = child.stdout.take().unwrap();
+        let lines = Arc::new(Mutex::new(Vec::new()));
+        let (ready_tx, ready_rx) = std::sync::mpsc::channel();
+        let sink = lines.clone();
+        // Reads to the end, so the server never blocks on a full pipe.
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                let ready = line.starts_with("Press Ctrl-C");
+                sink.lock().unwrap().push(line);
+                if ready {
+                    let _ = ready_tx.send(());
+                }
+            }
+        });
+        let mut server = Server {
+            child: Some(child),
+            data,
+            _tmp: tmp,
+            stdout: lines,
+            endpoints: Vec::new(),
+        };
+        ready_rx
+            .recv_timeout(Duration::from_secs(120))
+            .unwrap_or_else(|_| panic!("fngate did not start; stdout so far:\n{}", server.stdout()));
+        server.endpoints = server
+            .stdout
+            .lock()
+            .unwrap()
+            .iter()
+            .filter_map(|line| match line.split_whitespace().collect::<Vec<_>>().as_slice() {
+                [name @ ("gateway" | "functions" | "idp" | "admin"), url, ..] => {
+                    Some((name.to_string(), url.to_string()))
+                }
+                _ => None,
+            })
+            .collect();
+        server
+    }
+
+    /// `path` on the listener the endpoint table printed as `listener`.
+    fn url(&self, listener: &str, path: &str) -> String {
+        let (_, base) = self
+            .endpoints
+            .iter()
+            .find(|(name, _)| name == listener)
+            .unwrap_or_else(|| panic!("fngate printed no {listener} address"));
+        format!("{base}{path}")
+    }
+
+    pub fn gateway(&self, path: &str) -> String {
+        self.url("gateway", path)
+    }
+
+    pub fn functions(&self, path: &str) -> String {
+        self.url("functions", path)
+    }
+
+    pub fn idp(&self, path: &str) -> String {
+        self.url("idp", path)
+    }
+
+    pub fn admin(&self, path: &str) -> String {
+        self.url("admin", path)
+    }
+
+    /// The bound ports, to restart on the same addresses.
+    pub fn ports(&self) -> Ports {
+        let port = |listener: &str| {
+            let url = self.url(listener, "");
+            url.rsplit(':').next().unwrap().parse().unwrap()
+        };
+        Ports {
+            gateway: port("gateway"),
+            functions: port("functions"),
+            idp: port("idp"),
+            admin: port("admin"),
+        }
+    }
+
+    /// Everything printed on stdout so far.
+    pub fn stdout(&self) -> String {
+        self.stdout.lock().unwrap().join("\n")
+    }
+
+    /// The stdout line holding `needle` (waits up to 5 s for it to be read).
+    pub fn stdout_line(&self, needle: &str) -> String {
+        let deadline = Instant::now() + Duration::from_secs(5);
+        loop {
+            if let Some(line) = self.stdout.lock().unwrap().iter().find(|l| l.contains(needle)) {
+                return line.clone();
+            }
+            assert!(Instant::now() < deadline, "no stdout line has {needle:?}");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// SIGKILL, as a crash would; the data dir stays for a restart.
+    pub fn kill9(&mut self) -> PathBuf {
+        let mut child = self.child.take().unwrap();
+        child.kill().unwrap();
+        child.wait().unwrap();
+        self.data.clone()
+    }
+
+    /// SIGTERM, then the exit status once the server has drained and stopped.
+    pub fn terminate(&mut self) -> ExitStatus {
+        let mut child = self.child.take().expect("server running");
+        sigterm_and_wait(&mut child, Duration::from_secs(60)).expect("fngate did not stop within 60 s of SIGTERM")
+    }
+
+    /// Runs the CLI against this server in `dir`, optionally feeding stdin; the whole output,
+    /// whether it succeeded or not.
+    pub fn cli(&self, dir: &Path, args: &[&str], stdin: Option<&[u8]>) -> Output {
+        let mut child = fngate()
+            .args(args)
+            .args(["--server", &self.admin(""), "--data-dir"])
+            .arg(&self.data)
+            .current_dir(dir)
+            .env("PIP_CACHE_DIR", shared_dir("pip-cache"))
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut input = child.stdin.take().unwrap();
+        if let Some(bytes) = stdin {
+            input.write_all(bytes).unwrap();
+        }
+        drop(input);
+        child.wait_with_output().unwrap()
+    }
+
+    /// Like `cli`, asserting success; returns stdout.
+    pub fn cli_ok(&self, dir: &Path, args: &[&str], stdin: Option<&[u8]>) -> String {
+        let out = self.cli(dir, args, stdin);
+        assert!(
+            out.status.success(),
+            "fngate {args:?} failed:\nstdout: {}\nstderr: {}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    }
+
+    pub async fn status(&self) -> serde_json::Value {
+        reqwest::get(self.admin("/fngate/functions/status"))
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    }
+
+    pub async fn fn_status(&self, app: &str, function: &str) -> serde_json::Value {
+        self.status().await["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|i| i["app"] == app && i["fn"] == function)
+            .cloned()
+            .unwrap_or_else(|| panic!("{app}/{function} missing from status"))
+    }
+
+    pub async fn fn_id(&self, app: &str, function: &str) -> String {
+        self.fn_status(app, function).await["fn_id"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    }
+}
+
+/// SIGTERM, then the exit status, or `None` if the process still runs after `grace`.
+fn sigterm_and_wait(child: &mut Child, grace: Duration) -> Option<ExitStatus> {
+    let _ = nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(child.id() as i32),
+        nix::sys::signal::Signal::SIGTERM,
+    );
+    let deadline = Instant::now() + grace;
+    while Instant::now() < deadline {
+        if let Ok(Some(status)) = child.try_wait() {
+            return Some(status);
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    None
+}
+
+impl Drop for Server {
+    // A graceful stop, so that tests may check what shutdown cleans up.
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take()
+            && sigterm_and_wait(&mut child, Duration::from_secs(10)).is_none()
+        {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+/// `fngate init` in `parent`; returns the function directory.
+pub fn init(server: &Server, parent: &Path, runtime: &str, name: &str, trigger: bool) -> PathBuf {
+    let mut args = vec!["init", "--runtime", runtime];
+    if trigger {
+        args.extend(["--trigger", "http"]);
+    }
+    args.push(name);
+    server.cli_ok(parent, &args, None);
+    parent.join(name)
+}
+
+/// Appends lines to func.yaml.
+pub fn append_yaml(dir: &Path, extra: &str) {
+    let path = dir.join("func.yaml");
+    let mut text = std::fs::read_to_string(&path).unwrap();
+    text.push_str(extra);
+    std::fs::write(path, text).unwrap();
+}
+
+/// Polls `check` until it holds or `timeout` passes.
+pub async fn eventually<F, Fut>(timeout: Duration, mut check: F) -> bool
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = Instant::now() + timeout;
+    while Instant::now() < deadline {
+        if check().await {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    check().await
+}
+
+/// POSTs `body` to `url` with optional headers.
+pub async fn post(url: &str, body: &str, headers: &[(&str, &str)]) -> reqwest::Response {
+    let mut request = reqwest::Client::new().post(url).body(body.to_string());
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
+    request.send().await.unwrap()
+}
+
+pub fn process_alive(pid: i32) -> bool {
+    // A zombie counts as gone: it no longer runs.
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Ok(stat) => !stat.split(") ").nth(1).is_some_and(|rest| rest.starts_with('Z')),
+        Err(_) => false,
+    }
+}
