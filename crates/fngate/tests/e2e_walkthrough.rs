@@ -3,7 +3,7 @@
 
 mod support;
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -148,6 +148,29 @@ async fn client_credentials(
     body["access_token"].as_str().unwrap().to_string()
 }
 
+/// Writes a specification to `dir/<name>.json` for the CLI.
+fn write_spec(dir: &Path, name: &str, text: &str) -> PathBuf {
+    let path = dir.join(format!("{name}.json"));
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+/// `fngate gateway deploy` of `spec` as deployment `name` on `prefix`.
+fn deploy(stack: &Server, dir: &Path, name: &str, prefix: &str, spec: &Path) {
+    let spec = spec.to_str().unwrap();
+    let args = [
+        "gateway",
+        "deploy",
+        "--name",
+        name,
+        "--path-prefix",
+        prefix,
+        "--spec",
+        spec,
+    ];
+    stack.cli_ok(dir, &args, None);
+}
+
 /// The seed example with its placeholders filled for the dev IdP and the deployed function.
 fn seed_spec(example: &str, stack: &Server, tenant: &str) -> String {
     let path = Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -204,23 +227,13 @@ async fn walkthrough_end_to_end_survives_restart_and_drains_on_sigterm() {
 
     // Identities and the deployment from the seed example.
     let (tenant, client, secret) = register_identities(&stack, &work);
-    let spec = work.join("spec.json");
-    std::fs::write(&spec, seed_spec("seed-deployment.token-auth.json", &stack, &tenant)).unwrap();
-    validate_against_live_functions(&stack, &work, &spec);
-    stack.cli_ok(
+    let spec = write_spec(
         &work,
-        &[
-            "gateway",
-            "deploy",
-            "--name",
-            "demo",
-            "--path-prefix",
-            "/v1",
-            "--spec",
-            spec.to_str().unwrap(),
-        ],
-        None,
+        "demo",
+        &seed_spec("seed-deployment.token-auth.json", &stack, &tenant),
     );
+    validate_against_live_functions(&stack, &work, &spec);
+    deploy(&stack, &work, "demo", "/v1", &spec);
 
     // No token: 401 with a Bearer challenge.
     let url = stack.gateway("/v1/python-func");
@@ -311,22 +324,12 @@ async fn walkthrough_end_to_end_survives_restart_and_drains_on_sigterm() {
     assert_eq!(status, 401, "after restart the deployment still requires a token");
 
     // The legacy JWT_AUTHENTICATION variant of the seed spec behaves the same.
-    let legacy = work.join("legacy.json");
-    std::fs::write(&legacy, seed_spec("seed-deployment.jwt-auth.json", &stack, &tenant)).unwrap();
-    stack.cli_ok(
+    let legacy = write_spec(
         &work,
-        &[
-            "gateway",
-            "deploy",
-            "--name",
-            "legacy",
-            "--path-prefix",
-            "/legacy",
-            "--spec",
-            legacy.to_str().unwrap(),
-        ],
-        None,
+        "legacy",
+        &seed_spec("seed-deployment.jwt-auth.json", &stack, &tenant),
     );
+    deploy(&stack, &work, "legacy", "/legacy", &legacy);
     let legacy_url = stack.gateway("/legacy/python-func");
     assert_eq!(call(&http, &legacy_url, None).await.0, 401);
     assert_eq!(call(&http, &legacy_url, Some(&other)).await.0, 401);
@@ -574,28 +577,10 @@ async fn gateway_tls_flags_serve_https_with_h2_and_a_bad_certificate_is_refused_
             key_pem.to_str().unwrap(),
         ],
     );
-    let spec = tmp.path().join("spec.json");
-    std::fs::write(
-        &spec,
-        json!({"routes": [{"path": "/hello", "methods": ["GET"],
-            "backend": {"type": "STOCK_RESPONSE_BACKEND", "status": 200, "body": "over https"}}]})
-        .to_string(),
-    )
-    .unwrap();
-    stack.cli_ok(
-        tmp.path(),
-        &[
-            "gateway",
-            "deploy",
-            "--name",
-            "tls",
-            "--path-prefix",
-            "/s",
-            "--spec",
-            spec.to_str().unwrap(),
-        ],
-        None,
-    );
+    let spec = json!({"routes": [{"path": "/hello", "methods": ["GET"],
+        "backend": {"type": "STOCK_RESPONSE_BACKEND", "status": 200, "body": "over https"}}]});
+    let spec = write_spec(tmp.path(), "tls", &spec.to_string());
+    deploy(&stack, tmp.path(), "tls", "/s", &spec);
     let https = reqwest::Client::builder()
         .add_root_certificate(reqwest::Certificate::from_pem(cert.cert.pem().as_bytes()).unwrap())
         .resolve("localhost", ([127, 0, 0, 1], ports.gateway).into())
@@ -644,28 +629,10 @@ async fn access_log_counts_streamed_bodies_and_logs_an_abandoned_response_once()
     let tmp = tempfile::Builder::new().prefix("fng-log").tempdir().unwrap();
     let backend = streaming_backend().await;
     let stack = up(&tmp.path().join("data"), Ports::free(), &[]);
-    let spec = tmp.path().join("spec.json");
-    std::fs::write(
-        &spec,
-        json!({"routes": [{"path": "/{rest*}", "methods": ["ANY"],
-            "backend": {"type": "HTTP_BACKEND", "url": format!("http://{backend}/${{request.path[rest]}}")}}]})
-        .to_string(),
-    )
-    .unwrap();
-    stack.cli_ok(
-        tmp.path(),
-        &[
-            "gateway",
-            "deploy",
-            "--name",
-            "streams",
-            "--path-prefix",
-            "/s",
-            "--spec",
-            spec.to_str().unwrap(),
-        ],
-        None,
-    );
+    let spec = json!({"routes": [{"path": "/{rest*}", "methods": ["ANY"],
+        "backend": {"type": "HTTP_BACKEND", "url": format!("http://{backend}/${{request.path[rest]}}")}}]});
+    let spec = write_spec(tmp.path(), "streams", &spec.to_string());
+    deploy(&stack, tmp.path(), "streams", "/s", &spec);
 
     // A chunked request body, a chunked response: both sizes are only known once streamed.
     let parts = ["hello ", "chunked ", "world"];
