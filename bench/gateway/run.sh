@@ -6,8 +6,10 @@
 # /proc/<pid>/stat (utime+stime). nginx runs 1 worker, HAProxy nbthread 1, fngate TOKIO_WORKER_THREADS=1.
 # Env: ROUNDS (3), DURATION (5s), FNGATE_BIN (use this fngate binary instead of building one),
 # PINGORA=1 (also build and measure bench/gateway/pingora, the smallest Pingora proxy, one thread, as a
-# second proxy baseline: where a purpose-built Rust proxy engine lands against HAProxy here). Access logging is off on all three (nginx `access_log off`, spec
-# `loggingPolicies.accessLog.isEnabled: false`).
+# second proxy baseline: where a purpose-built Rust proxy engine lands against HAProxy here),
+# ACCESS_LOG=1 (also measure fngate's proxy route with its access log on, fngate's default: a second
+# deployment under /logged, lines to a file). Access logging is otherwise off on every server (nginx
+# `access_log off`, spec `loggingPolicies.accessLog.isEnabled: false`; HAProxy logs nothing here).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 root="$PWD"
@@ -17,6 +19,7 @@ ROUNDS="${ROUNDS:-3}"
 DURATION="${DURATION:-5s}"
 NGX_PORT=18180; HP_PORT=18181; GW_PORT=18190; ADMIN_PORT=18191; PG_PORT=18182
 PINGORA="${PINGORA:-0}"
+ACCESS_LOG="${ACCESS_LOG:-0}"
 
 if [ "$(id -u)" = 0 ]; then
   missing=()
@@ -87,6 +90,8 @@ cat > "$work/spec.json" <<SPEC
 }
 SPEC
 
+sed 's/"isEnabled": false/"isEnabled": true/' "$work/spec.json" > "$work/spec-logged.json"
+
 pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; }
 trap cleanup EXIT
@@ -112,9 +117,14 @@ fi
 wait_url "http://127.0.0.1:$NGX_PORT/"; wait_url "http://127.0.0.1:$HP_PORT/"; wait_url "http://127.0.0.1:$ADMIN_PORT/healthz"
 "$bin" gateway deploy --server "http://127.0.0.1:$ADMIN_PORT" --data-dir "$work/data" \
   --name bench --path-prefix / --spec "$work/spec.json" >&2
+if [ "$ACCESS_LOG" = 1 ]; then
+  "$bin" gateway deploy --server "http://127.0.0.1:$ADMIN_PORT" --data-dir "$work/data" \
+    --name logged --path-prefix /logged --spec "$work/spec-logged.json" >&2
+fi
 
 urls=("http://127.0.0.1:$NGX_PORT/" "http://127.0.0.1:$HP_PORT/" "http://127.0.0.1:$GW_PORT/stock" "http://127.0.0.1:$GW_PORT/proxy")
 [ "$PINGORA" = 1 ] && urls+=("http://127.0.0.1:$PG_PORT/")
+[ "$ACCESS_LOG" = 1 ] && urls+=("http://127.0.0.1:$GW_PORT/logged/proxy")
 for url in "${urls[@]}"; do
   body=$(curl -s "$url")
   [ "$body" = '{"message":"Hello World"}' ] || { echo "correctness check failed: $url answered $body" >&2; exit 1; }
@@ -144,6 +154,7 @@ median() { sort -g | awk '{a[NR] = $1} END { print a[int((NR + 1) / 2)] }'; }
 declare -A R
 names=(nginx fngate_stock haproxy fngate_proxy)
 [ "$PINGORA" = 1 ] && names+=(pingora)
+[ "$ACCESS_LOG" = 1 ] && names+=(fngate_proxy_logged)
 for round in $(seq 1 "$ROUNDS"); do
   echo "round $round/$ROUNDS" >&2
   # nginx serves from its worker process (a child of the master).
@@ -153,6 +164,9 @@ for round in $(seq 1 "$ROUNDS"); do
   R[haproxy.$round]=$(measure "http://127.0.0.1:$HP_PORT/" "$HP_PID")
   R[fngate_proxy.$round]=$(measure "http://127.0.0.1:$GW_PORT/proxy" "$GW_PID")
   if [ "$PINGORA" = 1 ]; then R[pingora.$round]=$(measure "http://127.0.0.1:$PG_PORT/" "$PG_PID"); fi
+  if [ "$ACCESS_LOG" = 1 ]; then
+    R[fngate_proxy_logged.$round]=$(measure "http://127.0.0.1:$GW_PORT/logged/proxy" "$GW_PID")
+  fi
 done
 
 declare -A RPS P99 CPU
@@ -169,11 +183,15 @@ row "fngate STOCK_RESPONSE_BACKEND" fngate_stock
 row "haproxy -> nginx" haproxy
 row "fngate HTTP_BACKEND -> nginx" fngate_proxy
 [ "$PINGORA" = 1 ] && row "pingora (1 thread) -> nginx" pingora
+[ "$ACCESS_LOG" = 1 ] && row "fngate HTTP_BACKEND, access log on" fngate_proxy_logged
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
 echo
 echo "stock: fngate/nginx throughput = $(ratio "${RPS[fngate_stock]}" "${RPS[nginx]}") (target >= 0.50)"
 echo "proxy: fngate/haproxy throughput = $(ratio "${RPS[fngate_proxy]}" "${RPS[haproxy]}") (target >= 1.00); p99 fngate ${P99[fngate_proxy]} ms vs haproxy ${P99[haproxy]} ms (target: no worse)"
 if [ "$PINGORA" = 1 ]; then
   echo "pingora: pingora/haproxy throughput = $(ratio "${RPS[pingora]}" "${RPS[haproxy]}"); fngate/pingora = $(ratio "${RPS[fngate_proxy]}" "${RPS[pingora]}")"
+fi
+if [ "$ACCESS_LOG" = 1 ]; then
+  echo "access log: fngate proxy with/without = $(ratio "${RPS[fngate_proxy_logged]}" "${RPS[fngate_proxy]}") (throughput); with it on vs haproxy = $(ratio "${RPS[fngate_proxy_logged]}" "${RPS[haproxy]}")"
 fi
 echo "raw wrk output: $work/wrk.log"
