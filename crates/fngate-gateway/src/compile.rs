@@ -157,7 +157,7 @@ pub(crate) async fn compile(
         {
             problems.push(Problem {
                 path: format!("routes[{i}].path"),
-                message: format!("{:?} repeats route {:?} for the same method(s)", a.path, b.path),
+                message: format!("{:?} repeats route {:?} for the same method(s)", a.path(), b.path()),
             });
         }
     }
@@ -322,22 +322,18 @@ fn route(
         None => HeaderTransforms::default(),
     };
     match (pattern, backend) {
-        (Some(pattern), Some(backend)) if problems.is_empty() => {
-            let path: Arc<str> = Arc::from(r.path.as_str());
-            Ok(Route {
-                metrics: Arc::new(RouteMetrics::new(deployment.clone(), path.clone())),
-                path,
-                pattern,
-                methods,
-                backend,
-                cors,
-                authorization,
-                validations,
-                request_headers,
-                query,
-                response_headers,
-            })
-        }
+        (Some(pattern), Some(backend)) if problems.is_empty() => Ok(Route {
+            metrics: Arc::new(RouteMetrics::new(deployment.clone(), Arc::from(r.path.as_str()))),
+            pattern,
+            methods,
+            backend,
+            cors,
+            authorization,
+            validations,
+            request_headers,
+            query,
+            response_headers,
+        }),
         _ => Err(problems),
     }
 }

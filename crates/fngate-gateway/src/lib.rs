@@ -11,8 +11,8 @@
 //! (for `fngate gateway validate` without a server), [`admin`] request/response types.
 //!
 //! Request flow: `server` (listener) → `pipeline` (stages in order) → `policy::*` →
-//! `backend::*`; `observe` (metrics) and `access_log` (through `log_sink`) record each request; `compile` turns a
-//! specification into the `table` the pipeline reads.
+//! `backend::*`; `observe` (metrics) and `access_log` (through `log_sink`) record each request;
+//! `compile` turns a specification into the `table` the pipeline reads.
 
 // A `Rejection` (status + headers) is the gateway's ordinary answer, not an exceptional path;
 // boxing it on every refused request would only add an allocation.
@@ -176,7 +176,7 @@ impl Gateway {
                     .routes
                     .iter()
                     .map(|r| RouteStatus {
-                        path: r.path.to_string(),
+                        path: r.path().to_string(),
                         methods: r.methods.names(),
                         backend: r.backend.type_name().to_string(),
                     })

@@ -32,7 +32,6 @@ pub(crate) struct Deployment {
 }
 
 pub(crate) struct Route {
-    pub path: Arc<str>,
     pub pattern: PathPattern,
     pub methods: MethodSet,
     pub backend: Backend,
@@ -43,7 +42,15 @@ pub(crate) struct Route {
     pub request_headers: HeaderTransforms,
     pub query: QueryTransforms,
     pub response_headers: HeaderTransforms,
+    /// The route's metric handles; they also keep its path as the spec wrote it.
     pub metrics: Arc<RouteMetrics>,
+}
+
+impl Route {
+    /// The route's path pattern as the spec wrote it (`/items/{id}`).
+    pub fn path(&self) -> &str {
+        self.metrics.pattern()
+    }
 }
 
 #[derive(Default)]
