@@ -46,11 +46,13 @@ impl Pool {
         queue_timeout: Duration,
         evict: Evictor,
     ) -> Pool {
+        // A function may always run one instance.
+        let max_per_fn = max_per_fn.max(1);
         Pool {
             spec: Arc::new(spec),
             idle: std::sync::Mutex::new(Vec::new()),
-            per_fn: Arc::new(Semaphore::new(max_per_fn.max(1))),
-            max_per_fn: max_per_fn.max(1),
+            per_fn: Arc::new(Semaphore::new(max_per_fn)),
+            max_per_fn,
             global,
             logs,
             returned: Notify::new(),
