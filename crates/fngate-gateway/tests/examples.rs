@@ -1,4 +1,4 @@
-//! The shared example specifications (copied from /work/shared/examples) load and serve, with
+//! The repository's example specifications (`examples/` at the top of the repo) load and serve, with
 //! their placeholders filled: JWKS from a local key server, functions from the test invoker,
 //! HTTP backends from a local upstream.
 
@@ -84,7 +84,7 @@ fn fill(value: &mut Value, idp: SocketAddr, upstream: SocketAddr) {
 }
 
 fn example(name: &str, idp: SocketAddr, upstream: SocketAddr) -> Value {
-    let path = format!("{}/tests/examples/{name}", env!("CARGO_MANIFEST_DIR"));
+    let path = format!("{}/../../examples/{name}", env!("CARGO_MANIFEST_DIR"));
     let mut spec: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
     fill(&mut spec, idp, upstream);
     spec

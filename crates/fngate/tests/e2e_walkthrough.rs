@@ -174,14 +174,9 @@ fn deploy(stack: &Server, dir: &Path, name: &str, prefix: &str, spec: &Path) {
 /// The seed example with its placeholders filled for the dev IdP and the deployed function.
 fn seed_spec(example: &str, stack: &Server, tenant: &str) -> String {
     let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../../shared/examples")
+        .join("../../examples")
         .join(example);
-    let text = std::fs::read_to_string(&path).unwrap_or_else(|err| {
-        panic!(
-            "cannot read {} (shared/ must sit beside the repo): {err}",
-            path.display()
-        )
-    });
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|err| panic!("cannot read {}: {err}", path.display()));
     text.replace(
         "https://login.microsoftonline.com/<tenant-id>/discovery/v2.0/keys",
         &stack.idp(&format!("/{tenant}/discovery/v2.0/keys")),
