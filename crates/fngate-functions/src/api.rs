@@ -506,12 +506,7 @@ async fn update_fn(State(rt): Rt, Path(id): Path<String>, body: Bytes) -> ApiRes
 
 /// Merges an update into a stored fn ([`merge_fn`]), writes it and reloads; `deployment`, when
 /// given, replaces the code it runs (OCI: a new image).
-pub async fn update_stored_fn(
-    rt: &Runtime,
-    id: &str,
-    input: &FnInput,
-    deployment: Option<String>,
-) -> ApiResult<FnRow> {
+pub async fn update_stored_fn(rt: &Runtime, id: &str, input: &FnInput, deployment: Option<String>) -> ApiResult<FnRow> {
     let _guard = rt.lock_writes().await;
     let row = db::get_fn(rt.store().pool(), id)
         .await?

@@ -212,7 +212,11 @@ fn later(a: &str, b: &str) -> String {
 
 fn gateway_hostname(shared: &Shared) -> String {
     let url = &shared.config.gateway_url;
-    url.split_once("://").map(|(_, rest)| rest).unwrap_or(url).trim_end_matches('/').to_string()
+    url.split_once("://")
+        .map(|(_, rest)| rest)
+        .unwrap_or(url)
+        .trim_end_matches('/')
+        .to_string()
 }
 
 fn gateway_json(shared: &Shared, row: &GatewayRow, summary: bool) -> (Value, String) {
@@ -253,7 +257,10 @@ async fn list_gateways(State(shared): St, Query(query): Query<ListQuery>) -> Oci
     for row in db::list_gateways(shared.store.pool()).await? {
         if row.compartment_id != compartment
             || query.display_name.as_deref().is_some_and(|n| n != row.display_name)
-            || query.lifecycle_state.as_deref().is_some_and(|s| !s.eq_ignore_ascii_case("ACTIVE"))
+            || query
+                .lifecycle_state
+                .as_deref()
+                .is_some_and(|s| !s.eq_ignore_ascii_case("ACTIVE"))
         {
             continue;
         }
@@ -310,14 +317,25 @@ async fn create_gateway(State(shared): St, body: Bytes) -> OciResult<Response> {
         "gateway",
         "CREATED",
         &gateway_ocid,
-        format!("Created gateway {gateway_ocid}, served at {}", shared.config.gateway_url),
+        format!(
+            "Created gateway {gateway_ocid}, served at {}",
+            shared.config.gateway_url
+        ),
     )
     .await?;
     let (json, etag) = gateway_json(&shared, &row, false);
-    Ok(with_work_request(json_answer(StatusCode::OK, &json, Some(&etag)), &work))
+    Ok(with_work_request(
+        json_answer(StatusCode::OK, &json, Some(&etag)),
+        &work,
+    ))
 }
 
-async fn update_gateway(State(shared): St, Path(id): Path<String>, headers: HeaderMap, body: Bytes) -> OciResult<Response> {
+async fn update_gateway(
+    State(shared): St,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> OciResult<Response> {
     let body = parse_object(&body)?;
     let _guard = shared.writes.lock().await;
     let mut row = load_gateway(&shared, &id).await?;
@@ -390,7 +408,12 @@ fn gateway_of(meta: Option<&ResourceRow>) -> String {
         .unwrap_or_else(|| DEFAULT_GATEWAY.to_string())
 }
 
-fn deployment_json(shared: &Shared, record: &DeploymentRecord, meta: Option<&ResourceRow>, summary: bool) -> (Value, String) {
+fn deployment_json(
+    shared: &Shared,
+    record: &DeploymentRecord,
+    meta: Option<&ResourceRow>,
+    summary: bool,
+) -> (Value, String) {
     let fields = meta.map(|m| fields_of(&m.fields)).unwrap_or_default();
     let serving = shared.gateway.status().iter().any(|d| d.name == record.name);
     let updated = match fields.get("timeUpdated").and_then(Value::as_str) {
@@ -420,7 +443,12 @@ fn deployment_json(shared: &Shared, record: &DeploymentRecord, meta: Option<&Res
     if !summary {
         out["specification"] = specification_value(record);
     }
-    let etag = etag_of(&[&record.name, &updated, &record.spec_text, &Value::Object(fields).to_string()]);
+    let etag = etag_of(&[
+        &record.name,
+        &updated,
+        &record.spec_text,
+        &Value::Object(fields).to_string(),
+    ]);
     (out, etag)
 }
 
@@ -461,10 +489,10 @@ fn deploy_error(err: DeployError) -> OciError {
 fn spec_text(body: &Map<String, Value>) -> OciResult<Option<String>> {
     match body.get("specification") {
         None | Some(Value::Null) => Ok(None),
-        Some(spec @ Value::Object(_)) => serde_json::to_string_pretty(spec)
-            .map(Some)
-            .map_err(OciError::internal),
-        Some(_) => Err(OciError::invalid("specification must be an object (an ApiSpecification)")),
+        Some(spec @ Value::Object(_)) => serde_json::to_string_pretty(spec).map(Some).map_err(OciError::internal),
+        Some(_) => Err(OciError::invalid(
+            "specification must be an object (an ApiSpecification)",
+        )),
     }
 }
 
@@ -482,7 +510,10 @@ async fn list_deployments(State(shared): St, Query(query): Query<ListQuery>) -> 
         let matches = json["compartmentId"] == compartment
             && gateway.as_deref().is_none_or(|g| gateway_of(meta) == g)
             && query.display_name.as_deref().is_none_or(|n| json["displayName"] == n)
-            && query.lifecycle_state.as_deref().is_none_or(|s| json["lifecycleState"] == s);
+            && query
+                .lifecycle_state
+                .as_deref()
+                .is_none_or(|s| json["lifecycleState"] == s);
         if !matches {
             continue;
         }
@@ -538,15 +569,26 @@ async fn create_deployment(State(shared): St, body: Bytes) -> OciResult<Response
         "deployment",
         "CREATED",
         &deployment_ocid,
-        format!("Created deployment {deployment_ocid} at {}{path_prefix}", shared.config.gateway_url),
+        format!(
+            "Created deployment {deployment_ocid} at {}{path_prefix}",
+            shared.config.gateway_url
+        ),
     )
     .await?;
     let record = shared.store.get_deployment(&name).await?;
     let (json, etag) = deployment_json(&shared, &record, Some(&meta), false);
-    Ok(with_work_request(json_answer(StatusCode::OK, &json, Some(&etag)), &work))
+    Ok(with_work_request(
+        json_answer(StatusCode::OK, &json, Some(&etag)),
+        &work,
+    ))
 }
 
-async fn update_deployment(State(shared): St, Path(id): Path<String>, headers: HeaderMap, body: Bytes) -> OciResult<Response> {
+async fn update_deployment(
+    State(shared): St,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> OciResult<Response> {
     let body = parse_object(&body)?;
     let _guard = shared.writes.lock().await;
     let (record, meta) = load_deployment(&shared, &id).await?;
@@ -676,15 +718,25 @@ async fn list_work_requests(State(shared): St, Query(query): Query<ListQuery>) -
 
 async fn cancel_work_request(State(shared): St, Path(id): Path<String>) -> OciResult<Response> {
     load_work_request(&shared, &id).await?;
-    Err(OciError::conflict(format!("work request {id} has finished and cannot be canceled")))
+    Err(OciError::conflict(format!(
+        "work request {id} has finished and cannot be canceled"
+    )))
 }
 
-async fn work_request_errors(State(shared): St, Path(id): Path<String>, Query(query): Query<ListQuery>) -> OciResult<Response> {
+async fn work_request_errors(
+    State(shared): St,
+    Path(id): Path<String>,
+    Query(query): Query<ListQuery>,
+) -> OciResult<Response> {
     let row = load_work_request(&shared, &id).await?;
     entries(&row.errors, &query)
 }
 
-async fn work_request_logs(State(shared): St, Path(id): Path<String>, Query(query): Query<ListQuery>) -> OciResult<Response> {
+async fn work_request_logs(
+    State(shared): St,
+    Path(id): Path<String>,
+    Query(query): Query<ListQuery>,
+) -> OciResult<Response> {
     let row = load_work_request(&shared, &id).await?;
     entries(&row.logs, &query)
 }

@@ -66,10 +66,7 @@ const LIMITS: paging::Limits = paging::Limits {
 pub fn router(version: ApiVersion) -> Router<Arc<Shared>> {
     Router::new()
         .route("/applications", get(list_apps).post(create_app))
-        .route(
-            "/applications/{id}",
-            get(get_app).put(update_app).delete(delete_app),
-        )
+        .route("/applications/{id}", get(get_app).put(update_app).delete(delete_app))
         .route("/functions", get(list_fns).post(create_fn))
         .route("/functions/{id}", get(get_fn).put(update_fn).delete(delete_fn))
         .route("/functions/{id}/actions/invoke", post(crate::invoke::invoke))
@@ -103,7 +100,9 @@ impl ListQuery {
     /// OCI's filters other than the parent: lifecycle state (everything is ACTIVE), exact
     /// display name, exact id.
     fn keeps(&self, display_name: &str, id: &str) -> bool {
-        self.lifecycle_state.as_deref().is_none_or(|s| s.eq_ignore_ascii_case("ACTIVE"))
+        self.lifecycle_state
+            .as_deref()
+            .is_none_or(|s| s.eq_ignore_ascii_case("ACTIVE"))
             && self.display_name.as_deref().is_none_or(|n| n == display_name)
             && self.id.as_deref().is_none_or(|i| i == id)
     }
@@ -257,13 +256,21 @@ async fn create_app(State(shared): St, body: Bytes) -> OciResult<Response> {
     let row = fn_api::new_app_row(input).map_err(OciError::from_fn)?;
     let mut fields = Map::new();
     record_fields(&mut fields, &body, APP_RECORDED);
-    fn_api::store_new_app(&shared.runtime, &row).await.map_err(OciError::from_fn)?;
+    fn_api::store_new_app(&shared.runtime, &row)
+        .await
+        .map_err(OciError::from_fn)?;
     put_meta(&shared, "app", &row.id, &compartment, &fields).await?;
     let (json, etag) = app_json(&row, &compartment, &fields, false);
     Ok(json_answer(StatusCode::OK, &json, Some(&etag)))
 }
 
-async fn put_meta(shared: &Shared, kind: &str, id: &str, compartment: &str, fields: &Map<String, Value>) -> OciResult<()> {
+async fn put_meta(
+    shared: &Shared,
+    kind: &str,
+    id: &str,
+    compartment: &str,
+    fields: &Map<String, Value>,
+) -> OciResult<()> {
     oci_db::put_resource(
         shared.store.pool(),
         &ResourceRow {
@@ -330,7 +337,11 @@ struct FnView {
     digest: Option<String>,
 }
 
-async fn fn_view(shared: &Shared, row: FnRow, app_compartments: Option<&std::collections::HashMap<String, String>>) -> OciResult<FnView> {
+async fn fn_view(
+    shared: &Shared,
+    row: FnRow,
+    app_compartments: Option<&std::collections::HashMap<String, String>>,
+) -> OciResult<FnView> {
     let compartment = match app_compartments {
         Some(map) => map.get(&row.app_id).cloned().unwrap_or_else(|| shared.tenancy.clone()),
         None => oci_db::get_resource(shared.store.pool(), "app", &row.app_id)
@@ -522,7 +533,10 @@ async fn create_fn(
         })
     })?;
     let (app, _, _) = load_app(&shared, app_ocid).await?;
-    let resolved = shared.images.resolve(&shared.runtime, &image, digest.as_deref()).await?;
+    let resolved = shared
+        .images
+        .resolve(&shared.runtime, &image, digest.as_deref())
+        .await?;
     let input = FnInput {
         name: Some(name),
         app_id: Some(app.id.clone()),
@@ -555,7 +569,12 @@ async fn update_fn(
     let (_, etag) = fn_json(&view, version, "", false);
     check_if_match(&headers, &etag)?;
     let resolved = match image_of(&body, version)? {
-        Some((image, digest)) => Some(shared.images.resolve(&shared.runtime, &image, digest.as_deref()).await?),
+        Some((image, digest)) => Some(
+            shared
+                .images
+                .resolve(&shared.runtime, &image, digest.as_deref())
+                .await?,
+        ),
         None => None,
     };
     let config = match body.get("config") {

@@ -131,12 +131,7 @@ pub fn digest_dir(dir: &Path) -> std::io::Result<String> {
         context.update(&(bytes.len() as u64).to_le_bytes());
         context.update(&bytes);
     }
-    let hex: String = context
-        .finish()
-        .as_ref()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect();
+    let hex: String = context.finish().as_ref().iter().map(|b| format!("{b:02x}")).collect();
     Ok(format!("sha256:{hex}"))
 }
 

@@ -36,7 +36,8 @@ pub(crate) async fn invoke(
         "sync" => false,
         "detached" => true,
         other => {
-            return OciError::invalid(format!("fn-invoke-type must be sync or detached, got {other:?}")).into_response();
+            return OciError::invalid(format!("fn-invoke-type must be sync or detached, got {other:?}"))
+                .into_response();
         }
     };
     headers.remove(http::header::AUTHORIZATION);

@@ -82,7 +82,8 @@ impl Oci {
         gateway: Arc<Gateway>,
         config: OciConfig,
     ) -> anyhow::Result<Arc<Oci>> {
-        let tenancy = fngate_store::oci::tenancy(store.pool(), || ocid::make(ocid::TENANCY, &ocid::new_unique())).await?;
+        let tenancy =
+            fngate_store::oci::tenancy(store.pool(), || ocid::make(ocid::TENANCY, &ocid::new_unique())).await?;
         let keys = KeyRing::new(&fngate_store::oci::list_api_keys(store.pool()).await?);
         let shared = Arc::new(Shared {
             store,
@@ -175,7 +176,12 @@ async fn authenticated(shared: &Arc<Shared>, request: Request, next: Next) -> Re
             .into_response();
         }
     };
-    let target = parts.uri.path_and_query().map(|p| p.as_str()).unwrap_or("/").to_string();
+    let target = parts
+        .uri
+        .path_and_query()
+        .map(|p| p.as_str())
+        .unwrap_or("/")
+        .to_string();
     let verified = signature::verify(
         &shared.keys.load(),
         &shared.tenancy,
@@ -217,7 +223,10 @@ pub(crate) fn etag_of(parts: &[&str]) -> String {
         context.update(part.as_bytes());
         context.update(&[0]);
     }
-    context.finish().as_ref()[..16].iter().map(|b| format!("{b:02x}")).collect()
+    context.finish().as_ref()[..16]
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 /// `if-match` against the resource's current etag: OCI's 412 when they differ.

@@ -35,7 +35,11 @@ pub struct Limits {
 }
 
 /// Sorts `items`, returns the page asked for and the next page's token (`opc-next-page`).
-pub fn page<T: Sortable>(mut items: Vec<T>, params: &ListParams, limits: &Limits) -> OciResult<(Vec<T>, Option<String>)> {
+pub fn page<T: Sortable>(
+    mut items: Vec<T>,
+    params: &ListParams,
+    limits: &Limits,
+) -> OciResult<(Vec<T>, Option<String>)> {
     let limit = match params.limit {
         None => limits.default,
         Some(text) => match text.parse::<usize>() {
@@ -60,15 +64,16 @@ pub fn page<T: Sortable>(mut items: Vec<T>, params: &ListParams, limits: &Limits
         None => sort_by == "timeCreated",
         Some(order) if order.eq_ignore_ascii_case("ASC") => false,
         Some(order) if order.eq_ignore_ascii_case("DESC") => true,
-        Some(other) => return Err(OciError::invalid(format!("sortOrder must be ASC or DESC, got {other:?}"))),
+        Some(other) => {
+            return Err(OciError::invalid(format!(
+                "sortOrder must be ASC or DESC, got {other:?}"
+            )));
+        }
     };
     items.sort_by(|a, b| {
         let key = match sort_by {
             "timeCreated" => a.time_created().cmp(b.time_created()),
-            "displayName" => a
-                .display_name()
-                .to_lowercase()
-                .cmp(&b.display_name().to_lowercase()),
+            "displayName" => a.display_name().to_lowercase().cmp(&b.display_name().to_lowercase()),
             _ => std::cmp::Ordering::Equal,
         };
         key.then_with(|| a.id().cmp(b.id()))
@@ -78,7 +83,8 @@ pub fn page<T: Sortable>(mut items: Vec<T>, params: &ListParams, limits: &Limits
     }
     let start = match params.page.filter(|p| !p.is_empty()) {
         None => 0,
-        Some(token) => decode(token).ok_or_else(|| OciError::invalid(format!("page token {token:?} is not one this server issued")))?,
+        Some(token) => decode(token)
+            .ok_or_else(|| OciError::invalid(format!("page token {token:?} is not one this server issued")))?,
     };
     let end = start.saturating_add(limit).min(items.len());
     let next = (end < items.len()).then(|| encode(end));
@@ -156,7 +162,10 @@ mod tests {
             sort_by: Some("timeCreated"),
             sort_order: None,
         };
-        assert_eq!(names(&page(items(), &newest_first, &LIMITS).unwrap().0), ["a", "b", "C"]);
+        assert_eq!(
+            names(&page(items(), &newest_first, &LIMITS).unwrap().0),
+            ["a", "b", "C"]
+        );
     }
 
     #[test]

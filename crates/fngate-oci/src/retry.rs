@@ -25,10 +25,7 @@ const KEEP_FOR: Duration = Duration::from_secs(24 * 3600);
 const KEPT_HEADERS: [&str; 4] = ["content-type", "etag", "opc-work-request-id", "location"];
 
 pub(crate) async fn run(shared: &Arc<Shared>, parts: Parts, body: Bytes, next: Next) -> Response {
-    let token = parts
-        .headers
-        .get(TOKEN_HEADER)
-        .map(|v| v.to_str().map(str::to_string));
+    let token = parts.headers.get(TOKEN_HEADER).map(|v| v.to_str().map(str::to_string));
     let applies = parts.method == Method::POST && !parts.uri.path().ends_with("/actions/invoke");
     let token = match token {
         Some(Ok(token)) if applies => token,
@@ -39,8 +36,8 @@ pub(crate) async fn run(shared: &Arc<Shared>, parts: Parts, body: Bytes, next: N
         return OciError::invalid("opc-retry-token must be 1 to 64 characters").into_response();
     }
     let operation = format!("{} {}", parts.method, parts.uri.path());
-    let body_sha256 = base64::engine::general_purpose::STANDARD
-        .encode(aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, &body));
+    let body_sha256 =
+        base64::engine::general_purpose::STANDARD.encode(aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, &body));
     let now = time::OffsetDateTime::now_utc();
     let since = rfc3339(now - KEEP_FOR);
     let _serial = shared.retries.lock().await;
@@ -102,5 +99,6 @@ fn replay(kept: RetryRow) -> Response {
 }
 
 fn rfc3339(at: time::OffsetDateTime) -> String {
-    at.format(&time::format_description::well_known::Rfc3339).unwrap_or_default()
+    at.format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default()
 }

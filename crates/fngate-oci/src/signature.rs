@@ -49,7 +49,9 @@ impl KeyRing {
                         },
                     );
                 }
-                Err(err) => tracing::error!(target: "fngate::oci", user = %row.user_id, error = %err, "stored API key does not parse; left out"),
+                Err(err) => {
+                    tracing::error!(target: "fngate::oci", user = %row.user_id, error = %err, "stored API key does not parse; left out")
+                }
             }
         }
         KeyRing { keys }
@@ -191,7 +193,10 @@ pub fn verify(
         if length != Some(body.len()) {
             return Err("content-length does not match the body".into());
         }
-        let sent = headers.get("x-content-sha256").and_then(|v| v.to_str().ok()).unwrap_or_default();
+        let sent = headers
+            .get("x-content-sha256")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default();
         let actual = STANDARD.encode(aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, body));
         if sent.trim() != actual {
             return Err("x-content-sha256 does not match the body".into());
@@ -213,7 +218,9 @@ fn parse_authorization(value: &str) -> Result<HashMap<String, String>, String> {
     let mut rest = rest.trim();
     while !rest.is_empty() {
         let (name, after) = rest.split_once('=').ok_or("malformed Signature parameters")?;
-        let after = after.strip_prefix('"').ok_or("Signature parameter values must be quoted")?;
+        let after = after
+            .strip_prefix('"')
+            .ok_or("Signature parameter values must be quoted")?;
         let end = after.find('"').ok_or("unterminated Signature parameter")?;
         params.insert(name.trim().to_string(), after[..end].to_string());
         rest = after[end + 1..].trim_start().trim_start_matches(',').trim_start();
@@ -310,8 +317,14 @@ mod tests {
         let caller = check(&Method::POST, "/20181201/applications", &headers, body, now).unwrap();
         assert_eq!(caller.user, "ocid1.user.fngate..u");
 
-        let err = check(&Method::POST, "/20181201/applications", &headers, br#"{"displayName":"b"}"#, now)
-            .unwrap_err();
+        let err = check(
+            &Method::POST,
+            "/20181201/applications",
+            &headers,
+            br#"{"displayName":"b"}"#,
+            now,
+        )
+        .unwrap_err();
         assert!(err.contains("x-content-sha256"), "{err}");
         let err = check(&Method::POST, "/20181201/functions", &headers, body, now).unwrap_err();
         assert!(err.contains("does not match"), "another path: {err}");
@@ -320,13 +333,27 @@ mod tests {
         let late = now + Duration::from_secs(301);
         let err = check(&Method::POST, "/20181201/applications", &headers, body, late).unwrap_err();
         assert!(err.contains("300s"), "{err}");
-        let err = verify(&ring, "ocid1.tenancy.fngate..other", &Method::POST, "/20181201/applications", &headers, body, now)
-            .unwrap_err();
+        let err = verify(
+            &ring,
+            "ocid1.tenancy.fngate..other",
+            &Method::POST,
+            "/20181201/applications",
+            &headers,
+            body,
+            now,
+        )
+        .unwrap_err();
         assert!(err.contains("tenancy"), "{err}");
 
         // A body method whose signature leaves out the body headers.
         let mut partial = post_headers(body, now);
-        sign(&signer, "POST", "/20181201/applications", &mut partial, &["date", "(request-target)", "host"]);
+        sign(
+            &signer,
+            "POST",
+            "/20181201/applications",
+            &mut partial,
+            &["date", "(request-target)", "host"],
+        );
         let err = check(&Method::POST, "/20181201/applications", &partial, body, now).unwrap_err();
         assert!(err.contains("content-length"), "{err}");
 
@@ -356,11 +383,33 @@ mod tests {
         let mut headers = HeaderMap::new();
         headers.insert("x-date", httpdate::fmt_http_date(now).parse().unwrap());
         headers.insert("host", "h".parse().unwrap());
-        sign(&signer, "GET", "/20181201/applications?compartmentId=c", &mut headers, &["x-date", "(request-target)", "host"]);
-        verify(&ring, "ocid1.tenancy.fngate..t", &Method::GET, "/20181201/applications?compartmentId=c", &headers, b"", now)
-            .unwrap();
-        let err = verify(&ring, "ocid1.tenancy.fngate..t", &Method::GET, "/20181201/applications?compartmentId=d", &headers, b"", now)
-            .unwrap_err();
+        sign(
+            &signer,
+            "GET",
+            "/20181201/applications?compartmentId=c",
+            &mut headers,
+            &["x-date", "(request-target)", "host"],
+        );
+        verify(
+            &ring,
+            "ocid1.tenancy.fngate..t",
+            &Method::GET,
+            "/20181201/applications?compartmentId=c",
+            &headers,
+            b"",
+            now,
+        )
+        .unwrap();
+        let err = verify(
+            &ring,
+            "ocid1.tenancy.fngate..t",
+            &Method::GET,
+            "/20181201/applications?compartmentId=d",
+            &headers,
+            b"",
+            now,
+        )
+        .unwrap_err();
         assert!(err.contains("does not match"), "the query is signed too: {err}");
 
         let mut no_host = HeaderMap::new();

@@ -317,8 +317,12 @@ mod tests {
     async fn tenancy_is_made_once_and_keys_are_unique_per_user() {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(dir.path()).await.unwrap();
-        let first = tenancy(store.pool(), || "ocid1.tenancy.fngate..a".into()).await.unwrap();
-        let again = tenancy(store.pool(), || "ocid1.tenancy.fngate..b".into()).await.unwrap();
+        let first = tenancy(store.pool(), || "ocid1.tenancy.fngate..a".into())
+            .await
+            .unwrap();
+        let again = tenancy(store.pool(), || "ocid1.tenancy.fngate..b".into())
+            .await
+            .unwrap();
         assert_eq!(first, again);
 
         insert_api_key(store.pool(), "u1", "aa:bb", "PEM").await.unwrap();
