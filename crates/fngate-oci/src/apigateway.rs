@@ -498,10 +498,10 @@ fn spec_text(body: &Map<String, Value>) -> OciResult<Option<String>> {
 
 async fn list_deployments(State(shared): St, Query(query): Query<ListQuery>) -> OciResult<Response> {
     let compartment = query.compartment()?;
-    let gateway = match query.gateway_id.as_deref() {
-        Some(g) => Some(ocid::unique(ocid::GATEWAY, g).unwrap_or_default().to_string()),
-        None => None,
-    };
+    let gateway = query
+        .gateway_id
+        .as_deref()
+        .map(|g| ocid::unique(ocid::GATEWAY, g).unwrap_or_default().to_string());
     let metas = deployment_metas(&shared).await?;
     let mut items = Vec::new();
     for record in shared.store.list_deployments().await? {
