@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# The whole test suite. Installs what the tests need (Python venv with the real `fdk` and `msal`
-# from PyPI, `@fnproject/fdk` from npm), then runs format, lint and every test.
+# The whole test suite. Installs what the tests need (Python venv with the real `fdk`, `msal` and
+# `oci-cli` (with the OCI Python SDK) from PyPI; `@fnproject/fdk`, `oci-functions` and `oci-common`
+# from npm), then runs format, lint and every test.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -19,14 +20,14 @@ if ! python3 -c 'import venv, ensurepip' >/dev/null 2>&1; then
   else sudo apt-get update -qq && sudo apt-get install -y -qq python3-venv; fi
 fi
 
-step "Python test tools (fdk, msal) in $tools/venv"
+step "Python test tools (fdk, msal, oci-cli) in $tools/venv"
 [ -x "$tools/venv/bin/python" ] || python3 -m venv "$tools/venv"
-"$tools/venv/bin/pip" install -q --disable-pip-version-check fdk msal
+"$tools/venv/bin/pip" install -q --disable-pip-version-check fdk msal oci-cli
 
-step "Node test tools (@fnproject/fdk) in $tools/node"
+step "Node test tools (@fnproject/fdk, oci-functions, oci-common) in $tools/node"
 mkdir -p "$tools/node"
 [ -f "$tools/node/package.json" ] || echo '{"private":true}' > "$tools/node/package.json"
-npm install --prefix "$tools/node" --silent --no-audit --no-fund @fnproject/fdk
+npm install --prefix "$tools/node" --silent --no-audit --no-fund @fnproject/fdk oci-functions oci-common
 
 step "cargo fmt --check"
 cargo fmt --all -- --check

@@ -249,15 +249,24 @@ async fn get_app(State(rt): Rt, Path(id): Path<String>) -> ApiResult<axum::Json<
 async fn create_app(State(rt): Rt, body: Bytes) -> ApiResult<axum::Json<App>> {
     let input: AppInput = parse_body(&body, "Missing new application")?;
     let row = new_app_row(input)?;
+    store_new_app(&rt, &row).await?;
+    Ok(axum::Json(App::from(&row)))
+}
+
+// The write paths below are shared by the Fn API handlers and the OCI Functions API
+// (`fngate-oci`): one store, two views, the same validation and the same reload.
+
+/// Stores a new app made by [`new_app_row`] (under the write lock, then reloads).
+pub async fn store_new_app(rt: &Runtime, row: &AppRow) -> ApiResult<()> {
     let _guard = rt.lock_writes().await;
     let mut tx = rt.store().pool().begin().await.map_err(StoreError::from)?;
-    match db::insert_app(&mut tx, &row).await {
+    match db::insert_app(&mut tx, row).await {
         Err(StoreError::Conflict { .. }) => return Err(ApiError::conflict("App already exists")),
         other => other?,
     }
     tx.commit().await.map_err(StoreError::from)?;
     rt.reload().await?;
-    Ok(axum::Json(App::from(&row)))
+    Ok(())
 }
 
 /// Validates a new app (shared with deploy `--create-app`).
@@ -290,8 +299,14 @@ pub fn new_app_row(input: AppInput) -> ApiResult<AppRow> {
 
 async fn update_app(State(rt): Rt, Path(id): Path<String>, body: Bytes) -> ApiResult<axum::Json<App>> {
     let input: AppInput = parse_body(&body, "Missing new application")?;
+    let updated = update_stored_app(&rt, &id, input).await?;
+    Ok(axum::Json(App::from(&updated)))
+}
+
+/// Merges an update into a stored app (Fn's rules), writes it and reloads; the new row.
+pub async fn update_stored_app(rt: &Runtime, id: &str, input: AppInput) -> ApiResult<AppRow> {
     let _guard = rt.lock_writes().await;
-    let row = db::get_app(rt.store().pool(), &id)
+    let row = db::get_app(rt.store().pool(), id)
         .await?
         .ok_or_else(|| ApiError::not_found("App not found"))?;
     if input.id.as_deref().is_some_and(|given| given != id) {
@@ -329,10 +344,16 @@ async fn update_app(State(rt): Rt, Path(id): Path<String>, body: Bytes) -> ApiRe
     };
     db::update_app(rt.store().pool(), &updated).await?;
     rt.reload().await?;
-    Ok(axum::Json(App::from(&updated)))
+    Ok(updated)
 }
 
 async fn delete_app(State(rt): Rt, Path(id): Path<String>) -> ApiResult<StatusCode> {
+    delete_stored_app(&rt, &id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Deletes an app with its fns and triggers, reloads, and drops the fns' logs.
+pub async fn delete_stored_app(rt: &Runtime, id: &str) -> ApiResult<()> {
     let _guard = rt.lock_writes().await;
     let fns: Vec<String> = rt
         .snapshot()
@@ -341,7 +362,7 @@ async fn delete_app(State(rt): Rt, Path(id): Path<String>) -> ApiResult<StatusCo
         .filter(|e| e.app.id == id)
         .map(|e| e.f.id.clone())
         .collect();
-    match db::delete_app(rt.store().pool(), &id).await {
+    match db::delete_app(rt.store().pool(), id).await {
         Err(StoreError::NotFound { .. }) => return Err(ApiError::not_found("App not found")),
         other => other?,
     }
@@ -349,7 +370,7 @@ async fn delete_app(State(rt): Rt, Path(id): Path<String>) -> ApiResult<StatusCo
     for fn_id in fns {
         rt.logs().remove(&fn_id);
     }
-    Ok(StatusCode::NO_CONTENT)
+    Ok(())
 }
 
 // === fns ===
@@ -380,6 +401,13 @@ async fn get_fn(State(rt): Rt, Path(id): Path<String>, headers: HeaderMap) -> Ap
 
 async fn create_fn(State(rt): Rt, headers: HeaderMap, body: Bytes) -> ApiResult<axum::Json<Fn>> {
     let input: FnInput = parse_body(&body, "Missing new fn")?;
+    let row = create_stored_fn(&rt, input, None).await?;
+    Ok(axum::Json(annotate_fn(Fn::from(&row), &base_url(&headers))))
+}
+
+/// Validates and stores a new fn (Fn's rules), then reloads. `deployment` is the code it runs
+/// (the `fn_fns.deployment` JSON), when the caller has it already (OCI: an image fngate has).
+pub async fn create_stored_fn(rt: &Runtime, input: FnInput, deployment: Option<String>) -> ApiResult<FnRow> {
     let app_id = input
         .app_id
         .clone()
@@ -417,7 +445,7 @@ async fn create_fn(State(rt): Rt, headers: HeaderMap, body: Bytes) -> ApiResult<
         config: model::map_text(&config),
         annotations: model::map_text(&annotations),
         shape: input.shape.or(app.shape),
-        deployment: None,
+        deployment,
         created_at: now.clone(),
         updated_at: now,
     };
@@ -428,7 +456,7 @@ async fn create_fn(State(rt): Rt, headers: HeaderMap, body: Bytes) -> ApiResult<
     }
     tx.commit().await.map_err(StoreError::from)?;
     rt.reload().await?;
-    Ok(axum::Json(annotate_fn(Fn::from(&row), &base_url(&headers))))
+    Ok(row)
 }
 
 /// Applies an update body to a stored fn (also used by deploy).
@@ -471,28 +499,44 @@ pub fn merge_fn(row: &FnRow, input: &FnInput) -> ApiResult<FnRow> {
 
 async fn update_fn(State(rt): Rt, Path(id): Path<String>, body: Bytes) -> ApiResult<axum::Json<Fn>> {
     let input: FnInput = parse_body(&body, "Missing new fn")?;
-    let _guard = rt.lock_writes().await;
-    let row = db::get_fn(rt.store().pool(), &id)
-        .await?
-        .ok_or_else(|| ApiError::not_found("Fn not found"))?;
-    let updated = merge_fn(&row, &input)?;
-    let mut tx = rt.store().pool().begin().await.map_err(StoreError::from)?;
-    db::update_fn(&mut tx, &updated).await?;
-    tx.commit().await.map_err(StoreError::from)?;
-    rt.reload().await?;
+    let updated = update_stored_fn(&rt, &id, &input, None).await?;
     // Fn does not add the endpoint annotations on update.
     Ok(axum::Json(Fn::from(&updated)))
 }
 
-async fn delete_fn(State(rt): Rt, Path(id): Path<String>) -> ApiResult<StatusCode> {
+/// Merges an update into a stored fn ([`merge_fn`]), writes it and reloads; `deployment`, when
+/// given, replaces the code it runs (OCI: a new image).
+pub async fn update_stored_fn(rt: &Runtime, id: &str, input: &FnInput, deployment: Option<String>) -> ApiResult<FnRow> {
     let _guard = rt.lock_writes().await;
-    match db::delete_fn(rt.store().pool(), &id).await {
+    let row = db::get_fn(rt.store().pool(), id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("Fn not found"))?;
+    let mut updated = merge_fn(&row, input)?;
+    if deployment.is_some() {
+        updated.deployment = deployment;
+    }
+    let mut tx = rt.store().pool().begin().await.map_err(StoreError::from)?;
+    db::update_fn(&mut tx, &updated).await?;
+    tx.commit().await.map_err(StoreError::from)?;
+    rt.reload().await?;
+    Ok(updated)
+}
+
+async fn delete_fn(State(rt): Rt, Path(id): Path<String>) -> ApiResult<StatusCode> {
+    delete_stored_fn(&rt, &id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Deletes a fn with its triggers, reloads, and drops its logs.
+pub async fn delete_stored_fn(rt: &Runtime, id: &str) -> ApiResult<()> {
+    let _guard = rt.lock_writes().await;
+    match db::delete_fn(rt.store().pool(), id).await {
         Err(StoreError::NotFound { .. }) => return Err(ApiError::not_found("Fn not found")),
         other => other?,
     }
     rt.reload().await?;
-    rt.logs().remove(&id);
-    Ok(StatusCode::NO_CONTENT)
+    rt.logs().remove(id);
+    Ok(())
 }
 
 // === triggers ===

@@ -299,6 +299,12 @@ impl FunctionInvoker for Runtime {
         let snapshot = self.snapshot.load();
         let entry = match snapshot.fns.get(reference) {
             Some(entry) => entry,
+            // The OCI API's name for the same function (`ocid1.fnfunc.fngate..<ulid lowercased>`,
+            // fngate-oci), as OCI users write it in a deployment's `functionId`.
+            None if reference.starts_with("ocid1.fnfunc.") => {
+                let (_, unique) = reference.rsplit_once('.')?;
+                snapshot.fns.get(&unique.to_ascii_uppercase())?
+            }
             None => {
                 let (app, name) = reference.split_once('/')?;
                 let id = snapshot.fn_ids_by_name.get(&(app.to_string(), name.to_string()))?;

@@ -84,7 +84,7 @@ pub type InvokeFuture<'a> = Pin<Box<dyn Future<Output = Result<InvokeResponse, I
 
 /// Implemented by the functions runtime; used by the gateway and the custom authorizer.
 pub trait FunctionInvoker: Send + Sync + 'static {
-    /// Resolves a function reference: a function id, or the readable `app/function` form.
+    /// Resolves a function reference: a function id, its OCI OCID, or the readable `app/function` form.
     fn resolve(&self, reference: &str) -> Option<FunctionRef>;
 
     /// Calls the function synchronously (one call occupies one hot instance).

@@ -1,11 +1,12 @@
 //! Persistence: one SQLite file (WAL) in the data directory, migrated at open.
 //!
-//! Each domain owns a module (`functions`, `deployments`, `idp`) and a migration file; the
+//! Each domain owns a module (`functions`, `deployments`, `idp`, `oci`) and a migration file; the
 //! data plane never reads from here on the request path: components load at start and on change.
 
 pub mod deployments;
 pub mod functions;
 pub mod idp;
+pub mod oci;
 
 use std::borrow::Cow;
 use std::fs::File;
@@ -62,10 +63,11 @@ pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 
 /// The migrations, embedded so the binary carries them. Append only; never edit a landed one.
 fn migrator() -> Migrator {
-    let files: [(i64, &str, &str); 3] = [
+    let files = [
         (1, "functions", include_str!("../migrations/0001_functions.sql")),
         (2, "deployments", include_str!("../migrations/0002_deployments.sql")),
         (3, "idp", include_str!("../migrations/0003_idp.sql")),
+        (6, "oci", include_str!("../migrations/0006_oci.sql")),
     ];
     let migrations: Vec<Migration> = files
         .into_iter()
@@ -209,7 +211,7 @@ mod tests {
             .fetch_one(again.pool())
             .await
             .unwrap();
-        assert_eq!(applied, 3);
+        assert_eq!(applied, migrator().iter().count() as i64);
     }
 
     #[test]

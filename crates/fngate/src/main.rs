@@ -43,6 +43,9 @@ enum Command {
     /// The Entra ID-compatible dev identity provider.
     #[command(subcommand)]
     Idp(cli::idp::IdpCommand),
+    /// The OCI REST APIs: API keys for the `oci` CLI and the OCI SDKs, and their config.
+    #[command(subcommand)]
+    Oci(cli::oci::OciCommand),
 }
 
 fn main() -> std::process::ExitCode {
@@ -69,6 +72,7 @@ fn main() -> std::process::ExitCode {
             Command::Status => cli::status::run(&cli.global).await,
             Command::Gateway(command) => cli::gateway::run(command, &cli.global).await,
             Command::Idp(command) => cli::idp::run(command, &cli.global).await,
+            Command::Oci(command) => cli::oci::run(command, &cli.global).await,
         }
     });
     match result {

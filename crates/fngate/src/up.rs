@@ -35,6 +35,11 @@ pub struct UpArgs {
     #[arg(long, env = "FNGATE_ADMIN_ADDR", default_value = "127.0.0.1:9090")]
     pub admin_addr: SocketAddr,
 
+    /// OCI REST APIs (Functions, invoke, API Gateway) for the `oci` CLI and the OCI SDKs; every
+    /// call needs an OCI request signature from a key registered with `fngate oci api-key add`.
+    #[arg(long, env = "FNGATE_OCI_ADDR", default_value = "127.0.0.1:9091")]
+    pub oci_addr: SocketAddr,
+
     /// PEM certificate chain for HTTPS on the gateway listener (with --gateway-tls-key).
     #[arg(long, requires = "gateway_tls_key")]
     pub gateway_tls_cert: Option<PathBuf>,
@@ -59,7 +64,7 @@ pub struct UpArgs {
     pub demo: bool,
 
     /// YAML file with the same settings (keys: data_dir, gateway_addr, functions_addr, idp_addr,
-    /// admin_addr, gateway_tls_cert, gateway_tls_key, max_instances_per_fn, max_instances_total).
+    /// admin_addr, oci_addr, gateway_tls_cert, gateway_tls_key, max_instances_per_fn, max_instances_total).
     /// Flags and environment variables win over the file.
     #[arg(long, env = "FNGATE_CONFIG")]
     pub config: Option<PathBuf>,
@@ -74,6 +79,7 @@ struct UpConfigFile {
     functions_addr: Option<SocketAddr>,
     idp_addr: Option<SocketAddr>,
     admin_addr: Option<SocketAddr>,
+    oci_addr: Option<SocketAddr>,
     gateway_tls_cert: Option<PathBuf>,
     gateway_tls_key: Option<PathBuf>,
     max_instances_per_fn: Option<usize>,
@@ -119,6 +125,7 @@ pub fn apply_config_file(args: &mut UpArgs, global: &mut GlobalArgs, matches: &c
     );
     take(&mut args.idp_addr, file.idp_addr, unset(up, "idp_addr"));
     take(&mut args.admin_addr, file.admin_addr, unset(up, "admin_addr"));
+    take(&mut args.oci_addr, file.oci_addr, unset(up, "oci_addr"));
     take(
         &mut args.max_instances_per_fn,
         file.max_instances_per_fn,
@@ -164,6 +171,7 @@ pub async fn run(args: UpArgs, global: &GlobalArgs) -> anyhow::Result<()> {
     let functions_listener = bind("functions", args.functions_addr).await?;
     let idp_listener = bind("idp", args.idp_addr).await?;
     let admin_listener = bind("admin", args.admin_addr).await?;
+    let oci_listener = bind("oci", args.oci_addr).await?;
     let gateway_tls = match (&args.gateway_tls_cert, &args.gateway_tls_key) {
         (Some(cert), Some(key)) => Some(load_tls(cert, key)?),
         _ => None,
@@ -199,6 +207,15 @@ pub async fn run(args: UpArgs, global: &GlobalArgs) -> anyhow::Result<()> {
         "{gateway_scheme}://{}",
         crate::demo::loopback(gateway_listener.local_addr()?)
     );
+    let oci = fngate_oci::Oci::start(
+        store.clone(),
+        runtime.clone(),
+        gateway.clone(),
+        fngate_oci::OciConfig {
+            gateway_url: gateway_url.clone(),
+        },
+    )
+    .await?;
     // One set of listener URLs feeds both the printed table and `/fngate/status`.
     let listeners = [
         (
@@ -208,6 +225,7 @@ pub async fn run(args: UpArgs, global: &GlobalArgs) -> anyhow::Result<()> {
         ("functions", format!("http://{}", functions_listener.local_addr()?)),
         ("idp", format!("http://{idp_bound}")),
         ("admin", format!("http://{admin_addr}")),
+        ("oci", format!("http://{}", oci_listener.local_addr()?)),
     ];
     let server_status = serde_json::json!({
         "version": env!("CARGO_PKG_VERSION"),
@@ -222,6 +240,7 @@ pub async fn run(args: UpArgs, global: &GlobalArgs) -> anyhow::Result<()> {
         .admin_router()
         .merge(gateway.admin_router())
         .merge(idp.admin_router())
+        .merge(oci.admin_router())
         .route(
             "/fngate/status",
             get(move || std::future::ready(axum::Json(server_status))),
@@ -256,6 +275,8 @@ pub async fn run(args: UpArgs, global: &GlobalArgs) -> anyhow::Result<()> {
         shutdown.clone(),
     ));
     tasks.spawn(serve_router(admin_listener, admin_router, shutdown.clone()));
+    // The OCI APIs on their own listener, served as the admin listener is.
+    tasks.spawn(serve_router(oci_listener, oci.router(), shutdown.clone()));
 
     let mut failure = None;
     if args.demo {

@@ -459,11 +459,16 @@ fn demo_credentials(printed: &str) -> (String, String, String) {
 fn config_file_sets_listeners_and_bad_keys_are_refused_with_their_line() {
     let tmp = tempfile::Builder::new().prefix("fng-config").tempdir().unwrap();
     let ports = Ports::free();
+    let oci_port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
     let config = tmp.path().join("fngate.yaml");
     std::fs::write(
         &config,
         format!(
-            "data_dir: {}\ngateway_addr: 127.0.0.1:{}\nfunctions_addr: 127.0.0.1:{}\nidp_addr: 127.0.0.1:{}\nadmin_addr: 127.0.0.1:{}\n",
+            "data_dir: {}\ngateway_addr: 127.0.0.1:{}\nfunctions_addr: 127.0.0.1:{}\nidp_addr: 127.0.0.1:{}\nadmin_addr: 127.0.0.1:{}\noci_addr: 127.0.0.1:{oci_port}\n",
             tmp.path().join("data").display(),
             ports.gateway,
             ports.functions,
@@ -502,6 +507,10 @@ fn config_file_sets_listeners_and_bad_keys_are_refused_with_their_line() {
     );
     assert!(
         printed.contains(&format!("admin      http://127.0.0.1:{}", ports.admin)),
+        "{printed}"
+    );
+    assert!(
+        printed.contains(&format!("oci        http://127.0.0.1:{oci_port}")),
         "{printed}"
     );
     assert!(
@@ -549,6 +558,7 @@ async fn gateway_tls_flags_serve_https_with_h2_and_a_bad_certificate_is_refused_
         .arg(&key_pem)
         .args(["--gateway-addr", "127.0.0.1:0", "--functions-addr", "127.0.0.1:0"])
         .args(["--idp-addr", "127.0.0.1:0", "--admin-addr", "127.0.0.1:0"])
+        .args(["--oci-addr", "127.0.0.1:0"])
         .env("FNGATE_LOG", "warn")
         .stdin(Stdio::null())
         .output()

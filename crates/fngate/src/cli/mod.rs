@@ -4,6 +4,7 @@ pub mod client;
 pub mod functions;
 pub mod gateway;
 pub mod idp;
+pub mod oci;
 pub mod output;
 pub mod status;
 

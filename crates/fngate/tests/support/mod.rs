@@ -156,6 +156,8 @@ impl Server {
                 .arg("up")
                 .args(["--gateway-addr", &addr(ports.map(|p| p.gateway))])
                 .args(["--functions-addr", &addr(ports.map(|p| p.functions))])
+                // A free port always: the OCI listener keeps no address in stored state.
+                .args(["--oci-addr", "127.0.0.1:0"])
                 .args(["--max-instances-per-fn", &options.pools.max_per_fn.to_string()])
                 .args(["--max-instances-total", &options.pools.max_total.to_string()]);
         }
@@ -205,7 +207,7 @@ impl Server {
             .unwrap()
             .iter()
             .filter_map(|line| match line.split_whitespace().collect::<Vec<_>>().as_slice() {
-                [name @ ("gateway" | "functions" | "idp" | "admin"), url, ..] => {
+                [name @ ("gateway" | "functions" | "idp" | "admin" | "oci"), url, ..] => {
                     Some((name.to_string(), url.to_string()))
                 }
                 _ => None,
@@ -238,6 +240,10 @@ impl Server {
 
     pub fn admin(&self, path: &str) -> String {
         self.url("admin", path)
+    }
+
+    pub fn oci(&self, path: &str) -> String {
+        self.url("oci", path)
     }
 
     /// The bound ports, to restart on the same addresses.
