@@ -143,7 +143,10 @@ mod tests {
         let (tx, body) = channel_body();
         tx.send(Ok(Frame::data(Bytes::from_static(b"first")))).await.unwrap();
         let started = Instant::now();
-        let err = TimedBody::new(body, Duration::from_secs(5)).collect().await.unwrap_err();
+        let err = TimedBody::new(body, Duration::from_secs(5))
+            .collect()
+            .await
+            .unwrap_err();
         assert!(err.is::<BodyReadTimeout>(), "{err}");
         assert_eq!(started.elapsed(), Duration::from_secs(5));
         drop(tx);

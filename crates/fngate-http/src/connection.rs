@@ -425,10 +425,7 @@ where
         let result = std::task::ready!(this.inner.poll(cx));
         let in_flight = this.in_flight.take();
         Poll::Ready(result.map(|mut response| {
-            if *this.version < Version::HTTP_2
-                && in_flight
-                    .as_ref()
-                    .is_some_and(|f| f.0.close.load(Ordering::Relaxed))
+            if *this.version < Version::HTTP_2 && in_flight.as_ref().is_some_and(|f| f.0.close.load(Ordering::Relaxed))
             {
                 response
                     .headers_mut()
@@ -510,21 +507,25 @@ mod tests {
             let closing = CancellationToken::new();
             let stop = CancellationToken::new();
             while let Some(Accepted { stream, conn, .. }) = listener.accept(&stop).await {
-                let service = conn.service(hyper::service::service_fn(|request: Request<TimedBody<Incoming>>| async move {
-                    let text = match request.uri().path() {
-                        "/sleep" => {
-                            tokio::time::sleep(Duration::from_secs(2)).await;
-                            "slept".to_string()
-                        }
-                        "/body" => match request.into_body().collect().await {
-                            Ok(body) => format!("read {}", body.to_bytes().len()),
-                            Err(err) => format!("body failed: {err}"),
-                        },
-                        _ => "ok".to_string(),
-                    };
-                    Ok::<_, Infallible>(Response::new(Full::new(Bytes::from(text))))
-                }));
-                let connection = builder.serve_connection(TokioIo::new(conn.io(stream)), service).into_owned();
+                let service = conn.service(hyper::service::service_fn(
+                    |request: Request<TimedBody<Incoming>>| async move {
+                        let text = match request.uri().path() {
+                            "/sleep" => {
+                                tokio::time::sleep(Duration::from_secs(2)).await;
+                                "slept".to_string()
+                            }
+                            "/body" => match request.into_body().collect().await {
+                                Ok(body) => format!("read {}", body.to_bytes().len()),
+                                Err(err) => format!("body failed: {err}"),
+                            },
+                            _ => "ok".to_string(),
+                        };
+                        Ok::<_, Infallible>(Response::new(Full::new(Bytes::from(text))))
+                    },
+                ));
+                let connection = builder
+                    .serve_connection(TokioIo::new(conn.io(stream)), service)
+                    .into_owned();
                 tokio::spawn(conn.serve(connection, &closing));
             }
         });
@@ -605,13 +606,19 @@ mod tests {
     #[tokio::test]
     async fn a_request_in_progress_is_not_cut_by_the_idle_or_header_timeouts() {
         let mut stream = TcpStream::connect(server().await).await.unwrap();
-        stream.write_all(b"GET /sleep HTTP/1.1\r\nhost: x\r\n\r\n").await.unwrap();
+        stream
+            .write_all(b"GET /sleep HTTP/1.1\r\nhost: x\r\n\r\n")
+            .await
+            .unwrap();
         let mut buf = [0u8; 1024];
         let n = tokio::time::timeout(Duration::from_secs(5), stream.read(&mut buf))
             .await
             .unwrap()
             .unwrap();
-        assert!(String::from_utf8_lossy(&buf[..n]).ends_with("slept"), "2 s > both timeouts");
+        assert!(
+            String::from_utf8_lossy(&buf[..n]).ends_with("slept"),
+            "2 s > both timeouts"
+        );
     }
 
     #[tokio::test]
@@ -624,15 +631,19 @@ mod tests {
         let (took, sent) = until_closed(&mut stream).await;
         assert!(took < HEADER + Duration::from_millis(300), "{took:?}");
         assert!(sent.contains("connection: close"), "{sent}");
-        assert!(sent.contains("body failed: the client sent nothing of the request body"), "{sent}");
+        assert!(
+            sent.contains("body failed: the client sent nothing of the request body"),
+            "{sent}"
+        );
     }
 
     #[tokio::test]
     async fn http2_an_idle_connection_gets_goaway_after_the_keep_alive_timeout() {
         let stream = TcpStream::connect(server().await).await.unwrap();
-        let (mut sender, connection) = hyper::client::conn::http2::handshake(TokioExecutor::new(), TokioIo::new(stream))
-            .await
-            .unwrap();
+        let (mut sender, connection) =
+            hyper::client::conn::http2::handshake(TokioExecutor::new(), TokioIo::new(stream))
+                .await
+                .unwrap();
         let driver = tokio::spawn(connection);
         // A request longer than both timeouts is served whole.
         let request = Request::get("http://x/sleep").body(Empty::<Bytes>::new()).unwrap();

@@ -88,7 +88,11 @@ mod tests {
         let started = tokio::time::Instant::now();
         drain.grace(&open, Duration::from_millis(200)).await;
         assert!(started.elapsed() >= Duration::from_millis(200));
-        assert_eq!(open.count(), 1, "an open connection is left for the shutdown that follows");
+        assert_eq!(
+            open.count(),
+            1,
+            "an open connection is left for the shutdown that follows"
+        );
 
         drop((accepted, client));
         let started = tokio::time::Instant::now();

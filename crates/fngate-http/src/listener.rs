@@ -57,7 +57,9 @@ pub struct Accepted {
 impl Listener {
     /// `name` names the listener in logs and metrics (`gateway`, `functions`, `idp`, `admin`).
     pub fn new(tcp: TcpListener, name: &'static str, limits: ConnectionLimits) -> Listener {
-        let max = limits.max_connections.clamp(1, Semaphore::MAX_PERMITS.min(u32::MAX as usize));
+        let max = limits
+            .max_connections
+            .clamp(1, Semaphore::MAX_PERMITS.min(u32::MAX as usize));
         let limits = ConnectionLimits {
             max_connections: max,
             ..limits

@@ -46,7 +46,11 @@ mod tests {
             assert_eq!(log.hit(), None);
         }
         tokio::time::advance(Duration::from_secs(10)).await;
-        assert_eq!(log.hit(), Some(1000), "the next line counts the 999 held back and itself");
+        assert_eq!(
+            log.hit(),
+            Some(1000),
+            "the next line counts the 999 held back and itself"
+        );
         assert_eq!(log.hit(), None);
     }
 }
