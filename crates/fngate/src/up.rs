@@ -51,9 +51,6 @@ pub struct UpArgs {
     #[arg(long, default_value_t = 64)]
     pub max_instances_total: usize,
 
-    #[command(flatten)]
-    pub limits: crate::listener_limits::ListenerLimits,
-
     /// Also set up the walkthrough (idempotent): the Python function myapp/python-func, the API
     /// app api://my-oci-api with scope access_as_user and app role Api.Read, a client app with a
     /// fresh secret, and deployment /v1 whose GET /python-func requires a JWT from the dev IdP.
@@ -68,6 +65,10 @@ pub struct UpArgs {
     /// Flags and environment variables win over the file.
     #[arg(long, env = "FNGATE_CONFIG")]
     pub config: Option<PathBuf>,
+
+    // Last: its help heading would otherwise also cover the flags after it.
+    #[command(flatten)]
+    pub limits: crate::listener_limits::ListenerLimits,
 }
 
 /// `--config` file contents; every key optional, unknown keys rejected.

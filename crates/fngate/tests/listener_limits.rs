@@ -21,29 +21,52 @@ const AT_ONCE: Duration = Duration::from_millis(1500);
 const CAP: usize = 20;
 const LISTENERS: [&str; 4] = ["gateway", "functions", "idp", "admin"];
 
-fn limits_args(header: Duration, max_connections: Option<usize>) -> Vec<String> {
-    let mut args: Vec<String> = [
-        "--header-read-timeout",
-        &header.as_secs().to_string(),
-        "--body-read-timeout",
-        "1",
-        "--keep-alive-timeout",
-        "2",
-    ]
-    .map(String::from)
-    .to_vec();
+/// The header timeout and the cap as flags; the body and keep-alive timeouts from a `--config`
+/// file (both ways of setting them are in use).
+fn start(header: Duration, nofile: Option<u64>, max_connections: Option<usize>) -> Server {
+    let config = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(config.path(), "body_read_timeout: 1\nkeep_alive_timeout: 2\n").unwrap();
+    let mut args: Vec<String> = vec!["--header-read-timeout".into(), header.as_secs().to_string()];
     if let Some(n) = max_connections {
         args.extend(["--max-connections".to_string(), n.to_string()]);
     }
-    args
-}
-
-fn start(header: Duration, nofile: Option<u64>, max_connections: Option<usize>) -> Server {
+    args.extend(["--config".to_string(), config.path().display().to_string()]);
+    // The config is read at start; the server is ready once `start_with` returns.
     Server::start_with(ServerOptions {
-        args: limits_args(header, max_connections),
+        args,
         nofile,
         ..ServerOptions::default()
     })
+}
+
+#[test]
+fn a_limit_out_of_range_in_the_config_file_is_refused_with_the_file_and_key() {
+    let config = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(config.path(), "header_read_timeout: 0\n").unwrap();
+    let data = tempfile::tempdir().unwrap();
+    let out = support::fngate()
+        .args(["up", "--config"])
+        .arg(config.path())
+        .arg("--data-dir")
+        .arg(data.path())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        stderr.contains(&format!(
+            "{}: header_read_timeout: 0 is not in 1..=3600",
+            config.path().display()
+        )),
+        "{stderr}"
+    );
+    let flag = support::fngate()
+        .args(["up", "--max-connections", "0", "--data-dir"])
+        .arg(data.path())
+        .output()
+        .unwrap();
+    assert!(!flag.status.success());
+    assert!(String::from_utf8_lossy(&flag.stderr).contains("--max-connections"));
 }
 
 /// A function (registered, never called: the body is read first) and a deployment with a stock
