@@ -4,8 +4,8 @@
 //! CONTRACT with the binary (`fngate up`); extend, do not break:
 //! `Runtime::start(store, config)`, `api_router()` for the functions listener,
 //! `admin_router()` merged into the admin listener, `shutdown()`, and `FunctionInvoker`.
-//! [`serve::serve`] serves `api_router()` on the functions listener (`axum::serve` with each
-//! connection polled inline, see that module).
+//! The binary serves `api_router()` with `fngate_http::serve_router` (the listener's connection
+//! cap and timeouts; each connection polled inline, see that module).
 //!
 //! Extensions used by the CLI: [`funcfile`] (func.yaml parsing, version bump), [`lang`]
 //! (`fngate init` templates), [`deploy::DeployRequest`]/[`deploy::DeployEvent`] (the NDJSON
@@ -29,7 +29,6 @@ pub mod pool;
 mod pool_metrics;
 pub mod prepare;
 pub mod registry;
-pub mod serve;
 
 use std::path::PathBuf;
 use std::sync::Arc;

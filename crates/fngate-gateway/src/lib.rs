@@ -149,13 +149,16 @@ impl Gateway {
         }
     }
 
+    /// Serves the gateway listener until `shutdown`, with `limits` on its connections.
     pub async fn serve(
         self: Arc<Self>,
         listener: TcpListener,
         tls: Option<Arc<rustls::ServerConfig>>,
+        limits: fngate_http::ConnectionLimits,
         shutdown: CancellationToken,
     ) -> anyhow::Result<()> {
         let drain = self.drain_timeout.lock().map(|t| *t).unwrap_or(server::DRAIN_TIMEOUT);
+        let listener = fngate_http::Listener::new(listener, "gateway", limits);
         server::serve(self.shared.clone(), listener, tls, shutdown, drain).await
     }
 

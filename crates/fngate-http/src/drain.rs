@@ -8,7 +8,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use http::{HeaderMap, HeaderValue, Version};
-use hyper_util::server::graceful::GracefulShutdown;
+
+use crate::listener::OpenConnections;
 
 /// How long open HTTP/1 connections may keep sending requests after the listener closes.
 pub const DRAIN_GRACE: Duration = Duration::from_secs(2);
@@ -29,12 +30,12 @@ impl Drain {
         }
     }
 
-    /// Starts the grace (call it once the listener is dropped) and waits until `graceful` watches
-    /// no connection or `grace` has passed; the caller then shuts the rest down.
-    pub async fn grace(&self, graceful: &GracefulShutdown, grace: Duration) {
+    /// Starts the grace (call it once the listener is dropped) and waits until no connection is
+    /// open or `grace` has passed; the caller then shuts the rest down.
+    pub async fn grace(&self, open: &OpenConnections, grace: Duration) {
         self.draining.store(true, Ordering::Relaxed);
         let grace_until = tokio::time::Instant::now() + grace;
-        while graceful.count() > 0 && tokio::time::Instant::now() < grace_until {
+        while open.count() > 0 && tokio::time::Instant::now() < grace_until {
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
     }
@@ -42,11 +43,11 @@ impl Drain {
 
 #[cfg(test)]
 mod tests {
-    use std::convert::Infallible;
-
-    use hyper_util::rt::TokioIo;
+    use tokio::net::{TcpListener, TcpStream};
+    use tokio_util::sync::CancellationToken;
 
     use super::*;
+    use crate::{ConnectionLimits, Listener};
 
     fn connection_header(drain: &Drain, version: Version) -> Option<HeaderValue> {
         let mut headers = HeaderMap::new();
@@ -54,13 +55,18 @@ mod tests {
         headers.get(http::header::CONNECTION).cloned()
     }
 
+    async fn listener() -> Listener {
+        let tcp = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        Listener::new(tcp, "test", ConnectionLimits::default())
+    }
+
     #[tokio::test]
     async fn http1_responses_say_close_once_the_grace_starts() {
         let drain = Drain::default();
-        let graceful = GracefulShutdown::new();
+        let open = listener().await.open_connections();
         assert_eq!(connection_header(&drain, Version::HTTP_11), None);
         let started = tokio::time::Instant::now();
-        drain.clone().grace(&graceful, Duration::from_secs(30)).await;
+        drain.clone().grace(&open, Duration::from_secs(30)).await;
         assert!(
             started.elapsed() < Duration::from_secs(5),
             "no open connection: nothing to wait for"
@@ -73,28 +79,27 @@ mod tests {
 
     #[tokio::test]
     async fn the_grace_lasts_until_connections_close_or_it_runs_out() {
-        let graceful = GracefulShutdown::new();
-        let (client, server) = tokio::io::duplex(1024);
-        let service = hyper::service::service_fn(|_| async { Ok::<_, Infallible>(http::Response::new(String::new())) });
-        let connection = hyper::server::conn::http1::Builder::new().serve_connection(TokioIo::new(server), service);
-        tokio::spawn(graceful.watch(connection));
+        let mut listener = listener().await;
+        let open = listener.open_connections();
+        let client = TcpStream::connect(listener.local_addr().unwrap()).await.unwrap();
+        let accepted = listener.accept(&CancellationToken::new()).await.unwrap();
         let drain = Drain::default();
 
         let started = tokio::time::Instant::now();
-        drain.grace(&graceful, Duration::from_millis(200)).await;
+        drain.grace(&open, Duration::from_millis(200)).await;
         assert!(started.elapsed() >= Duration::from_millis(200));
         assert_eq!(
-            graceful.count(),
+            open.count(),
             1,
-            "an idle connection is left for the shutdown that follows"
+            "an open connection is left for the shutdown that follows"
         );
 
-        drop(client);
+        drop((accepted, client));
         let started = tokio::time::Instant::now();
-        drain.grace(&graceful, Duration::from_secs(30)).await;
+        drain.grace(&open, Duration::from_secs(30)).await;
         assert!(
             started.elapsed() < Duration::from_secs(5),
-            "the client closed: the grace ends"
+            "the connection closed: the grace ends"
         );
     }
 }

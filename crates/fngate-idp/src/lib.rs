@@ -164,8 +164,15 @@ impl Idp {
         }))
     }
 
-    pub async fn serve(self: Arc<Self>, listener: TcpListener, shutdown: CancellationToken) -> anyhow::Result<()> {
-        server::serve(self, listener, shutdown).await
+    /// Serves the Entra-shaped endpoints (HTTP and HTTPS on one port) until `shutdown`, with
+    /// `limits` on the listener's connections.
+    pub async fn serve(
+        self: Arc<Self>,
+        listener: TcpListener,
+        limits: fngate_http::ConnectionLimits,
+        shutdown: CancellationToken,
+    ) -> anyhow::Result<()> {
+        server::serve(self, listener, limits, shutdown).await
     }
 
     pub fn admin_router(self: &Arc<Self>) -> axum::Router {

@@ -8,10 +8,9 @@ use std::time::Duration;
 use anyhow::Context;
 use axum::routing::{get, post};
 use axum::{Extension, Router};
-use fngate_http::next_connection;
+use fngate_http::{Accepted, Connection, ConnectionLimits, Listener};
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::server::conn::auto;
-use hyper_util::server::graceful::{GracefulShutdown, Watcher};
 use hyper_util::service::TowerToHyperService;
 use tokio::net::{TcpListener, TcpStream};
 use tokio_rustls::TlsAcceptor;
@@ -21,8 +20,6 @@ use crate::{Idp, discovery, token};
 
 /// TLS records start with content type 22 (handshake).
 const TLS_HANDSHAKE: u8 = 0x16;
-/// A client that opens a connection and sends nothing is dropped after this long.
-const FIRST_BYTE_TIMEOUT: Duration = Duration::from_secs(10);
 /// In-flight requests get this long to finish at shutdown.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -52,7 +49,12 @@ pub fn router(idp: Arc<Idp>) -> Router {
         .with_state(idp)
 }
 
-pub async fn serve(idp: Arc<Idp>, listener: TcpListener, shutdown: CancellationToken) -> anyhow::Result<()> {
+pub async fn serve(
+    idp: Arc<Idp>,
+    listener: TcpListener,
+    limits: ConnectionLimits,
+    shutdown: CancellationToken,
+) -> anyhow::Result<()> {
     let local_addr = listener.local_addr().context("idp listener address")?;
     let tls = TlsAcceptor::from(idp.tls_config(Some(local_addr.ip()))?);
     let app = router(idp);
@@ -64,19 +66,26 @@ pub async fn serve(idp: Arc<Idp>, listener: TcpListener, shutdown: CancellationT
         scheme: "https",
         local_addr,
     }));
-    let graceful = GracefulShutdown::new();
-    while let Some((stream, peer)) = next_connection(&listener, &shutdown, "idp").await {
-        let watcher = graceful.watcher();
+    let mut listener = Listener::new(listener, "idp", limits);
+    let mut builder = auto::Builder::new(TokioExecutor::new());
+    listener.limits().configure(&mut builder);
+    let builder = Arc::new(builder);
+    let open = listener.open_connections();
+    let closing = CancellationToken::new();
+    while let Some(Accepted { stream, peer, conn }) = listener.accept(&shutdown).await {
         let (tls, http_app, https_app) = (tls.clone(), http_app.clone(), https_app.clone());
+        let (builder, closing) = (builder.clone(), closing.clone());
         tokio::spawn(async move {
-            if let Err(err) = serve_connection(stream, tls, http_app, https_app, watcher).await {
+            let served = serve_connection(stream, conn, &builder, &closing, tls, http_app, https_app);
+            if let Err(err) = served.await {
                 tracing::debug!(%peer, error = %err, "idp: connection ended with an error");
             }
         });
     }
     drop(listener);
+    closing.cancel();
     tokio::select! {
-        () = graceful.shutdown() => {}
+        () = open.all_closed() => {}
         () = tokio::time::sleep(DRAIN_TIMEOUT) => tracing::warn!("idp: connections still open after the drain timeout"),
     }
     Ok(())
@@ -84,32 +93,37 @@ pub async fn serve(idp: Arc<Idp>, listener: TcpListener, shutdown: CancellationT
 
 async fn serve_connection(
     stream: TcpStream,
+    conn: Connection,
+    builder: &auto::Builder<TokioExecutor>,
+    closing: &CancellationToken,
     tls: TlsAcceptor,
     http_app: Router,
     https_app: Router,
-    watcher: Watcher,
 ) -> anyhow::Result<()> {
+    // Everything before hyper runs (the first byte, the TLS handshake) counts against the
+    // header timeout from accept, as hyper's own reading of the first head does.
+    let deadline = conn.handshake_deadline();
     let mut first = [0u8; 1];
-    let peeked = tokio::time::timeout(FIRST_BYTE_TIMEOUT, stream.peek(&mut first))
+    let peeked = tokio::time::timeout_at(deadline, stream.peek(&mut first))
         .await
         .context("no data from client")??;
     if peeked == 0 {
         return Ok(());
     }
-    let builder = auto::Builder::new(TokioExecutor::new());
+    let io = conn.io(stream);
     if first[0] == TLS_HANDSHAKE {
-        let stream = tokio::time::timeout(FIRST_BYTE_TIMEOUT, tls.accept(stream))
+        let stream = tokio::time::timeout_at(deadline, tls.accept(io))
             .await
             .context("TLS handshake timed out")??;
-        let conn = builder.serve_connection_with_upgrades(TokioIo::new(stream), TowerToHyperService::new(https_app));
-        watcher
-            .watch(conn.into_owned())
+        let service = conn.service(TowerToHyperService::new(https_app));
+        let connection = builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
+        conn.serve(connection.into_owned(), closing)
             .await
             .map_err(|err| anyhow::anyhow!(err))
     } else {
-        let conn = builder.serve_connection_with_upgrades(TokioIo::new(stream), TowerToHyperService::new(http_app));
-        watcher
-            .watch(conn.into_owned())
+        let service = conn.service(TowerToHyperService::new(http_app));
+        let connection = builder.serve_connection_with_upgrades(TokioIo::new(io), service);
+        conn.serve(connection.into_owned(), closing)
             .await
             .map_err(|err| anyhow::anyhow!(err))
     }

@@ -3,6 +3,7 @@
 
 mod cli;
 mod demo;
+mod listener_limits;
 mod up;
 
 use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};

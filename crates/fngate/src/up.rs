@@ -64,10 +64,16 @@ pub struct UpArgs {
     pub demo: bool,
 
     /// YAML file with the same settings (keys: data_dir, gateway_addr, functions_addr, idp_addr,
-    /// admin_addr, oci_addr, gateway_tls_cert, gateway_tls_key, max_instances_per_fn, max_instances_total).
+    /// admin_addr, oci_addr, gateway_tls_cert, gateway_tls_key, max_instances_per_fn,
+    /// max_instances_total, header_read_timeout, body_read_timeout, keep_alive_timeout,
+    /// max_connections, http2_max_concurrent_streams).
     /// Flags and environment variables win over the file.
     #[arg(long, env = "FNGATE_CONFIG")]
     pub config: Option<PathBuf>,
+
+    // Last: its help heading would otherwise also cover the flags after it.
+    #[command(flatten)]
+    pub limits: crate::listener_limits::ListenerLimits,
 }
 
 /// `--config` file contents; every key optional, unknown keys rejected.
@@ -84,6 +90,11 @@ struct UpConfigFile {
     gateway_tls_key: Option<PathBuf>,
     max_instances_per_fn: Option<usize>,
     max_instances_total: Option<usize>,
+    header_read_timeout: Option<u64>,
+    body_read_timeout: Option<u64>,
+    keep_alive_timeout: Option<u64>,
+    max_connections: Option<u64>,
+    http2_max_concurrent_streams: Option<u32>,
 }
 
 /// Fills every setting the user did not give as a flag or env var from the `--config` file.
@@ -136,6 +147,35 @@ pub fn apply_config_file(args: &mut UpArgs, global: &mut GlobalArgs, matches: &c
         file.max_instances_total,
         unset(up, "max_instances_total"),
     );
+    let limits = &mut args.limits;
+    take(
+        &mut limits.header_read_timeout,
+        file.header_read_timeout,
+        unset(up, "header_read_timeout"),
+    );
+    take(
+        &mut limits.body_read_timeout,
+        file.body_read_timeout,
+        unset(up, "body_read_timeout"),
+    );
+    take(
+        &mut limits.keep_alive_timeout,
+        file.keep_alive_timeout,
+        unset(up, "keep_alive_timeout"),
+    );
+    take(
+        &mut limits.max_connections,
+        file.max_connections.map(Some),
+        unset(up, "max_connections"),
+    );
+    take(
+        &mut limits.http2_max_concurrent_streams,
+        file.http2_max_concurrent_streams,
+        unset(up, "http2_max_concurrent_streams"),
+    );
+    limits
+        .check()
+        .map_err(|err| anyhow::anyhow!("{}: {err}", path.display()))?;
     if args.gateway_tls_cert.is_none() {
         args.gateway_tls_cert = file.gateway_tls_cert;
     }
@@ -153,6 +193,7 @@ pub fn apply_config_file(args: &mut UpArgs, global: &mut GlobalArgs, matches: &c
 
 pub async fn run(args: UpArgs, global: &GlobalArgs) -> anyhow::Result<()> {
     init_logging();
+    let limits = args.limits.resolve(crate::listener_limits::raise_fd_limit());
     let data_dir = global.data_dir.clone();
     let _lock = fngate_store::DataDirLock::acquire(&data_dir)?;
     let store = fngate_store::Store::open(&data_dir).await?;
@@ -194,7 +235,7 @@ pub async fn run(args: UpArgs, global: &GlobalArgs) -> anyhow::Result<()> {
     let mut tasks = tokio::task::JoinSet::new();
     // The IdP serves before deployments load: a deployment whose JWKS lives on this same
     // process's IdP fetches its keys while loading.
-    tasks.spawn(idp.clone().serve(idp_listener, shutdown.clone()));
+    tasks.spawn(idp.clone().serve(idp_listener, limits, shutdown.clone()));
     let gateway = fngate_gateway::Gateway::start(store.clone(), invoker, auth).await?;
 
     let admin_addr = admin_listener.local_addr()?;
@@ -267,16 +308,27 @@ pub async fn run(args: UpArgs, global: &GlobalArgs) -> anyhow::Result<()> {
         println!("  {name:<10} {url}{also}");
     }
 
-    tasks.spawn(gateway.clone().serve(gateway_listener, gateway_tls, shutdown.clone()));
-    // The functions listener's own server: connections polled inline (fewer thread hand-offs per call).
-    tasks.spawn(fngate_functions::serve::serve(
-        functions_listener,
+    tasks.spawn(
+        gateway
+            .clone()
+            .serve(gateway_listener, gateway_tls, limits, shutdown.clone()),
+    );
+    tasks.spawn(serve_router(
+        fngate_http::Listener::new(functions_listener, "functions", limits),
         runtime.api_router(),
         shutdown.clone(),
     ));
-    tasks.spawn(serve_router(admin_listener, admin_router, shutdown.clone()));
+    tasks.spawn(serve_router(
+        fngate_http::Listener::new(admin_listener, "admin", limits),
+        admin_router,
+        shutdown.clone(),
+    ));
     // The OCI APIs on their own listener, served as the admin listener is.
-    tasks.spawn(serve_router(oci_listener, oci.router(), shutdown.clone()));
+    tasks.spawn(serve_router(
+        fngate_http::Listener::new(oci_listener, "oci", limits),
+        oci.router(),
+        shutdown.clone(),
+    ));
 
     let mut failure = None;
     if args.demo {
@@ -344,11 +396,14 @@ async fn bind(name: &str, addr: SocketAddr) -> anyhow::Result<TcpListener> {
     })
 }
 
-async fn serve_router(listener: TcpListener, router: axum::Router, shutdown: CancellationToken) -> anyhow::Result<()> {
-    axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>())
-        .with_graceful_shutdown(async move { shutdown.cancelled().await })
-        .await
-        .context("listener failed")
+/// The functions and admin listeners: `fngate_http::serve_router` (cap, timeouts, keep-alive grace).
+async fn serve_router(
+    listener: fngate_http::Listener,
+    router: axum::Router,
+    shutdown: CancellationToken,
+) -> anyhow::Result<()> {
+    fngate_http::serve_router(listener, router, shutdown).await;
+    Ok(())
 }
 
 async fn shutdown_signal() -> anyhow::Result<()> {

@@ -84,8 +84,19 @@ pub(crate) async fn read_body(body: Body, limit: usize) -> Result<Bytes, Rejecti
         Err(err) if err.is::<http_body_util::LengthLimitError>() => {
             Err(Rejection::new(StatusCode::PAYLOAD_TOO_LARGE, "request_body_too_large"))
         }
+        Err(err) if is_body_timeout(&*err) => Err(body_timed_out()),
         Err(_) => Err(Rejection::new(StatusCode::BAD_REQUEST, "request_body_unreadable")),
     }
+}
+
+/// The client stalled its request body past the listener's body-read timeout.
+pub(crate) fn is_body_timeout(err: &(dyn std::error::Error + 'static)) -> bool {
+    fngate_http::error_sources(err).any(|e| e.is::<fngate_http::BodyReadTimeout>())
+}
+
+/// 408, as nginx answers a `client_body_timeout`; the connection closes after it.
+pub(crate) fn body_timed_out() -> Rejection {
+    Rejection::new(StatusCode::REQUEST_TIMEOUT, "request_body_timeout")
 }
 
 /// Fn trigger semantics: status from `Fn-Http-Status` (else 200) unless the call itself failed;

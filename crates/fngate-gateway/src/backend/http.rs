@@ -223,6 +223,9 @@ fn classify(err: &(dyn std::error::Error + 'static), is_connect: bool) -> Reject
     if error_sources(err).any(|e| e.is::<http_body_util::LengthLimitError>()) {
         return Rejection::new(StatusCode::PAYLOAD_TOO_LARGE, "request_body_too_large");
     }
+    if super::function::is_body_timeout(err) {
+        return super::function::body_timed_out();
+    }
     let kind = if is_connect { "connect" } else { "protocol" };
     tracing::warn!(target: "fngate::gateway::backend", error = %error_chain(err), kind, "HTTP backend failed");
     count_backend_error(kind);

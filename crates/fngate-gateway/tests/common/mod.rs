@@ -92,7 +92,8 @@ impl TestGateway {
         gateway.set_drain_timeout(Duration::from_secs(5));
         let addr = listener.local_addr().unwrap();
         let shutdown = CancellationToken::new();
-        let served = tokio::spawn(gateway.clone().serve(listener, tls, shutdown.clone()));
+        let limits = fngate_http::ConnectionLimits::default();
+        let served = tokio::spawn(gateway.clone().serve(listener, tls, limits, shutdown.clone()));
         TestGateway {
             addr,
             gateway,

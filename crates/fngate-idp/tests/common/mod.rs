@@ -45,7 +45,8 @@ pub async fn start_with(dir: &std::path::Path, options: IdpOptions) -> Running {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let shutdown = CancellationToken::new();
-    let task = tokio::spawn(idp.clone().serve(listener, shutdown.clone()));
+    let limits = fngate_http::ConnectionLimits::default();
+    let task = tokio::spawn(idp.clone().serve(listener, limits, shutdown.clone()));
     Running {
         idp,
         addr,

@@ -503,13 +503,14 @@ async fn serve(args: ServeArgs, global: &GlobalArgs) -> anyhow::Result<()> {
     println!("Press Ctrl-C to stop.");
 
     let shutdown = CancellationToken::new();
-    let idp_task = tokio::spawn(idp.clone().serve(idp_listener, shutdown.clone()));
+    // The same bounds as `fngate up`'s defaults.
+    let limits = crate::listener_limits::ListenerLimits::defaults().resolve(crate::listener_limits::raise_fd_limit());
+    let idp_task = tokio::spawn(idp.clone().serve(idp_listener, limits, shutdown.clone()));
+    let admin_listener = fngate_http::Listener::new(admin_listener, "admin", limits);
     let admin_shutdown = shutdown.clone();
     let admin_task = tokio::spawn(async move {
-        axum::serve(admin_listener, idp.admin_router())
-            .with_graceful_shutdown(async move { admin_shutdown.cancelled().await })
-            .await
-            .context("admin listener failed")
+        fngate_http::serve_router(admin_listener, idp.admin_router(), admin_shutdown).await;
+        anyhow::Ok(())
     });
     wait_for_signal().await?;
     shutdown.cancel();

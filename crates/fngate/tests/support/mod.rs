@@ -82,6 +82,8 @@ pub struct ServerOptions {
     /// More arguments for the serving command, such as `--demo`.
     pub args: Vec<String>,
     pub pools: Pools,
+    /// `RLIMIT_NOFILE` (soft and hard) for the server process.
+    pub nofile: Option<u64>,
 }
 
 /// The functions' instance pools: small, with a short queue, so that overload shows quickly.
@@ -114,6 +116,8 @@ pub struct Server {
     _tmp: Option<tempfile::TempDir>,
     /// Every stdout line so far (the endpoint table, the access log).
     stdout: Arc<Mutex<Vec<String>>>,
+    /// Every stderr line so far (the server log; also echoed to the test's stderr).
+    stderr: Arc<Mutex<Vec<String>>>,
     /// (listener, URL) as the endpoint table printed them.
     endpoints: Vec<(String, String)>,
 }
@@ -161,6 +165,16 @@ impl Server {
                 .args(["--max-instances-per-fn", &options.pools.max_per_fn.to_string()])
                 .args(["--max-instances-total", &options.pools.max_total.to_string()]);
         }
+        if let Some(n) = options.nofile {
+            use std::os::unix::process::CommandExt;
+            // SAFETY: only the setrlimit syscall runs between fork and exec.
+            unsafe {
+                command.pre_exec(move || {
+                    nix::sys::resource::setrlimit(nix::sys::resource::Resource::RLIMIT_NOFILE, n, n)
+                        .map_err(std::io::Error::from)
+                });
+            }
+        }
         let mut child = command
             .args(["--idp-addr", &addr(ports.map(|p| p.idp))])
             .args(["--admin-addr", &addr(ports.map(|p| p.admin))])
@@ -174,9 +188,18 @@ impl Server {
             .env("FNGATE_HOT_START_TIMEOUT_MS", "10000")
             .env("FNGATE_LOG", "warn")
             .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
+            .stderr(Stdio::piped())
             .spawn()
             .expect("start fngate");
+        let stderr = child.stderr.take().unwrap();
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let log_sink = log.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                eprintln!("{line}");
+                log_sink.lock().unwrap().push(line);
+            }
+        });
         let stdout = child.stdout.take().unwrap();
         let lines = Arc::new(Mutex::new(Vec::new()));
         let (ready_tx, ready_rx) = std::sync::mpsc::channel();
@@ -196,6 +219,7 @@ impl Server {
             data,
             _tmp: tmp,
             stdout: lines,
+            stderr: log,
             endpoints: Vec::new(),
         };
         ready_rx
@@ -263,6 +287,11 @@ impl Server {
     /// Everything printed on stdout so far.
     pub fn stdout(&self) -> String {
         self.stdout.lock().unwrap().join("\n")
+    }
+
+    /// Everything the server logged on stderr so far.
+    pub fn stderr_lines(&self) -> Vec<String> {
+        self.stderr.lock().unwrap().clone()
     }
 
     /// The stdout line holding `needle` (waits up to 5 s for it to be read).
