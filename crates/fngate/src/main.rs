@@ -46,6 +46,10 @@ enum Command {
 }
 
 fn main() -> std::process::ExitCode {
+    // The function sandbox starts this binary as its launcher (fngate-sandbox) before each function.
+    if let Some(code) = fngate_functions::sandbox::main_if_launcher() {
+        return code;
+    }
     let matches = Cli::command().get_matches();
     let cli = match Cli::from_arg_matches(&matches) {
         Ok(cli) => cli,
