@@ -330,6 +330,10 @@ fn drop_bounding_set() -> anyhow::Result<String> {
             dropped += 1;
         } else if std::io::Error::last_os_error().raw_os_error() == Some(libc::EINVAL) {
             break;
+        } else if cap == 0 && std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM) {
+            // No CAP_SETPCAP: an unprivileged process outside any user namespace, which has no
+            // capability to use, and no_new_privs keeps it from gaining one.
+            return Ok("bounding set kept (no CAP_SETPCAP to drop it; no capability held)".into());
         } else {
             return Err(std::io::Error::last_os_error()).context("PR_CAPBSET_DROP");
         }
@@ -404,8 +408,10 @@ fn apply_landlock(rules: &LandlockRules) -> anyhow::Result<String> {
         ruleset = ruleset.handle_access(AccessNet::BindTcp)?;
     }
     let mut created = ruleset.create()?;
-    let rule = |path: &Path, access| -> anyhow::Result<_> {
+    let rule = |path: &Path, access: landlock::BitFlags<AccessFs>| -> anyhow::Result<_> {
         let fd = PathFd::new(path).with_context(|| format!("landlock rule for {}", path.display()))?;
+        // A file takes only the rights that apply to files.
+        let access = if path.is_dir() { access } else { access & AccessFs::from_file(abi) };
         Ok(PathBeneath::new(fd, access))
     };
     for path in &rules.read_exec {

@@ -364,7 +364,8 @@ impl Sandbox {
             (None, _) => {}
         }
         if report.ok("no_capabilities") == Some(true) && report.ok("capabilities") == Some(true) {
-            self.enforced.push("no capabilities".into());
+            self.enforced
+                .push(format!("no capabilities ({})", report.detail("capabilities")));
         } else {
             self.not_enforced
                 .push(format!("capabilities: {}", report.detail("no_capabilities")));
@@ -420,7 +421,7 @@ impl Sandbox {
         let memcg = self.has(Controller::Memory);
         let pids = self.has(Controller::Pids);
         self.enforced.push(format!(
-            "limits per instance: memory {}, pids {PIDS_MAX}{}, open files {NOFILE_MAX}, file size and /tmp = memory, CPU {}",
+            "limits per instance: memory {}, pids {PIDS_MAX}{}, open files {NOFILE_MAX}, file size and /tmp half the memory, CPU {}",
             if memcg {
                 "(memory cgroup)"
             } else {
@@ -734,6 +735,9 @@ impl Sandbox {
             .ok_or_else(|| io::Error::other("the function has no command"))?;
         let instance_dir = new_instance_dir(&self.run_dir)?;
         let memory_bytes = request.memory_mb.saturating_mul(1 << 20);
+        // Half the memory: tmpfs pages count toward the memory cgroup too, so a full /tmp
+        // still leaves the function room to run (and the write fails with ENOSPC, not an OOM kill).
+        let tmp_bytes = memory_bytes / 2;
         let ids = match &self.uids {
             Some(uids) if self.namespaces => {
                 let uid = uids.for_fn(request.fn_id)?;
@@ -764,7 +768,7 @@ impl Sandbox {
         env.extend(request.env.iter().cloned());
         env.push(("FN_LISTENER".to_string(), fn_listener.clone()));
         let root = self.namespaces.then(|| {
-            let mut entries = self.base_mounts(memory_bytes, 16 * 1024, ids, request.runtime_dirs, true);
+            let mut entries = self.base_mounts(tmp_bytes, 16 * 1024, ids, request.runtime_dirs, true);
             entries.push(Mount::Bind {
                 src: request.code_dir.to_path_buf(),
                 dest: code_seen.clone(),
@@ -803,7 +807,7 @@ impl Sandbox {
             cgroup_procs,
             root,
             switch_ids: ids,
-            rlimits: self.rlimits(memory_bytes, memory_bytes, NOFILE_MAX, PIDS_MAX),
+            rlimits: self.rlimits(memory_bytes, tmp_bytes, NOFILE_MAX, PIDS_MAX),
             landlock,
             seccomp: self.seccomp_options(),
             program: PathBuf::from(program),
@@ -909,10 +913,19 @@ impl Sandbox {
         for (name, dir) in &caches {
             env.push((name.to_string(), dir.display().to_string()));
         }
-        env.extend(installer_env());
+        let installer = installer_env();
+        // Paths those settings name (PIP_FIND_LINKS=/opt/wheels, PIP_CERT) are shown read-only.
+        let named_paths: Vec<PathBuf> = installer
+            .iter()
+            .flat_map(|(_, value)| value.split_whitespace().map(PathBuf::from).collect::<Vec<_>>())
+            .filter(|path| path.is_absolute() && path.exists())
+            .collect();
+        env.extend(installer);
         env.extend(request.env.iter().cloned());
+        let mut read_only: Vec<PathBuf> = request.runtime_dirs.to_vec();
+        read_only.extend(named_paths);
         let root = self.namespaces.then(|| {
-            let mut entries = self.base_mounts(BUILD_TMP_BYTES, 256 * 1024, ids, request.runtime_dirs, false);
+            let mut entries = self.base_mounts(BUILD_TMP_BYTES, 256 * 1024, ids, &read_only, false);
             entries.push(Mount::Bind {
                 src: request.code_dir.to_path_buf(),
                 dest: code_seen.clone(),
@@ -937,7 +950,7 @@ impl Sandbox {
         });
         let (cgroup, cgroup_procs) = self.instance_cgroup(instance_dir, BUILD_MEMORY_BYTES, BUILD_PIDS, None)?;
         let landlock = self.landlock.map(|full| {
-            let mut read_exec = system_read_dirs(self.namespaces, request.runtime_dirs);
+            let mut read_exec = system_read_dirs(self.namespaces, &read_only);
             read_exec.push(code_seen.clone());
             let mut read_write = vec![tmp.clone(), env_seen.clone()];
             read_write.extend(caches.iter().map(|(_, dir)| dir.clone()));

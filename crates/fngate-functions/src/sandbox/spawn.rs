@@ -92,6 +92,7 @@ pub fn spawn(
         (parent_pidfd.as_raw_fd(), PARENT_PIDFD),
     ];
     let error_fd = error_write.as_raw_fd();
+    let keep_capabilities = namespaces.contains(CloneFlags::CLONE_NEWUSER);
     let mut stack = vec![0u8; CHILD_STACK];
     let child_main = Box::new(move || -> isize {
         // Only async-signal-safe system calls from here to execve: this is a copy of a
@@ -110,6 +111,13 @@ pub fn spawn(
                 if libc::dup2(high[i], *target) < 0 {
                     return report_and_exit(error_fd);
                 }
+            }
+            // In a new user namespace the child holds every capability there, but its uid is not
+            // mapped yet, so execve would drop them all: raised as ambient capabilities they
+            // survive into the launcher, which maps its ids, builds the root and then clears
+            // every set.
+            if keep_capabilities && raise_ambient_capabilities() < 0 {
+                return report_and_exit(error_fd);
             }
             // Nothing else of fngate's reaches the launcher.
             libc::close_range(5, libc::c_uint::MAX, libc::CLOSE_RANGE_CLOEXEC as libc::c_int);
@@ -155,6 +163,60 @@ pub fn spawn(
         stdout: stdout_read,
         stderr: stderr_read,
     })
+}
+
+#[repr(C)]
+struct CapHeader {
+    version: u32,
+    pid: i32,
+}
+
+#[repr(C)]
+#[derive(Clone, Copy)]
+struct CapData {
+    effective: u32,
+    permitted: u32,
+    inheritable: u32,
+}
+
+/// In the clone child: inheritable = permitted, then every capability raised as ambient.
+/// Only system calls on stack values.
+unsafe fn raise_ambient_capabilities() -> i32 {
+    const LINUX_CAPABILITY_VERSION_3: u32 = 0x2008_0522;
+    let mut header = CapHeader {
+        version: LINUX_CAPABILITY_VERSION_3,
+        pid: 0,
+    };
+    let mut data = [CapData {
+        effective: 0,
+        permitted: 0,
+        inheritable: 0,
+    }; 2];
+    // SAFETY: capget/capset with a v3 header and two data words; prctl with integers.
+    unsafe {
+        if libc::syscall(libc::SYS_capget, &mut header as *mut CapHeader, data.as_mut_ptr()) < 0 {
+            return -1;
+        }
+        for word in &mut data {
+            word.inheritable = word.permitted;
+        }
+        if libc::syscall(libc::SYS_capset, &mut header as *mut CapHeader, data.as_ptr()) < 0 {
+            return -1;
+        }
+        for cap in 0..64 {
+            let word = data[cap / 32].permitted;
+            if word & (1 << (cap % 32)) != 0 {
+                libc::prctl(
+                    libc::PR_CAP_AMBIENT,
+                    libc::PR_CAP_AMBIENT_RAISE as libc::c_ulong,
+                    cap as libc::c_ulong,
+                    0,
+                    0,
+                );
+            }
+        }
+    }
+    0
 }
 
 /// In the clone child: sends errno to the parent and exits.
