@@ -338,6 +338,21 @@ impl Server {
             .unwrap_or_else(|| panic!("{app}/{function} missing from status"))
     }
 
+    /// Host pids of the function's live instances (inside its sandbox each is pid 1).
+    pub async fn instance_pids(&self, app: &str, function: &str) -> Vec<i32> {
+        self.fn_status(app, function).await["pids"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p.as_i64().unwrap() as i32)
+            .collect()
+    }
+
+    /// The server process's pid.
+    pub fn pid(&self) -> i32 {
+        self.child.as_ref().expect("server running").id() as i32
+    }
+
     pub async fn fn_id(&self, app: &str, function: &str) -> String {
         self.fn_status(app, function).await["fn_id"]
             .as_str()
