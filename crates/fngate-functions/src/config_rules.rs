@@ -12,10 +12,16 @@ pub const MAX_CONFIG_BYTES: usize = 4096;
 /// Prefixes refused, with the reason given in the error.
 const RESERVED_PREFIXES: &[(&str, &str)] = &[
     ("FN_", "FN_* variables are the FDK contract and are set by fngate"),
-    ("LD_", "LD_* variables change how the dynamic loader starts every program"),
+    (
+        "LD_",
+        "LD_* variables change how the dynamic loader starts every program",
+    ),
     ("PYTHON", "PYTHON* variables change how the Python interpreter starts"),
     ("NODE_", "NODE_* variables change how Node.js starts"),
-    ("OPENSSL_", "OPENSSL_* variables make OpenSSL load configuration and modules"),
+    (
+        "OPENSSL_",
+        "OPENSSL_* variables make OpenSSL load configuration and modules",
+    ),
     ("GLIBC_", "GLIBC_* variables change how the C library starts"),
 ];
 
@@ -27,8 +33,14 @@ const RESERVED_NAMES: &[(&str, &str)] = &[
     ("VIRTUAL_ENV", "fngate sets the prepared Python environment"),
     ("BROWSER", "Python's webbrowser module runs it as a command"),
     ("PAGER", "Python's pydoc runs it as a command"),
-    ("OCI_TRACING_ENABLED", "the FDK reads it at start; on OCI the platform sets it"),
-    ("OCI_TRACE_COLLECTOR_URL", "the FDK reads it at start; on OCI the platform sets it"),
+    (
+        "OCI_TRACING_ENABLED",
+        "the FDK reads it at start; on OCI the platform sets it",
+    ),
+    (
+        "OCI_TRACE_COLLECTOR_URL",
+        "the FDK reads it at start; on OCI the platform sets it",
+    ),
     // glibc's own list of variables it drops for setuid programs (unsecvars.h): each makes the C
     // library load files or modules it names.
     ("GCONV_PATH", "the C library loads modules from it"),
@@ -150,7 +162,11 @@ mod tests {
         let value = "x".repeat(MAX_CONFIG_BYTES - 1);
         assert_eq!(check_config_size([("A", value.as_str())]), Ok(()));
         let value = "x".repeat(MAX_CONFIG_BYTES);
-        assert!(check_config_size([("A", value.as_str())]).unwrap_err().contains("4097 bytes"));
+        assert!(
+            check_config_size([("A", value.as_str())])
+                .unwrap_err()
+                .contains("4097 bytes")
+        );
         // UTF-8 octets, not characters.
         let wide = "é".repeat(2048);
         assert!(check_config_size([("A", wide.as_str())]).is_err());

@@ -151,8 +151,7 @@ async fn deploy(
             let _ = progress_tx.send(DeployEvent::Step(line));
         };
         let interpreter = crate::prepare::resolve_interpreter(lang, &interpreter_name)?;
-        let prepared =
-            crate::prepare::prepare_env(&sandbox, lang, &interpreter, &env_code_dir, &envs_dir, &progress)?;
+        let prepared = crate::prepare::prepare_env(&sandbox, lang, &interpreter, &env_code_dir, &envs_dir, &progress)?;
         Ok::<_, anyhow::Error>((prepared, interpreter))
     })
     .await

@@ -447,7 +447,11 @@ mod tests {
         let err = parse_str(&format!("{GOOD}config:\n  GREETING: hi\n  BROWSER: /bin/sh\n")).unwrap_err();
         assert_eq!(err.line, Some(15));
         assert_eq!(err.field, "config.BROWSER");
-        assert!(err.to_string().starts_with("hello/func.yaml:15: config.BROWSER: config key \"BROWSER\" is reserved"), "{err}");
+        assert!(
+            err.to_string()
+                .starts_with("hello/func.yaml:15: config.BROWSER: config key \"BROWSER\" is reserved"),
+            "{err}"
+        );
         let err = parse_str(&format!("{GOOD}config:\n  9LIVES: x\n")).unwrap_err();
         assert!(err.message.contains("is invalid"), "{err}");
         let big = "x".repeat(5000);
@@ -465,7 +469,11 @@ mod tests {
         }
         std::fs::write(dir.path().join(FILE_NAME), text).unwrap();
         let err = load(dir.path()).unwrap_err();
-        assert!(err.to_string().ends_with("func.yaml: file is larger than 1024 KiB, the most fngate reads for a func.yaml"), "{err}");
+        assert!(
+            err.to_string()
+                .ends_with("func.yaml: file is larger than 1024 KiB, the most fngate reads for a func.yaml"),
+            "{err}"
+        );
     }
 
     #[test]

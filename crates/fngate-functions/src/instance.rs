@@ -82,7 +82,10 @@ pub struct LivePids(Arc<std::sync::Mutex<std::collections::BTreeSet<i32>>>);
 
 impl LivePids {
     pub fn list(&self) -> Vec<i32> {
-        self.0.lock().map(|pids| pids.iter().copied().collect()).unwrap_or_default()
+        self.0
+            .lock()
+            .map(|pids| pids.iter().copied().collect())
+            .unwrap_or_default()
     }
 
     fn insert(&self, pid: i32) {

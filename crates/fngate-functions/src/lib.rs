@@ -219,9 +219,7 @@ impl Runtime {
         let rows = fngate_store::functions::load_all(self.store.pool()).await?;
         let old = self.snapshot.load_full();
         let (next, unused) = registry::build(&rows, &old, &self.settings);
-        self.settings
-            .sandbox
-            .retain_uids(&|fn_id| next.fns.contains_key(fn_id));
+        self.settings.sandbox.retain_uids(&|fn_id| next.fns.contains_key(fn_id));
         self.snapshot.store(Arc::new(next));
         for pool in unused {
             pool.retire();

@@ -343,7 +343,10 @@ mod tests {
     #[test]
     fn config_merge_refuses_reserved_and_oversized_but_deletes_anything() {
         let mut config = serde_json::json!({"PATH": "/legacy"}).as_object().unwrap().clone();
-        let err = merge_config(&mut config, serde_json::json!({"BROWSER": "/bin/sh"}).as_object().unwrap());
+        let err = merge_config(
+            &mut config,
+            serde_json::json!({"BROWSER": "/bin/sh"}).as_object().unwrap(),
+        );
         assert!(err.unwrap_err().contains("\"BROWSER\" is reserved"));
         merge_config(&mut config, serde_json::json!({"PATH": ""}).as_object().unwrap()).unwrap();
         assert!(config.is_empty(), "a stored reserved key can still be deleted");

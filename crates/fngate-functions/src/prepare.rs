@@ -92,7 +92,11 @@ pub fn resolve_interpreter(lang: Lang, name: &str) -> anyhow::Result<Interpreter
         Lang::Python => {
             // A pyenv shim is a script; the interpreter itself says where it lives.
             let output = Command::new(&found)
-                .args(["-I", "-c", "import os, sys; print(os.path.realpath(sys.executable)); print(sys.base_prefix)"])
+                .args([
+                    "-I",
+                    "-c",
+                    "import os, sys; print(os.path.realpath(sys.executable)); print(sys.base_prefix)",
+                ])
                 .env_clear()
                 .env("PATH", std::env::var_os("PATH").unwrap_or_default())
                 .env("HOME", std::env::var_os("HOME").unwrap_or_default())
@@ -240,7 +244,9 @@ impl Build<'_> {
             "pip install -r requirements.txt",
         )?;
         if !self.env_dir.join("bin").join("fdk").is_file() {
-            bail!("requirements.txt did not install the fdk (the `fdk` command is missing); add `fdk` to requirements.txt");
+            bail!(
+                "requirements.txt did not install the fdk (the `fdk` command is missing); add `fdk` to requirements.txt"
+            );
         }
         Ok(())
     }

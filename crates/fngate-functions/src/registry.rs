@@ -14,8 +14,8 @@ use crate::instance::InstanceSpec;
 use crate::lang::Lang;
 use crate::logs::LogSink;
 use crate::model::{App, Fn, config_pairs};
-use crate::sandbox::{Layout, Sandbox};
 use crate::pool::Pool;
+use crate::sandbox::{Layout, Sandbox};
 
 /// How a deployed function runs (stored as JSON in `fn_fns.deployment`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -164,7 +164,8 @@ fn instance_spec(app: &App, f: &Fn, d: &Deployment, settings: &PoolSettings) -> 
     config.extend(config_pairs(&f.config));
     // Config stored before the rules existed may hold names the runtime interprets: never passed.
     config.retain(|key, value| {
-        let usable = crate::model::check_config_key(key).is_ok() && crate::model::check_config_value(key, value).is_ok();
+        let usable =
+            crate::model::check_config_key(key).is_ok() && crate::model::check_config_value(key, value).is_ok();
         if !usable {
             tracing::warn!(fn_id = %f.id, key = %key, "config key not passed to the function: it is not allowed");
         }

@@ -198,7 +198,9 @@ async fn fn_error_rules_timeouts_crashes_and_trigger_wrapping() {
     let busy = format!("busy {}", next["instance"].as_str().unwrap());
     assert!(
         eventually(Duration::from_secs(10), || async {
-            server.cli_ok(work.path(), &["logs", "errs", "probe"], None).contains(&busy)
+            server
+                .cli_ok(work.path(), &["logs", "errs", "probe"], None)
+                .contains(&busy)
         })
         .await
     );

@@ -40,7 +40,10 @@ enum Layout {
     /// One directory per v1 hierarchy, for the controllers found usable.
     V1(Vec<(Controller, PathBuf)>),
     /// The server's v2 group, with the controllers enabled for its children.
-    V2 { base: PathBuf, controllers: Vec<Controller> },
+    V2 {
+        base: PathBuf,
+        controllers: Vec<Controller>,
+    },
 }
 
 #[derive(Debug)]
@@ -256,7 +259,11 @@ fn clean_stale(parent: &Path) {
     let Ok(entries) = std::fs::read_dir(parent) else { return };
     for entry in entries.flatten() {
         let name = entry.file_name();
-        let Some(pid) = name.to_str().and_then(|n| n.strip_prefix('p')).and_then(|p| p.parse::<u32>().ok()) else {
+        let Some(pid) = name
+            .to_str()
+            .and_then(|n| n.strip_prefix('p'))
+            .and_then(|p| p.parse::<u32>().ok())
+        else {
             continue;
         };
         if Path::new(&format!("/proc/{pid}")).exists() {

@@ -42,7 +42,9 @@ fn run() -> anyhow::Result<()> {
     // SAFETY: fd 3 is the spec pipe the spawner put there; nothing else owns it.
     let mut spec_file = unsafe { std::fs::File::from_raw_fd(SPEC_FD) };
     let mut text = String::new();
-    spec_file.read_to_string(&mut text).context("cannot read the sandbox spec")?;
+    spec_file
+        .read_to_string(&mut text)
+        .context("cannot read the sandbox spec")?;
     drop(spec_file);
     let spec: LaunchSpec = serde_json::from_str(&text).context("bad sandbox spec")?;
     // fngate's pidfd must not reach the function.
@@ -57,7 +59,9 @@ fn run() -> anyhow::Result<()> {
     };
 
     if let Some((uid, gid)) = spec.map_ids {
-        steps.run("user_namespace", || map_own_ids(uid, gid).map(|()| format!("uid {uid} mapped to itself")))?;
+        steps.run("user_namespace", || {
+            map_own_ids(uid, gid).map(|()| format!("uid {uid} mapped to itself"))
+        })?;
     }
     if !spec.cgroup_procs.is_empty() {
         steps.run("cgroups", || {
@@ -156,8 +160,14 @@ fn map_own_ids(uid: u32, gid: u32) -> anyhow::Result<()> {
 /// `pivot_root(".", ".")` and a lazy unmount of the old root leave only the new tree.
 fn build_root(root: &RootSpec) -> anyhow::Result<()> {
     // Nothing done here may propagate back to the host's mounts.
-    mount(None::<&str>, "/", None::<&str>, MsFlags::MS_REC | MsFlags::MS_PRIVATE, None::<&str>)
-        .context("making / private")?;
+    mount(
+        None::<&str>,
+        "/",
+        None::<&str>,
+        MsFlags::MS_REC | MsFlags::MS_PRIVATE,
+        None::<&str>,
+    )
+    .context("making / private")?;
     let new = &root.mountpoint;
     mount(
         Some("tmpfs"),
@@ -195,8 +205,14 @@ fn apply_mount(new: &Path, entry: &Mount) -> anyhow::Result<()> {
         Mount::Bind { src, dest, writable } => {
             let target = inside(new, dest);
             make_mount_point(src, &target)?;
-            mount(Some(src.as_path()), &target, None::<&str>, MsFlags::MS_BIND | MsFlags::MS_REC, None::<&str>)
-                .with_context(|| format!("bind {} on {}", src.display(), dest.display()))?;
+            mount(
+                Some(src.as_path()),
+                &target,
+                None::<&str>,
+                MsFlags::MS_BIND | MsFlags::MS_REC,
+                None::<&str>,
+            )
+            .with_context(|| format!("bind {} on {}", src.display(), dest.display()))?;
             let mut attrs = MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV;
             if !writable {
                 attrs |= MOUNT_ATTR_RDONLY;
@@ -206,8 +222,14 @@ fn apply_mount(new: &Path, entry: &Mount) -> anyhow::Result<()> {
         Mount::Device { src, dest } => {
             let target = inside(new, dest);
             make_mount_point(src, &target)?;
-            mount(Some(src.as_path()), &target, None::<&str>, MsFlags::MS_BIND, None::<&str>)
-                .with_context(|| format!("bind {} on {}", src.display(), dest.display()))?;
+            mount(
+                Some(src.as_path()),
+                &target,
+                None::<&str>,
+                MsFlags::MS_BIND,
+                None::<&str>,
+            )
+            .with_context(|| format!("bind {} on {}", src.display(), dest.display()))?;
             set_mount_attrs(&target, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC)?;
         }
         Mount::Tmpfs {
@@ -264,7 +286,11 @@ fn make_mount_point(src: &Path, target: &Path) -> anyhow::Result<()> {
         if let Some(parent) = target.parent() {
             std::fs::create_dir_all(parent)?;
         }
-        std::fs::OpenOptions::new().create(true).truncate(false).write(true).open(target)?;
+        std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(target)?;
     }
     Ok(())
 }
@@ -358,7 +384,15 @@ fn clear_capabilities() -> anyhow::Result<String> {
     }
     const LINUX_CAPABILITY_VERSION_3: u32 = 0x2008_0522;
     // SAFETY: prctl with integer arguments.
-    unsafe { libc::prctl(libc::PR_CAP_AMBIENT, libc::PR_CAP_AMBIENT_CLEAR_ALL as libc::c_ulong, 0, 0, 0) };
+    unsafe {
+        libc::prctl(
+            libc::PR_CAP_AMBIENT,
+            libc::PR_CAP_AMBIENT_CLEAR_ALL as libc::c_ulong,
+            0,
+            0,
+            0,
+        )
+    };
     let mut header = Header {
         version: LINUX_CAPABILITY_VERSION_3,
         pid: 0,
@@ -411,7 +445,11 @@ fn apply_landlock(rules: &LandlockRules) -> anyhow::Result<String> {
     let rule = |path: &Path, access: landlock::BitFlags<AccessFs>| -> anyhow::Result<_> {
         let fd = PathFd::new(path).with_context(|| format!("landlock rule for {}", path.display()))?;
         // A file takes only the rights that apply to files.
-        let access = if path.is_dir() { access } else { access & AccessFs::from_file(abi) };
+        let access = if path.is_dir() {
+            access
+        } else {
+            access & AccessFs::from_file(abi)
+        };
         Ok(PathBeneath::new(fd, access))
     };
     for path in &rules.read_exec {
@@ -443,7 +481,11 @@ fn resolve_program(program: &Path, env: &[(String, String)]) -> anyhow::Result<P
     if program.as_os_str().as_bytes().contains(&b'/') {
         return Ok(program.to_path_buf());
     }
-    let path = env.iter().find(|(k, _)| k == "PATH").map(|(_, v)| v.as_str()).unwrap_or("/usr/bin:/bin");
+    let path = env
+        .iter()
+        .find(|(k, _)| k == "PATH")
+        .map(|(_, v)| v.as_str())
+        .unwrap_or("/usr/bin:/bin");
     std::env::split_paths(path)
         .map(|dir| dir.join(program))
         .find(|candidate| candidate.is_file())
@@ -461,5 +503,9 @@ fn exec(program: &Path, args: &[String], env: &[(String, String)]) -> anyhow::Re
         .map(|(k, v)| CString::new(format!("{k}={v}")))
         .collect::<Result<Vec<_>, _>>()?;
     let err = nix::unistd::execve(&path, &argv, &envp).err();
-    bail!("cannot run {}: {}", program.display(), err.map(|e| e.to_string()).unwrap_or_default())
+    bail!(
+        "cannot run {}: {}",
+        program.display(),
+        err.map(|e| e.to_string()).unwrap_or_default()
+    )
 }

@@ -354,8 +354,9 @@ impl Sandbox {
                 uids.build_uid()
             )),
             (Some(_), _) => {
-                self.not_enforced
-                    .push("per-function uids: need the mount namespace (the data directory is not readable by them)".into());
+                self.not_enforced.push(
+                    "per-function uids: need the mount namespace (the data directory is not readable by them)".into(),
+                );
                 self.uids = None;
             }
             (None, _) if !self.is_root => self
@@ -374,10 +375,12 @@ impl Sandbox {
         if self.no_new_privs {
             self.enforced.push("no_new_privs".into());
         } else {
-            self.not_enforced.push(format!("no_new_privs: {}", report.detail("no_new_privs")));
+            self.not_enforced
+                .push(format!("no_new_privs: {}", report.detail("no_new_privs")));
         }
         if disabled("landlock") {
-            self.not_enforced.push("landlock disabled by FNGATE_SANDBOX_DISABLE".into());
+            self.not_enforced
+                .push("landlock disabled by FNGATE_SANDBOX_DISABLE".into());
         } else if report.ok("landlock") == Some(true) {
             let detail = report.detail("landlock");
             self.landlock = Some(detail == "fully enforced");
@@ -385,10 +388,12 @@ impl Sandbox {
                 "landlock ({detail}): files, no TCP bind, no signals or abstract sockets outside the instance"
             ));
         } else {
-            self.not_enforced.push(format!("landlock: {}", report.detail("landlock")));
+            self.not_enforced
+                .push(format!("landlock: {}", report.detail("landlock")));
         }
         if disabled("seccomp") {
-            self.not_enforced.push("seccomp disabled by FNGATE_SANDBOX_DISABLE".into());
+            self.not_enforced
+                .push("seccomp disabled by FNGATE_SANDBOX_DISABLE".into());
         } else if report.ok("seccomp") == Some(true) {
             self.seccomp = true;
             self.enforced.push(
@@ -409,8 +414,11 @@ impl Sandbox {
                         Controller::Cpu => "cpu",
                     })
                     .collect();
-                self.enforced
-                    .push(format!("cgroup v{} per instance: {}", cgroups.version(), names.join(", ")));
+                self.enforced.push(format!(
+                    "cgroup v{} per instance: {}",
+                    cgroups.version(),
+                    names.join(", ")
+                ));
             }
             Some(_) => {
                 self.not_enforced.push(format!("cgroups: {}", report.detail("cgroups")));
@@ -498,7 +506,8 @@ impl Sandbox {
         if !namespaces {
             return CloneFlags::empty();
         }
-        let mut flags = CloneFlags::CLONE_NEWNS | CloneFlags::CLONE_NEWPID | CloneFlags::CLONE_NEWIPC | CloneFlags::CLONE_NEWUTS;
+        let mut flags =
+            CloneFlags::CLONE_NEWNS | CloneFlags::CLONE_NEWPID | CloneFlags::CLONE_NEWIPC | CloneFlags::CLONE_NEWUTS;
         if !self.is_root {
             flags |= CloneFlags::CLONE_NEWUSER;
         }
@@ -514,18 +523,25 @@ impl Sandbox {
         let dir = new_instance_dir(&self.run_dir)?;
         let ids = self.uids.as_ref().map(|u| (u.build_uid(), u.build_uid()));
         let cgroup = match &self.cgroups {
-            Some(cgroups) => Some(cgroups.create(&format!("probe{}", rand::random::<u32>()), &cgroup::Limits {
-                memory_bytes: Some(64 << 20),
-                pids: Some(PIDS_MAX),
-                cpu_quota_us: Some(CPU_QUOTA_US),
-            })?),
+            Some(cgroups) => Some(cgroups.create(
+                &format!("probe{}", rand::random::<u32>()),
+                &cgroup::Limits {
+                    memory_bytes: Some(64 << 20),
+                    pids: Some(PIDS_MAX),
+                    cpu_quota_us: Some(CPU_QUOTA_US),
+                },
+            )?),
             None => None,
         };
         let (cgroup, cgroup_procs) = match cgroup {
             Some((group, procs)) => (Some(group), procs),
             None => (None, Vec::new()),
         };
-        let tmp = if namespaces { PathBuf::from("/tmp") } else { dir.join("tmp") };
+        let tmp = if namespaces {
+            PathBuf::from("/tmp")
+        } else {
+            dir.join("tmp")
+        };
         if !namespaces {
             std::fs::create_dir_all(&tmp)?;
         }
@@ -562,7 +578,8 @@ impl Sandbox {
         let stdout = spawned.stdout;
         let stderr = spawned.stderr;
         let line = tokio::time::timeout(Duration::from_secs(10), read_first_line(stdout)).await;
-        let reachable = !namespaces || std::fs::metadata(format!("/proc/{}/root/tmp", child.pid())).is_ok_and(|m| m.is_dir());
+        let reachable =
+            !namespaces || std::fs::metadata(format!("/proc/{}/root/tmp", child.pid())).is_ok_and(|m| m.is_dir());
         drop(stdin);
         let status = tokio::time::timeout(Duration::from_secs(10), child.wait()).await;
         let _ = std::fs::remove_dir_all(&dir);
@@ -716,7 +733,11 @@ impl Sandbox {
         if !self.has(Controller::Pids) {
             // Per uid: inside its own user namespace that is this instance alone; as root it is
             // every instance of the function (up to the per-function instance limit).
-            let per_uid = if self.namespaces && !self.is_root { tasks } else { tasks * 8 };
+            let per_uid = if self.namespaces && !self.is_root {
+                tasks
+            } else {
+                tasks * 8
+            };
             limits.push((Rlimit::Nproc, per_uid));
         }
         limits
@@ -749,7 +770,11 @@ impl Sandbox {
             .layout
             .seen_paths(request.lang, request.code_dir, request.env_dir);
         let (tmp, socket_dir, fn_listener) = if self.namespaces {
-            (PathBuf::from("/tmp"), PathBuf::new(), FN_LISTENER_IN_SANDBOX.to_string())
+            (
+                PathBuf::from("/tmp"),
+                PathBuf::new(),
+                FN_LISTENER_IN_SANDBOX.to_string(),
+            )
         } else {
             let tmp = instance_dir.join("tmp");
             let iofs = instance_dir.join("iofs");
@@ -761,7 +786,10 @@ impl Sandbox {
             (tmp, iofs, listener)
         };
         let mut env = vec![
-            ("PATH".to_string(), search_path(request.runtime_dirs, &env_seen, request.lang)),
+            (
+                "PATH".to_string(),
+                search_path(request.runtime_dirs, &env_seen, request.lang),
+            ),
             ("HOME".to_string(), tmp.display().to_string()),
             ("TMPDIR".to_string(), tmp.display().to_string()),
         ];
@@ -906,7 +934,10 @@ impl Sandbox {
             tmp
         };
         let mut env = vec![
-            ("PATH".to_string(), search_path(request.runtime_dirs, &env_seen, request.lang)),
+            (
+                "PATH".to_string(),
+                search_path(request.runtime_dirs, &env_seen, request.lang),
+            ),
             ("HOME".to_string(), tmp.display().to_string()),
             ("TMPDIR".to_string(), tmp.display().to_string()),
         ];
@@ -1030,7 +1061,15 @@ fn installer_env() -> Vec<(String, String)> {
             let upper = name.to_ascii_uppercase();
             (upper.starts_with("PIP_") && upper != "PIP_CACHE_DIR")
                 || (upper.starts_with("NPM_CONFIG_") && upper != "NPM_CONFIG_CACHE")
-                || ["HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY", "ALL_PROXY", "SSL_CERT_FILE", "SSL_CERT_DIR"].contains(&upper.as_str())
+                || [
+                    "HTTP_PROXY",
+                    "HTTPS_PROXY",
+                    "NO_PROXY",
+                    "ALL_PROXY",
+                    "SSL_CERT_FILE",
+                    "SSL_CERT_DIR",
+                ]
+                .contains(&upper.as_str())
         })
         .collect()
 }

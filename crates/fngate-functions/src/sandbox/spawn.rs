@@ -62,13 +62,16 @@ pub fn spawn(
     let (spec_read, spec_write) = pipe()?;
     // Room for the whole spec, so it is written before the clone and never blocks.
     // SAFETY: fcntl on a descriptor we own.
-    unsafe { libc::fcntl(spec_write.as_raw_fd(), libc::F_SETPIPE_SZ, MAX_SPEC_BYTES as libc::c_int) };
+    unsafe {
+        libc::fcntl(
+            spec_write.as_raw_fd(),
+            libc::F_SETPIPE_SZ,
+            MAX_SPEC_BYTES as libc::c_int,
+        )
+    };
     std::fs::File::from(spec_write).write_all(&json)?;
     let (stdin_child, stdin_parent) = match stdin {
-        Stdin::Null => (
-            OwnedFd::from(std::fs::File::open("/dev/null")?),
-            None,
-        ),
+        Stdin::Null => (OwnedFd::from(std::fs::File::open("/dev/null")?), None),
         Stdin::Pipe => {
             let (read, write) = pipe()?;
             (read, Some(write))
@@ -121,9 +124,7 @@ pub fn spawn(
             }
             // Nothing else of fngate's reaches the launcher.
             libc::close_range(5, libc::c_uint::MAX, libc::CLOSE_RANGE_CLOEXEC as libc::c_int);
-            if libc::setsid() < 0
-                || libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong, 0, 0, 0) < 0
-            {
+            if libc::setsid() < 0 || libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong, 0, 0, 0) < 0 {
                 return report_and_exit(error_fd);
             }
             libc::execve(exe.as_ptr(), argv.as_ptr(), envp.as_ptr());
@@ -326,10 +327,15 @@ impl Child {
 
     /// Waits for the exit without blocking a runtime thread (the pidfd turns readable).
     pub async fn wait(&mut self) -> WaitStatus {
-        let watch = self.pidfd.as_ref().ok().and_then(|fd| fd.try_clone().ok()).and_then(|fd| {
-            // SAFETY: `fd` is a duplicate the AsyncFd owns for as long as it is registered.
-            unsafe { tokio::io::unix::AsyncFd::register_with_interest(fd, tokio::io::Interest::READABLE) }.ok()
-        });
+        let watch = self
+            .pidfd
+            .as_ref()
+            .ok()
+            .and_then(|fd| fd.try_clone().ok())
+            .and_then(|fd| {
+                // SAFETY: `fd` is a duplicate the AsyncFd owns for as long as it is registered.
+                unsafe { tokio::io::unix::AsyncFd::register_with_interest(fd, tokio::io::Interest::READABLE) }.ok()
+            });
         loop {
             if let Some(status) = self.try_wait() {
                 return status;

@@ -70,7 +70,10 @@ impl Uids {
 
     /// The function's uid, allocated and recorded on first use.
     pub fn for_fn(&self, fn_id: &str) -> io::Result<u32> {
-        let mut record = self.record.lock().map_err(|_| io::Error::other("uid record lock poisoned"))?;
+        let mut record = self
+            .record
+            .lock()
+            .map_err(|_| io::Error::other("uid record lock poisoned"))?;
         if let Some(uid) = record.fns.get(fn_id) {
             return Ok(*uid);
         }
