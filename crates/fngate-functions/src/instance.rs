@@ -136,6 +136,7 @@ impl Instance {
             env: &spec.env,
             memory_mb: spec.memory_mb,
         };
+        let spawning = Instant::now();
         let started = match sandbox.spawn_instance(&request) {
             Ok(started) => started,
             Err(err) => {
@@ -145,6 +146,7 @@ impl Instance {
                 return Err(InvokeError::InitFailed);
             }
         };
+        let spawn_ms = spawning.elapsed().as_secs_f64() * 1e3;
         let socket = started.socket_dir.join(SOCKET_NAME);
         let current_call = Arc::new(std::sync::Mutex::new("-".to_string()));
         spawn_log_reader(
@@ -203,7 +205,7 @@ impl Instance {
             }
             tokio::time::sleep(Duration::from_millis(2)).await;
         }
-        tracing::debug!(fn_id = %spec.fn_id, pid = instance.pid(), ready_ms = begun.elapsed().as_secs_f64() * 1e3, "instance ready");
+        tracing::debug!(fn_id = %spec.fn_id, pid = instance.pid(), spawn_ms, ready_ms = begun.elapsed().as_secs_f64() * 1e3, "instance ready");
         instance.connect().await.map_err(|err| {
             logs.write(
                 &spec.fn_id,

@@ -14,7 +14,11 @@
 //! Tuning (environment of `fngate up`): `FNGATE_HOT_START_TIMEOUT_MS` (socket readiness,
 //! default 5000 as Fn), `FNGATE_QUEUE_TIMEOUT_MS` (how long a call waits for an instance before
 //! 503, default 10000), `FNGATE_ENVS_DIR` (prepared environments, default `<data>/functions/envs`;
-//! several servers may share one).
+//! several servers may share one), `FNGATE_SANDBOX_DISABLE` (sandbox mechanisms to leave off, for
+//! testing the fallbacks; see [`sandbox`]).
+//!
+//! The binary must call [`sandbox::main_if_launcher`] first thing in `main`: the sandbox starts
+//! fngate's own executable as the launcher of every function process.
 
 pub mod api;
 mod config_rules;

@@ -195,11 +195,30 @@ fn instance_spec(app: &App, f: &Fn, d: &Deployment, settings: &PoolSettings) -> 
         command: d.command.clone(),
         code_dir: d.code_dir.clone(),
         env_dir: d.env_dir.clone(),
-        runtime_dirs: d.runtime_dirs.clone(),
+        runtime_dirs: runtime_dirs(d),
         env,
         memory_mb: f.memory,
         timeout: Duration::from_secs(f.timeout.max(1) as u64),
         idle_timeout: Duration::from_secs(f.idle_timeout.max(1) as u64),
         init_timeout: settings.init_timeout,
     }
+}
+
+/// The interpreter installs a deployment needs to see. Deployments from before the sandbox did
+/// not record them: a venv names its interpreter's directory in `pyvenv.cfg` (`home = …/bin`).
+fn runtime_dirs(d: &Deployment) -> Vec<PathBuf> {
+    if !d.runtime_dirs.is_empty() || d.layout != Layout::Host || d.lang != Lang::Python {
+        return d.runtime_dirs.clone();
+    }
+    let cfg = std::fs::read_to_string(d.env_dir.join("pyvenv.cfg")).unwrap_or_default();
+    cfg.lines()
+        .filter_map(|line| line.split_once('='))
+        .filter(|(key, _)| key.trim() == "home")
+        .filter_map(|(_, home)| {
+            std::path::Path::new(home.trim())
+                .parent()
+                .map(std::path::Path::to_path_buf)
+        })
+        .filter(|prefix| !prefix.starts_with("/usr") && prefix.is_absolute() && prefix != std::path::Path::new("/"))
+        .collect()
 }

@@ -38,7 +38,7 @@ enum Command {
     #[command(subcommand)]
     Gateway(cli::gateway::GatewayCommand),
     /// Show what the running server serves: listeners, deployments and routes, functions with
-    /// live instance counts, identity-provider registrations.
+    /// live instance counts, what the function sandbox enforces, identity-provider registrations.
     Status,
     /// The Entra ID-compatible dev identity provider.
     #[command(subcommand)]

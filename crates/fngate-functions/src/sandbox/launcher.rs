@@ -50,6 +50,12 @@ fn run() -> anyhow::Result<()> {
     // fngate's pidfd must not reach the function.
     // SAFETY: fcntl on an inherited descriptor.
     unsafe { libc::fcntl(PARENT_PIDFD, libc::F_SETFD, libc::FD_CLOEXEC) };
+    // The spawner blocked every signal around the clone; the launcher takes them again.
+    let _ = nix::sys::signal::pthread_sigmask(
+        nix::sys::signal::SigmaskHow::SIG_SETMASK,
+        Some(&nix::sys::signal::SigSet::empty()),
+        None,
+    );
     // Files the builders write must be readable by the function uids.
     // SAFETY: umask has no failure mode.
     unsafe { libc::umask(0o022) };
@@ -493,6 +499,15 @@ fn resolve_program(program: &Path, env: &[(String, String)]) -> anyhow::Result<P
 }
 
 fn exec(program: &Path, args: &[String], env: &[(String, String)]) -> anyhow::Result<()> {
+    // The function starts with default signal handling, as any spawned program: no signal
+    // blocked (the spawner blocked them all), SIGPIPE not ignored (Rust's runtime ignores it).
+    // SAFETY: resetting a disposition to the default has no handler to race with.
+    unsafe { libc::signal(libc::SIGPIPE, libc::SIG_DFL) };
+    let _ = nix::sys::signal::pthread_sigmask(
+        nix::sys::signal::SigmaskHow::SIG_SETMASK,
+        Some(&nix::sys::signal::SigSet::empty()),
+        None,
+    );
     let path = CString::new(program.as_os_str().as_bytes())?;
     let mut argv = vec![path.clone()];
     for arg in args {

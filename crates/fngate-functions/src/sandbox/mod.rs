@@ -1128,11 +1128,29 @@ fn set_mode(dir: &Path, mode: u32) -> io::Result<()> {
     std::fs::set_permissions(dir, std::fs::Permissions::from_mode(mode))
 }
 
+/// Hands a tree to `uid`. Files that vanish meanwhile (another server's install using a shared
+/// cache) are skipped.
 fn chown_tree(dir: &Path, uid: u32, gid: u32) -> io::Result<()> {
-    std::os::unix::fs::lchown(dir, Some(uid), Some(gid))?;
-    if std::fs::symlink_metadata(dir)?.is_dir() {
-        for entry in std::fs::read_dir(dir)? {
-            chown_tree(&entry?.path(), uid, gid)?;
+    let gone = |err: &io::Error| err.kind() == io::ErrorKind::NotFound;
+    match std::os::unix::fs::lchown(dir, Some(uid), Some(gid)) {
+        Err(err) if gone(&err) => return Ok(()),
+        other => other?,
+    }
+    let entries = match std::fs::symlink_metadata(dir) {
+        Ok(meta) if meta.is_dir() => std::fs::read_dir(dir),
+        Ok(_) => return Ok(()),
+        Err(err) if gone(&err) => return Ok(()),
+        Err(err) => return Err(err),
+    };
+    let entries = match entries {
+        Err(err) if gone(&err) => return Ok(()),
+        other => other?,
+    };
+    for entry in entries {
+        match entry {
+            Ok(entry) => chown_tree(&entry.path(), uid, gid)?,
+            Err(err) if gone(&err) => {}
+            Err(err) => return Err(err),
         }
     }
     Ok(())

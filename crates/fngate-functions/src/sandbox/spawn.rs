@@ -131,9 +131,25 @@ pub fn spawn(
             report_and_exit(error_fd)
         }
     });
-    // SAFETY: the child only makes the system calls above (see there), on its own stack.
-    let pid = unsafe { nix::sched::clone(child_main, &mut stack, namespaces, Some(libc::SIGCHLD)) }
-        .map_err(io::Error::from)?;
+    // CLONE_VM | CLONE_VFORK, as posix_spawn does: the child borrows this address space until
+    // its execve instead of copying a large server's page tables only to tear them down again
+    // (measured: most of the time to start a launcher), and this thread waits meanwhile. Every
+    // signal stays blocked across it, so no handler of fngate's runs in the child; the launcher
+    // unblocks them.
+    let all = nix::sys::signal::SigSet::all();
+    let mut previous = nix::sys::signal::SigSet::empty();
+    nix::sys::signal::pthread_sigmask(
+        nix::sys::signal::SigmaskHow::SIG_SETMASK,
+        Some(&all),
+        Some(&mut previous),
+    )
+    .map_err(io::Error::from)?;
+    let flags = namespaces | CloneFlags::CLONE_VM | CloneFlags::CLONE_VFORK;
+    // SAFETY: the child only makes the system calls above (see there), on its own stack, and
+    // this thread is suspended until the child has exec'd or exited.
+    let cloned = unsafe { nix::sched::clone(child_main, &mut stack, flags, Some(libc::SIGCHLD)) };
+    let _ = nix::sys::signal::pthread_sigmask(nix::sys::signal::SigmaskHow::SIG_SETMASK, Some(&previous), None);
+    let pid = cloned.map_err(io::Error::from)?;
     drop((stdin_child, stdout_write, stderr_write, spec_read, error_write));
     // The clone child owns a pid we have not reaped, so the pid cannot be reused meanwhile.
     let pidfd = pidfd_open(pid);
