@@ -69,18 +69,22 @@ fn run() -> anyhow::Result<()> {
             map_own_ids(uid, gid).map(|()| format!("uid {uid} mapped to itself"))
         })?;
     }
-    if !spec.cgroup_procs.is_empty() {
-        steps.run("cgroups", || {
-            for procs in &spec.cgroup_procs {
-                std::fs::write(procs, "0").with_context(|| format!("cannot join {}", procs.display()))?;
-            }
-            Ok(format!("{} joined", spec.cgroup_procs.len()))
-        })?;
-    }
+    // Joining a cgroup v1 hierarchy waits for an RCU grace period (measured: ~14 ms, most of the
+    // launcher's time), so a second thread joins while this one builds the root; the process
+    // is single-threaded again, and in its cgroups, before anything else runs in it.
+    let joining = join_cgroups_in_background(&spec.cgroup_procs);
     let root_ok = match &spec.root {
         Some(root) => steps.run("mounts", || build_root(root).map(|()| "private root".into()))?,
         None => false,
     };
+    if let Some(joining) = joining {
+        steps.run("cgroups", || {
+            joining
+                .join()
+                .map_err(|_| anyhow::anyhow!("the cgroup thread panicked"))??;
+            Ok(format!("{} joined", spec.cgroup_procs.len()))
+        })?;
+    }
     steps.run("rlimits", || {
         for (resource, value) in &spec.rlimits {
             nix::sys::resource::setrlimit(resource.resource(), *value, *value)
@@ -130,6 +134,26 @@ fn run() -> anyhow::Result<()> {
         return Ok(());
     }
     exec(&program, &spec.args, &spec.env)
+}
+
+/// Opens the `cgroup.procs` files now (the root is about to change) and writes this process's
+/// id to them on a thread of its own.
+fn join_cgroups_in_background(procs: &[PathBuf]) -> Option<std::thread::JoinHandle<anyhow::Result<()>>> {
+    if procs.is_empty() {
+        return None;
+    }
+    let files: Vec<(PathBuf, std::io::Result<std::fs::File>)> = procs
+        .iter()
+        .map(|path| (path.clone(), std::fs::OpenOptions::new().write(true).open(path)))
+        .collect();
+    Some(std::thread::spawn(move || {
+        for (path, file) in files {
+            // "0": the writing thread's whole process.
+            file.and_then(|mut file| file.write_all(b"0"))
+                .with_context(|| format!("cannot join {}", path.display()))?;
+        }
+        Ok(())
+    }))
 }
 
 /// Probe mode records each step's outcome and goes on; otherwise the first failure is fatal.
