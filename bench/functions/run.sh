@@ -46,7 +46,11 @@ cd "$work"
 "$bin" init --runtime python hello >/dev/null
 printf 'idle_timeout: 1\n' >> hello/func.yaml
 "$bin" deploy --app bench --create-app hello >/dev/null 2>"$work/deploy.err" || { cat "$work/deploy.err"; exit 1; }
-fdk="$(ls -d "$FNGATE_ENVS_DIR"/*/bin/fdk | head -1)"
+# The baseline runs the FDK by hand, outside any sandbox, from a venv of its own: fngate's
+# prepared environments are built for the sandbox's /python and do not run on the host.
+host_venv="$root/target/fngate-bench/host-venv"
+[ -x "$host_venv/bin/fdk" ] || { python3 -m venv "$host_venv" && "$host_venv/bin/pip" install -q --disable-pip-version-check --no-cache-dir fdk; }
+fdk="$host_venv/bin/fdk"
 
 echo "==> measuring"
 "$bench" "$functions" "$admin" "$FNGATE_DATA_DIR" "$fdk" "$work/hello/func.py"

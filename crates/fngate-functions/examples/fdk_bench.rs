@@ -142,6 +142,26 @@ where
     .expect("client thread")
 }
 
+/// The live instance's FDK socket: inside its sandbox (`/proc/<pid>/root/tmp/iofs`, the pid from
+/// the status endpoint), or in the run directory when fngate runs without mount namespaces.
+async fn instance_socket(run_dir: &Path) -> PathBuf {
+    let in_run_dir = std::fs::read_dir(run_dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| e.path().join("iofs/lsnr.sock"))
+        .find(|p| p.exists());
+    if let Some(socket) = in_run_dir {
+        return socket;
+    }
+    let admin = ADMIN.get().expect("admin URL");
+    let status = get_json(&format!("{admin}/fngate/functions/status")).await;
+    let pid = status["items"][0]["pids"][0].as_i64().expect("one live instance");
+    PathBuf::from(format!("/proc/{pid}/root/tmp/iofs/lsnr.sock"))
+}
+
+static ADMIN: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+
 /// Hot calls through `/invoke` and directly on the FDK socket, in alternating blocks (not
 /// single calls) so one path's after-work (e.g. fngate writing the FDK's log line) does not land
 /// inside the other path's measurement. Returns (through fngate, direct) latencies.
@@ -150,12 +170,7 @@ async fn hot_calls(authority: &str, invoke_uri: &str, run_dir: &Path) -> (Vec<Du
     for _ in 0..50 {
         call(&mut via_fngate, invoke_uri, authority, false).await;
     }
-    let socket = std::fs::read_dir(run_dir)
-        .expect("run dir")
-        .flatten()
-        .map(|e| e.path().join("lsnr.sock"))
-        .find(|p| p.exists())
-        .expect("one live instance socket");
+    let socket = instance_socket(run_dir).await;
     let mut direct = unix_sender(&socket).await;
     for _ in 0..50 {
         call(&mut direct, "/call", "localhost", true).await;
@@ -183,6 +198,7 @@ async fn main() {
         eprintln!("usage: fdk_bench FUNCTIONS_URL ADMIN_URL DATA_DIR FDK_BIN FUNC_PY");
         std::process::exit(2);
     };
+    ADMIN.set(admin.clone()).ok();
     let status = get_json(&format!("{admin}/fngate/functions/status")).await;
     let fn_id = status["items"][0]["fn_id"]
         .as_str()

@@ -905,9 +905,10 @@ async fn status_handler(State(rt): Rt) -> axum::Json<Value> {
                 "instances": pool.map(|p| p.live_count()).unwrap_or(0),
                 "idle": pool.map(|p| p.idle_count()).unwrap_or(0),
                 "started": pool.map(|p| p.started.load(std::sync::atomic::Ordering::Relaxed)).unwrap_or(0),
+                "pids": pool.map(|p| p.live_pids.list()).unwrap_or_default(),
             })
         })
         .collect();
     items.sort_by(|a, b| (a["app"].as_str(), a["fn"].as_str()).cmp(&(b["app"].as_str(), b["fn"].as_str())));
-    axum::Json(json!({ "items": items }))
+    axum::Json(json!({ "items": items, "sandbox": rt.sandbox().status() }))
 }

@@ -22,6 +22,7 @@ use crate::api::{ApiError, check_trigger, merge_fn, new_app_row, trigger_conflic
 use crate::lang::{self, Lang};
 use crate::model::{self, AppInput, Fn, FnInput, Trigger};
 use crate::registry::Deployment;
+use crate::sandbox::Layout;
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct DeployRequest {
@@ -139,21 +140,29 @@ async fn deploy(
         .map_err(|e| format!("{e:#}"))?;
     let cleanup = SnapshotGuard(Some(code_dir.clone()));
 
-    let interpreter = lang.interpreter(&runtime_name);
+    let interpreter_name = lang.interpreter(&runtime_name);
     step(format!("Preparing the {runtime_name} environment"));
     let envs_dir = rt.envs_dir().clone();
     let progress_tx = tx.clone();
     let env_code_dir = code_dir.clone();
+    let sandbox = rt.sandbox().clone();
     let prepared = tokio::task::spawn_blocking(move || {
         let progress = |line: String| {
             let _ = progress_tx.send(DeployEvent::Step(line));
         };
-        crate::prepare::prepare_env(lang, &interpreter, &env_code_dir, &envs_dir, &progress)
+        let interpreter = crate::prepare::resolve_interpreter(lang, &interpreter_name)?;
+        let prepared = crate::prepare::prepare_env(&sandbox, lang, &interpreter, &env_code_dir, &envs_dir, &progress)?;
+        Ok::<_, anyhow::Error>((prepared, interpreter))
     })
     .await
     .map_err(internal)?;
-    let (env_dir, env_key, env_reused) = prepared.map_err(|e| format!("{e:#}"))?;
-    let command = lang::map_command(&container_command, &code_dir, &env_dir);
+    let ((env_dir, env_key, env_reused), interpreter) = prepared.map_err(|e| format!("{e:#}"))?;
+    let layout = rt.sandbox().layout();
+    let command = match layout {
+        // The sandbox shows the container's paths: the command runs as written.
+        Layout::Fn => container_command.split_whitespace().map(str::to_string).collect(),
+        Layout::Host => lang::map_command(&container_command, &code_dir, &env_dir),
+    };
     let deployment = Deployment {
         lang,
         runtime: runtime_name.clone(),
@@ -162,6 +171,8 @@ async fn deploy(
         env_dir,
         env_key,
         command,
+        layout,
+        runtime_dirs: interpreter.runtime_dirs,
     };
 
     step(format!("Saving {}/{name} version {version}", request.app));

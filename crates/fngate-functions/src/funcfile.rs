@@ -129,15 +129,33 @@ pub struct Parsed {
     pub warnings: Vec<String>,
 }
 
+/// The largest func.yaml read (`fn init` writes a few hundred bytes; config is capped at 4 KB).
+pub const MAX_FILE_BYTES: u64 = 1024 * 1024;
+
 /// Reads and validates `dir/func.yaml`.
 pub fn load(dir: &Path) -> Result<Parsed, FuncFileError> {
+    use std::io::Read;
     let path = dir.join(FILE_NAME);
-    let text = std::fs::read_to_string(&path).map_err(|err| FuncFileError {
+    let fail = |message: String| FuncFileError {
         path: path.clone(),
         line: None,
         field: String::new(),
-        message: format!("cannot read: {err}"),
-    })?;
+        message,
+    };
+    let file = std::fs::File::open(&path).map_err(|err| fail(format!("cannot read: {err}")))?;
+    // Read one byte past the cap (not the file's stated size), so a file growing meanwhile is
+    // still refused and never read whole.
+    let mut bytes = Vec::new();
+    file.take(MAX_FILE_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|err| fail(format!("cannot read: {err}")))?;
+    if bytes.len() as u64 > MAX_FILE_BYTES {
+        return Err(fail(format!(
+            "file is larger than {} KiB, the most fngate reads for a func.yaml",
+            MAX_FILE_BYTES / 1024
+        )));
+    }
+    let text = String::from_utf8(bytes).map_err(|_| fail("cannot read: the file is not UTF-8 text".into()))?;
     parse(&path, &text)
 }
 
@@ -279,10 +297,15 @@ fn validate(path: &Path, text: &str, file: &FuncFile) -> Result<(), FuncFileErro
             ),
         );
     }
-    for key in file.config.iter().flat_map(|c| c.keys()) {
-        if key.is_empty() || key.contains('=') || key.contains('\0') {
-            return fail("config", format!("{key:?} is not a usable environment variable name"));
-        }
+    // The same rules as the Fn API's (model::merge_config), here with the file's line.
+    for (key, value) in file.config.iter().flatten() {
+        let field = format!("config.{key}");
+        crate::model::check_config_key(key).map_err(|m| config_error(path, text, key, &field, m))?;
+        crate::model::check_config_value(key, value).map_err(|m| config_error(path, text, key, &field, m))?;
+    }
+    if let Some(config) = &file.config {
+        crate::model::check_config_size(config.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+            .map_err(|m| config_error(path, text, "config", "config", m))?;
     }
     for (i, trigger) in file.triggers.iter().flatten().enumerate() {
         if trigger.name.is_empty() {
@@ -302,6 +325,15 @@ fn validate(path: &Path, text: &str, file: &FuncFile) -> Result<(), FuncFileErro
         }
     }
     Ok(())
+}
+
+fn config_error(path: &Path, text: &str, key: &str, field: &str, message: String) -> FuncFileError {
+    FuncFileError {
+        path: path.into(),
+        line: line_of(text, key),
+        field: field.to_string(),
+        message,
+    }
 }
 
 /// The patch bump `fn deploy` applies to `version` (`0.0.1` → `0.0.2`); no version → `0.0.1`.
@@ -408,6 +440,40 @@ mod tests {
         assert!(err.message.contains("Docker"), "{err}");
         let err = parse_str("schema_version: 20180708\nname: [\n").unwrap_err();
         assert!(err.line.is_some(), "{err}");
+    }
+
+    #[test]
+    fn config_keys_follow_the_api_rules_with_their_line() {
+        let err = parse_str(&format!("{GOOD}config:\n  GREETING: hi\n  BROWSER: /bin/sh\n")).unwrap_err();
+        assert_eq!(err.line, Some(15));
+        assert_eq!(err.field, "config.BROWSER");
+        assert!(
+            err.to_string()
+                .starts_with("hello/func.yaml:15: config.BROWSER: config key \"BROWSER\" is reserved"),
+            "{err}"
+        );
+        let err = parse_str(&format!("{GOOD}config:\n  9LIVES: x\n")).unwrap_err();
+        assert!(err.message.contains("is invalid"), "{err}");
+        let big = "x".repeat(5000);
+        let err = parse_str(&format!("{GOOD}config:\n  BIG: {big}\n")).unwrap_err();
+        assert!(err.message.contains("too large"), "{err}");
+    }
+
+    #[test]
+    fn oversized_file_is_refused_without_reading_it_whole() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut text = GOOD.to_string();
+        text.push_str("annotations:\n");
+        while text.len() as u64 <= MAX_FILE_BYTES {
+            text.push_str(&format!("  k{}: v\n", text.len()));
+        }
+        std::fs::write(dir.path().join(FILE_NAME), text).unwrap();
+        let err = load(dir.path()).unwrap_err();
+        assert!(
+            err.to_string()
+                .ends_with("func.yaml: file is larger than 1024 KiB, the most fngate reads for a func.yaml"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -1,11 +1,12 @@
-//! One hot function process: spawned in its own process group with a fresh socket directory,
-//! ready when the FDK's `lsnr.sock` appears, then called over one keep-alive HTTP/1.1 connection
-//! on the unix socket, one call at a time (`fn:api/agent/agent.go`).
+//! One hot function process: started in the function sandbox ([`crate::sandbox`]), ready when
+//! the FDK's `lsnr.sock` appears, then called over one keep-alive HTTP/1.1 connection on the unix
+//! socket, one call at a time (`fn:api/agent/agent.go`).
 
 use std::future::Future;
-use std::os::unix::fs::{FileTypeExt, PermissionsExt};
+use std::os::fd::AsRawFd;
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::FileTypeExt;
 use std::path::{Path, PathBuf};
-use std::process::Stdio;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -17,21 +18,18 @@ use http::{HeaderMap, HeaderName, HeaderValue, Method, Request, StatusCode, Uri}
 use http_body_util::{BodyExt, Full};
 use hyper::client::conn::http1::{Connection, SendRequest};
 use hyper_util::rt::TokioIo;
-use nix::sys::signal::{Signal, killpg};
-use nix::unistd::Pid;
 use tokio::io::{AsyncBufReadExt, BufReader};
-use tokio::process::Child;
 use tokio::sync::OwnedSemaphorePermit;
 
 use crate::fdk_stream::FdkStream;
+use crate::lang::Lang;
 use crate::logs::LogSink;
+use crate::sandbox::{Child, InstanceRequest, Layout, Sandbox};
 
 /// FDK socket name (`udsFilename` in Fn).
 pub const SOCKET_NAME: &str = "lsnr.sock";
 const FN_CALL_ID: HeaderName = HeaderName::from_static("fn-call-id");
 const FN_DEADLINE: HeaderName = HeaderName::from_static("fn-deadline");
-/// Longest unix socket path (sun_path is 108 bytes with the NUL).
-const MAX_SOCKET_PATH: usize = 107;
 
 /// Everything needed to start instances of one function version.
 #[derive(Debug)]
@@ -39,17 +37,20 @@ pub struct InstanceSpec {
     pub fn_id: String,
     pub fn_name: String,
     pub app_name: String,
-    /// Program and arguments, already mapped onto the host.
+    pub lang: Lang,
+    pub layout: Layout,
+    /// Program and arguments as the function sees its files (see [`Layout`]).
     pub command: Vec<String>,
-    pub cwd: PathBuf,
-    /// Environment: merged app+fn config, then the FN_* variables (without FN_LISTENER).
+    pub code_dir: PathBuf,
+    pub env_dir: PathBuf,
+    pub runtime_dirs: Vec<PathBuf>,
+    /// Environment: language variables, merged app+fn config, then the FN_* variables (the
+    /// sandbox adds PATH, HOME, TMPDIR and FN_LISTENER).
     pub env: Vec<(String, String)>,
     pub memory_mb: u64,
     pub timeout: Duration,
     pub idle_timeout: Duration,
     pub init_timeout: Duration,
-    /// Parent of the per-instance socket directories.
-    pub run_dir: PathBuf,
 }
 
 struct Conn {
@@ -75,10 +76,37 @@ pub struct CallFailure {
     pub kill: bool,
 }
 
+/// Host pids of a pool's live instances; each instance removes itself when dropped.
+#[derive(Debug, Default, Clone)]
+pub struct LivePids(Arc<std::sync::Mutex<std::collections::BTreeSet<i32>>>);
+
+impl LivePids {
+    pub fn list(&self) -> Vec<i32> {
+        self.0
+            .lock()
+            .map(|pids| pids.iter().copied().collect())
+            .unwrap_or_default()
+    }
+
+    fn insert(&self, pid: i32) {
+        if let Ok(mut pids) = self.0.lock() {
+            pids.insert(pid);
+        }
+    }
+
+    fn remove(&self, pid: i32) {
+        if let Ok(mut pids) = self.0.lock() {
+            pids.remove(&pid);
+        }
+    }
+}
+
 pub struct Instance {
     child: Child,
-    pgid: Pid,
+    live: LivePids,
+    /// Where the FDK's socket is, as fngate reaches it (inside the sandbox: `/proc/<pid>/root`).
     sock_dir: PathBuf,
+    instance_dir: PathBuf,
     /// The keep-alive connection; its driver is polled by the call itself (no extra task hop).
     conn: Option<Conn>,
     current_call: Arc<std::sync::Mutex<String>>,
@@ -89,85 +117,65 @@ pub struct Instance {
 }
 
 impl Instance {
-    /// Starts a process and waits for its socket, within the init timeout.
+    /// Starts a sandboxed process and waits for its socket, within the init timeout.
     pub async fn start(
         spec: &InstanceSpec,
+        sandbox: &Sandbox,
         logs: &Arc<LogSink>,
+        live: &LivePids,
         permits: Vec<OwnedSemaphorePermit>,
     ) -> Result<Instance, InvokeError> {
-        let sock_dir = make_socket_dir(&spec.run_dir).map_err(|err| {
-            tracing::error!(fn_id = %spec.fn_id, error = %err, "cannot create the instance socket directory");
-            InvokeError::InitFailed
-        })?;
-        let socket = sock_dir.join(SOCKET_NAME);
-        let Some((program, args)) = spec.command.split_first() else {
-            return Err(InvokeError::InitFailed);
+        let request = InstanceRequest {
+            fn_id: &spec.fn_id,
+            lang: spec.lang,
+            layout: spec.layout,
+            command: &spec.command,
+            code_dir: &spec.code_dir,
+            env_dir: &spec.env_dir,
+            runtime_dirs: &spec.runtime_dirs,
+            env: &spec.env,
+            memory_mb: spec.memory_mb,
         };
-        let mut command = tokio::process::Command::new(program);
-        command
-            .args(args)
-            .current_dir(&spec.cwd)
-            .env_clear()
-            .envs(spec.env.iter().map(|(k, v)| (k, v)))
-            .env("FN_LISTENER", format!("unix:{}", socket.display()))
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .kill_on_drop(true)
-            // Its own process group, so the whole tree is killed together.
-            .process_group(0);
-        let data_limit = spec.memory_mb.saturating_mul(1024 * 1024);
-        // SAFETY: only async-signal-safe syscalls (setrlimit, prctl) run between fork and exec.
-        unsafe {
-            command.pre_exec(move || {
-                // RLIMIT_DATA, not RLIMIT_AS: V8 reserves GBs of address space up front and dies
-                // under RLIMIT_AS, while RLIMIT_DATA bounds the heap and private writable mappings.
-                nix::sys::resource::setrlimit(nix::sys::resource::Resource::RLIMIT_DATA, data_limit, data_limit)
-                    .map_err(std::io::Error::from)?;
-                // If fngate dies (even kill -9), the kernel kills the instance too.
-                nix::sys::prctl::set_pdeathsig(Some(Signal::SIGKILL)).map_err(std::io::Error::from)?;
-                Ok(())
-            });
-        }
-        let mut child = match command.spawn() {
-            Ok(child) => child,
+        let spawning = Instant::now();
+        let started = match sandbox.spawn_instance(&request) {
+            Ok(started) => started,
             Err(err) => {
+                let program = spec.command.first().map(String::as_str).unwrap_or_default();
                 logs.write(&spec.fn_id, "-", "fngate", &format!("cannot start {program}: {err}"));
-                let _ = std::fs::remove_dir_all(&sock_dir);
+                tracing::error!(fn_id = %spec.fn_id, error = %err, "cannot start a function instance");
                 return Err(InvokeError::InitFailed);
             }
         };
-        let pgid = Pid::from_raw(child.id().unwrap_or_default() as i32);
+        let spawn_ms = spawning.elapsed().as_secs_f64() * 1e3;
+        let socket = started.socket_dir.join(SOCKET_NAME);
         let current_call = Arc::new(std::sync::Mutex::new("-".to_string()));
-        if let Some(out) = child.stdout.take() {
-            spawn_log_reader(
-                out.into_owned_fd(),
-                "stdout",
-                spec.fn_id.clone(),
-                current_call.clone(),
-                logs.clone(),
-            );
-        }
-        if let Some(err) = child.stderr.take() {
-            spawn_log_reader(
-                err.into_owned_fd(),
-                "stderr",
-                spec.fn_id.clone(),
-                current_call.clone(),
-                logs.clone(),
-            );
-        }
+        spawn_log_reader(
+            Ok(started.stdout),
+            "stdout",
+            spec.fn_id.clone(),
+            current_call.clone(),
+            logs.clone(),
+        );
+        spawn_log_reader(
+            Ok(started.stderr),
+            "stderr",
+            spec.fn_id.clone(),
+            current_call.clone(),
+            logs.clone(),
+        );
+        live.insert(started.child.pid().as_raw());
         let mut instance = Instance {
-            child,
-            pgid,
-            sock_dir,
+            live: live.clone(),
+            child: started.child,
+            sock_dir: started.socket_dir,
+            instance_dir: started.instance_dir,
             conn: None,
             current_call,
             deadline: None,
             last_used: Instant::now(),
             _permits: permits,
         };
-        let started = Instant::now();
+        let begun = Instant::now();
         loop {
             match check_socket(&socket) {
                 Ok(true) => break,
@@ -177,16 +185,16 @@ impl Instance {
                     return Err(InvokeError::InitFailed);
                 }
             }
-            if let Ok(Some(status)) = instance.child.try_wait() {
+            if let Some(status) = instance.child.try_wait() {
                 logs.write(
                     &spec.fn_id,
                     "-",
                     "fngate",
-                    &format!("function process exited before it was ready: {status}"),
+                    &format!("function process exited before it was ready: {}", describe(status)),
                 );
                 return Err(InvokeError::InitFailed);
             }
-            if started.elapsed() >= spec.init_timeout {
+            if begun.elapsed() >= spec.init_timeout {
                 logs.write(
                     &spec.fn_id,
                     "-",
@@ -197,7 +205,7 @@ impl Instance {
             }
             tokio::time::sleep(Duration::from_millis(2)).await;
         }
-        tracing::debug!(fn_id = %spec.fn_id, pid = pgid.as_raw(), ready_ms = started.elapsed().as_secs_f64() * 1e3, "instance ready");
+        tracing::debug!(fn_id = %spec.fn_id, pid = instance.pid(), spawn_ms, ready_ms = begun.elapsed().as_secs_f64() * 1e3, "instance ready");
         instance.connect().await.map_err(|err| {
             logs.write(
                 &spec.fn_id,
@@ -212,7 +220,10 @@ impl Instance {
 
     async fn connect(&mut self) -> anyhow::Result<()> {
         self.conn = None;
-        let stream = FdkStream::connect(&self.sock_dir.join(SOCKET_NAME)).await?;
+        // Through a descriptor of the socket itself: the function owns the directory and could
+        // swap `lsnr.sock` for a symlink to any socket of the host after the readiness check.
+        let socket = open_socket(&self.sock_dir)?;
+        let stream = FdkStream::connect(Path::new(&format!("/proc/self/fd/{}", socket.as_raw_fd()))).await?;
         let (sender, driver) = hyper::client::conn::http1::handshake(TokioIo::new(stream)).await?;
         self.conn = Some(Conn {
             sender,
@@ -235,7 +246,15 @@ impl Instance {
 
     /// Whether the process is still running (checked before reusing an idle instance).
     pub fn is_alive(&mut self) -> bool {
-        matches!(self.child.try_wait(), Ok(None))
+        self.child.is_alive()
+    }
+
+    /// Why the instance went away, when a limit stopped it (for the function's log).
+    pub fn exit_reason(&mut self, memory_mb: u64) -> Option<String> {
+        if self.child.oom_killed() {
+            return Some(format!("over its memory limit ({memory_mb} MB): killed"));
+        }
+        self.child.try_wait().map(describe)
     }
 
     /// `POST /call` with Fn's headers; applies Fn's 200/502/504 rules and the function timeout.
@@ -339,25 +358,60 @@ impl Instance {
         Some(value)
     }
 
-    /// Kills the process group and reaps the child.
+    /// Kills the process (and with it the instance's whole process tree) and reaps it.
     pub async fn stop(mut self) {
-        let _ = killpg(self.pgid, Signal::SIGKILL);
+        self.child.kill();
         let _ = self.child.wait().await;
     }
 
+    /// The instance's pid as the host sees it.
     pub fn pid(&self) -> i32 {
-        self.pgid.as_raw()
+        self.child.pid().as_raw()
     }
 }
 
 impl Drop for Instance {
     fn drop(&mut self) {
-        // The group, not just the child: FDKs may fork. Tokio reaps the child (kill_on_drop).
-        if self.pgid.as_raw() > 0 {
-            let _ = killpg(self.pgid, Signal::SIGKILL);
-        }
-        let _ = std::fs::remove_dir_all(&self.sock_dir);
+        // Dropping the child kills its tree and reaps it on the reaper thread.
+        self.child.kill();
+        self.live.remove(self.pid());
+        let _ = std::fs::remove_dir_all(&self.instance_dir);
     }
+}
+
+fn describe(status: nix::sys::wait::WaitStatus) -> String {
+    use nix::sys::wait::WaitStatus;
+    match status {
+        WaitStatus::Exited(_, code) => format!("exit status {code}"),
+        WaitStatus::Signaled(_, signal, _) => format!("killed by {signal}"),
+        other => format!("{other:?}"),
+    }
+}
+
+/// An `O_PATH` descriptor of the listening socket in `dir`: `lsnr.sock` itself, or the
+/// same-directory file its symlink names, never following anything else.
+fn open_socket(dir: &Path) -> std::io::Result<std::os::fd::OwnedFd> {
+    use nix::fcntl::{OFlag, openat};
+    use nix::sys::stat::Mode;
+    let flags = OFlag::O_PATH | OFlag::O_CLOEXEC;
+    let dir_fd = nix::fcntl::open(dir, flags | OFlag::O_DIRECTORY, Mode::empty())?;
+    let mut name = std::ffi::OsString::from(SOCKET_NAME);
+    for _ in 0..2 {
+        let fd = openat(&dir_fd, name.as_os_str(), flags | OFlag::O_NOFOLLOW, Mode::empty())?;
+        let meta = nix::sys::stat::fstat(&fd)?;
+        match meta.st_mode & libc::S_IFMT {
+            libc::S_IFSOCK => return Ok(fd),
+            libc::S_IFLNK => {
+                let target = nix::fcntl::readlinkat(&dir_fd, name.as_os_str())?;
+                if target.as_bytes().contains(&b'/') || target.is_empty() {
+                    return Err(std::io::Error::other("the socket symlink leaves its directory"));
+                }
+                name = target;
+            }
+            _ => return Err(std::io::Error::other("the listener file is not a socket")),
+        }
+    }
+    Err(std::io::Error::other("the socket symlink points to another symlink"))
 }
 
 /// RFC 3339 in UTC, whole seconds (`2026-11-26T10:00:00Z`), as Fn sends `Fn-Deadline`.
@@ -367,20 +421,6 @@ fn deadline_value(unix_seconds: u64) -> Option<HeaderValue> {
         .format(&time::format_description::well_known::Rfc3339)
         .ok()?;
     HeaderValue::from_str(&text).ok()
-}
-
-/// A fresh, private directory for one instance's socket; short enough for `sun_path`.
-fn make_socket_dir(run_dir: &Path) -> std::io::Result<PathBuf> {
-    let name = format!("i{:016x}", rand::random::<u64>());
-    let mut base = run_dir.to_path_buf();
-    if base.join(&name).join("phony").join(SOCKET_NAME).as_os_str().len() > MAX_SOCKET_PATH {
-        base = std::env::temp_dir().join(format!("fngate-{}", nix::unistd::getuid()));
-    }
-    std::fs::create_dir_all(&base)?;
-    let dir = base.join(name);
-    std::fs::create_dir(&dir)?;
-    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700))?;
-    Ok(dir)
 }
 
 /// Fn's readiness check (`checkSocketDestination`): `lsnr.sock` is a socket, or a relative
@@ -489,17 +529,5 @@ mod tests {
     fn deadline_is_rfc3339_utc_in_whole_seconds() {
         assert_eq!(deadline_value(1_795_687_200).unwrap(), "2026-11-26T10:00:00Z");
         assert_eq!(deadline_value(0).unwrap(), "1970-01-01T00:00:00Z");
-    }
-
-    #[test]
-    fn socket_dirs_are_fresh_private_and_short() {
-        let long = tempfile::tempdir().unwrap();
-        let deep = long.path().join("x".repeat(100));
-        let dir = make_socket_dir(&deep).unwrap();
-        assert!(dir.join(SOCKET_NAME).as_os_str().len() <= MAX_SOCKET_PATH);
-        let mode = std::fs::metadata(&dir).unwrap().permissions().mode() & 0o777;
-        assert_eq!(mode, 0o700);
-        assert_ne!(make_socket_dir(&deep).unwrap(), dir);
-        std::fs::remove_dir_all(dir).unwrap();
     }
 }

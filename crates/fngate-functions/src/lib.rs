@@ -14,9 +14,14 @@
 //! Tuning (environment of `fngate up`): `FNGATE_HOT_START_TIMEOUT_MS` (socket readiness,
 //! default 5000 as Fn), `FNGATE_QUEUE_TIMEOUT_MS` (how long a call waits for an instance before
 //! 503, default 10000), `FNGATE_ENVS_DIR` (prepared environments, default `<data>/functions/envs`;
-//! several servers may share one).
+//! several servers may share one), `FNGATE_SANDBOX_DISABLE` (sandbox mechanisms to leave off, for
+//! testing the fallbacks; see [`sandbox`]).
+//!
+//! The binary must call [`sandbox::main_if_launcher`] first thing in `main`: the sandbox starts
+//! fngate's own executable as the launcher of every function process.
 
 pub mod api;
+mod config_rules;
 pub mod deploy;
 mod fdk_stream;
 pub mod funcfile;
@@ -29,6 +34,7 @@ pub mod pool;
 mod pool_metrics;
 pub mod prepare;
 pub mod registry;
+pub mod sandbox;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -92,11 +98,12 @@ impl Runtime {
         let envs_dir = std::env::var_os("FNGATE_ENVS_DIR")
             .map(PathBuf::from)
             .unwrap_or_else(|| root.join("envs"));
+        let sandbox = Arc::new(sandbox::Sandbox::start(&root, &run_dir).await);
         let runtime = Arc::new_cyclic(|weak: &std::sync::Weak<Runtime>| {
             let weak = weak.clone();
             let evict: registry::Evictor =
                 Arc::new(move |except: &str| weak.upgrade().is_some_and(|runtime| runtime.evict_idle_except(except)));
-            Runtime::new(store, config, root, run_dir, envs_dir, logs, evict)
+            Runtime::new(store, config, root, sandbox, envs_dir, logs, evict)
         });
         runtime.reload().await?;
         runtime.clean_code_snapshots();
@@ -124,7 +131,7 @@ impl Runtime {
         store: Store,
         config: RuntimeConfig,
         root: PathBuf,
-        run_dir: PathBuf,
+        sandbox: Arc<sandbox::Sandbox>,
         envs_dir: PathBuf,
         logs: Arc<LogSink>,
         evict: registry::Evictor,
@@ -135,8 +142,8 @@ impl Runtime {
             logs: logs.clone(),
             queue_timeout: env_millis("FNGATE_QUEUE_TIMEOUT_MS", 10_000),
             init_timeout: env_millis("FNGATE_HOT_START_TIMEOUT_MS", 5_000),
-            run_dir,
             evict,
+            sandbox,
         };
         Runtime {
             store,
@@ -174,7 +181,7 @@ impl Runtime {
         api::admin_router(self.clone())
     }
 
-    /// Stops every function process (process groups), waiting for in-flight calls first.
+    /// Stops every function process (each with its whole tree), waiting for in-flight calls first.
     pub async fn shutdown(&self) {
         self.stopping.cancel();
         self.tasks.close();
@@ -186,6 +193,12 @@ impl Runtime {
                 pool.shutdown().await;
             }
         }
+        self.settings.sandbox.shutdown();
+    }
+
+    /// The function sandbox this server probed at start.
+    pub fn sandbox(&self) -> &Arc<sandbox::Sandbox> {
+        &self.settings.sandbox
     }
 
     pub fn store(&self) -> &Store {
@@ -209,6 +222,7 @@ impl Runtime {
         let rows = fngate_store::functions::load_all(self.store.pool()).await?;
         let old = self.snapshot.load_full();
         let (next, unused) = registry::build(&rows, &old, &self.settings);
+        self.settings.sandbox.retain_uids(&|fn_id| next.fns.contains_key(fn_id));
         self.snapshot.store(Arc::new(next));
         for pool in unused {
             pool.retire();

@@ -6,6 +6,8 @@ use serde_json::{Map, Value};
 
 use fngate_store::functions::{AppRow, FnRow, TriggerRow};
 
+pub use crate::config_rules::{MAX_CONFIG_BYTES, check_config_key, check_config_size, check_config_value};
+
 pub const DEFAULT_MEMORY: u64 = 128;
 pub const MAX_MEMORY: u64 = 8192;
 pub const DEFAULT_TIMEOUT: i32 = 30;
@@ -173,14 +175,19 @@ pub fn validate_limits(memory: u64, timeout: i32, idle_timeout: i32) -> Result<(
     Ok(())
 }
 
-/// Config values must be strings; on update `""` deletes the key.
+/// Config values must be strings; on update `""` (or `null`) deletes the key. Every key set must
+/// pass [`check_config_key`] and the merged config must stay within [`MAX_CONFIG_BYTES`]; keys
+/// being deleted are not checked, so a config stored before a rule existed can still be cleaned.
+/// Every path that stores config (the Fn API's apps and fns, deploy's func.yaml) comes here.
 pub fn merge_config(into: &mut Map<String, Value>, change: &Map<String, Value>) -> Result<(), String> {
     for (key, value) in change {
         match value {
             Value::String(s) if s.is_empty() => {
                 into.remove(key);
             }
-            Value::String(_) => {
+            Value::String(s) => {
+                check_config_key(key)?;
+                check_config_value(key, s)?;
                 into.insert(key.clone(), value.clone());
             }
             Value::Null => {
@@ -189,7 +196,7 @@ pub fn merge_config(into: &mut Map<String, Value>, change: &Map<String, Value>) 
             _ => return Err(format!("config value for {key:?} must be a string")),
         }
     }
-    Ok(())
+    check_config_size(into.iter().map(|(k, v)| (k.as_str(), v.as_str().unwrap_or_default())))
 }
 
 /// Annotations merge; `""` or `null` deletes the key; limits from `fn:api/models/annotations.go`.
@@ -331,6 +338,22 @@ mod tests {
         let mut config = serde_json::json!({"A": "1", "B": "2"}).as_object().unwrap().clone();
         merge_config(&mut config, serde_json::json!({"A": "", "C": "3"}).as_object().unwrap()).unwrap();
         assert_eq!(Value::Object(config), serde_json::json!({"B": "2", "C": "3"}));
+    }
+
+    #[test]
+    fn config_merge_refuses_reserved_and_oversized_but_deletes_anything() {
+        let mut config = serde_json::json!({"PATH": "/legacy"}).as_object().unwrap().clone();
+        let err = merge_config(
+            &mut config,
+            serde_json::json!({"BROWSER": "/bin/sh"}).as_object().unwrap(),
+        );
+        assert!(err.unwrap_err().contains("\"BROWSER\" is reserved"));
+        merge_config(&mut config, serde_json::json!({"PATH": ""}).as_object().unwrap()).unwrap();
+        assert!(config.is_empty(), "a stored reserved key can still be deleted");
+        let big = "x".repeat(3000);
+        merge_config(&mut config, serde_json::json!({"A": big}).as_object().unwrap()).unwrap();
+        let err = merge_config(&mut config, serde_json::json!({"B": big}).as_object().unwrap()).unwrap_err();
+        assert!(err.contains("too large"), "{err}");
     }
 
     #[test]

@@ -12,9 +12,10 @@ use fngate_invoke::InvokeError;
 use http::HeaderMap;
 use tokio::sync::{Notify, Semaphore};
 
-use crate::instance::{CallOutput, Instance, InstanceSpec};
+use crate::instance::{CallOutput, Instance, InstanceSpec, LivePids};
 use crate::logs::LogSink;
 use crate::registry::Evictor;
+use crate::sandbox::Sandbox;
 
 /// How often a waiting call re-checks for capacity freed elsewhere (e.g. in another pool).
 const RECHECK: Duration = Duration::from_millis(25);
@@ -33,6 +34,9 @@ pub struct Pool {
     retired: AtomicBool,
     queue_timeout: Duration,
     evict: Evictor,
+    sandbox: Arc<Sandbox>,
+    /// Host pids of the live instances (busy or idle), for the status endpoint.
+    pub live_pids: LivePids,
     /// Instances started over the pool's life (for tests and metrics).
     pub started: AtomicUsize,
 }
@@ -45,6 +49,7 @@ impl Pool {
         logs: Arc<LogSink>,
         queue_timeout: Duration,
         evict: Evictor,
+        sandbox: Arc<Sandbox>,
     ) -> Pool {
         // A function may always run one instance.
         let max_per_fn = max_per_fn.max(1);
@@ -59,6 +64,8 @@ impl Pool {
             retired: AtomicBool::new(false),
             queue_timeout,
             evict,
+            sandbox,
+            live_pids: LivePids::default(),
             started: AtomicUsize::new(0),
         }
     }
@@ -73,11 +80,17 @@ impl Pool {
             }
             Err(failure) => {
                 if failure.kill {
+                    // A limit (memory) may be why the call failed: say so in the function's log.
+                    tokio::time::sleep(Duration::from_millis(1)).await;
+                    let reason = instance
+                        .exit_reason(self.spec.memory_mb)
+                        .map(|r| format!(" ({r})"))
+                        .unwrap_or_default();
                     self.logs.write(
                         &self.spec.fn_id,
                         call_id,
                         "fngate",
-                        &format!("instance {} stopped: {}", instance.pid(), failure.error),
+                        &format!("instance {} stopped: {}{reason}", instance.pid(), failure.error),
                     );
                     instance.stop().await;
                     self.returned.notify_one();
@@ -106,7 +119,14 @@ impl Pool {
             if let Ok(own) = self.per_fn.clone().try_acquire_owned() {
                 if let Ok(shared) = self.global.clone().try_acquire_owned() {
                     self.started.fetch_add(1, Ordering::Relaxed);
-                    return Instance::start(&self.spec, &self.logs, vec![own, shared]).await;
+                    return Instance::start(
+                        &self.spec,
+                        &self.sandbox,
+                        &self.logs,
+                        &self.live_pids,
+                        vec![own, shared],
+                    )
+                    .await;
                 }
                 // At the global limit: an idle instance of another function makes room (Fn's evictor).
                 drop(own);

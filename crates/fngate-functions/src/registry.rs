@@ -15,6 +15,7 @@ use crate::lang::Lang;
 use crate::logs::LogSink;
 use crate::model::{App, Fn, config_pairs};
 use crate::pool::Pool;
+use crate::sandbox::{Layout, Sandbox};
 
 /// How a deployed function runs (stored as JSON in `fn_fns.deployment`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -25,8 +26,16 @@ pub struct Deployment {
     pub code_dir: PathBuf,
     pub env_dir: PathBuf,
     pub env_key: String,
-    /// The host command (container entrypoint/cmd mapped onto code_dir and env_dir).
+    /// The command: the container's entrypoint/cmd as written (`Layout::Fn`), or mapped onto
+    /// code_dir and env_dir (`Layout::Host`).
     pub command: Vec<String>,
+    /// Where code and environment appear to the function (deployments from before the sandbox
+    /// have none recorded: host paths).
+    #[serde(default)]
+    pub layout: Layout,
+    /// Interpreter installs outside `/usr` the function must see.
+    #[serde(default)]
+    pub runtime_dirs: Vec<PathBuf>,
 }
 
 pub struct FnEntry {
@@ -54,9 +63,9 @@ pub struct PoolSettings {
     pub logs: Arc<LogSink>,
     pub queue_timeout: Duration,
     pub init_timeout: Duration,
-    pub run_dir: PathBuf,
     /// Stops one idle instance of any function but the given one (to free global capacity).
     pub evict: Evictor,
+    pub sandbox: Arc<Sandbox>,
 }
 
 pub type Evictor = Arc<dyn std::ops::Fn(&str) -> bool + Send + Sync>;
@@ -90,6 +99,7 @@ pub fn build(
                 settings.logs.clone(),
                 settings.queue_timeout,
                 settings.evict.clone(),
+                settings.sandbox.clone(),
             ))),
             (None, _) => None,
         };
@@ -131,25 +141,36 @@ pub fn build(
     (next, unused)
 }
 
-/// The instance environment (`fn:api/agent/call.go` `buildConfig`): app config, then fn config,
-/// then the platform's variables on top.
+/// The instance environment (`fn:api/agent/call.go` `buildConfig`): the language's variables,
+/// app config, then fn config, then the platform's variables on top (the sandbox adds `PATH`,
+/// `HOME`, `TMPDIR` and `FN_LISTENER`).
 fn instance_spec(app: &App, f: &Fn, d: &Deployment, settings: &PoolSettings) -> InstanceSpec {
     let mut env: Vec<(String, String)> = Vec::new();
-    for name in ["PATH", "HOME", "LANG", "LC_ALL", "TZ", "TMPDIR", "USER"] {
+    for name in ["LANG", "LC_ALL", "TZ"] {
         if let Ok(value) = std::env::var(name) {
             env.push((name.into(), value));
         }
     }
+    let (code_seen, env_seen) = d.layout.seen_paths(d.lang, &d.code_dir, &d.env_dir);
     match d.lang {
         Lang::Python => {
-            env.push(("PYTHONPATH".into(), d.code_dir.display().to_string()));
-            env.push(("VIRTUAL_ENV".into(), d.env_dir.display().to_string()));
+            env.push(("PYTHONPATH".into(), code_seen.display().to_string()));
+            env.push(("VIRTUAL_ENV".into(), env_seen.display().to_string()));
             env.push(("PYTHONUNBUFFERED".into(), "1".into()));
         }
-        Lang::Node => env.push(("NODE_PATH".into(), d.env_dir.join("node_modules").display().to_string())),
+        Lang::Node => env.push(("NODE_PATH".into(), env_seen.join("node_modules").display().to_string())),
     }
     let mut config: HashMap<String, String> = config_pairs(&app.config).into_iter().collect();
     config.extend(config_pairs(&f.config));
+    // Config stored before the rules existed may hold names the runtime interprets: never passed.
+    config.retain(|key, value| {
+        let usable =
+            crate::model::check_config_key(key).is_ok() && crate::model::check_config_value(key, value).is_ok();
+        if !usable {
+            tracing::warn!(fn_id = %f.id, key = %key, "config key not passed to the function: it is not allowed");
+        }
+        usable
+    });
     let mut config: Vec<(String, String)> = config.into_iter().collect();
     config.sort();
     env.retain(|(k, _)| !config.iter().any(|(c, _)| c == k));
@@ -169,13 +190,35 @@ fn instance_spec(app: &App, f: &Fn, d: &Deployment, settings: &PoolSettings) -> 
         fn_id: f.id.clone(),
         fn_name: f.name.clone(),
         app_name: app.name.clone(),
+        lang: d.lang,
+        layout: d.layout,
         command: d.command.clone(),
-        cwd: d.code_dir.clone(),
+        code_dir: d.code_dir.clone(),
+        env_dir: d.env_dir.clone(),
+        runtime_dirs: runtime_dirs(d),
         env,
         memory_mb: f.memory,
         timeout: Duration::from_secs(f.timeout.max(1) as u64),
         idle_timeout: Duration::from_secs(f.idle_timeout.max(1) as u64),
         init_timeout: settings.init_timeout,
-        run_dir: settings.run_dir.clone(),
     }
+}
+
+/// The interpreter installs a deployment needs to see. Deployments from before the sandbox did
+/// not record them: a venv names its interpreter's directory in `pyvenv.cfg` (`home = …/bin`).
+fn runtime_dirs(d: &Deployment) -> Vec<PathBuf> {
+    if !d.runtime_dirs.is_empty() || d.layout != Layout::Host || d.lang != Lang::Python {
+        return d.runtime_dirs.clone();
+    }
+    let cfg = std::fs::read_to_string(d.env_dir.join("pyvenv.cfg")).unwrap_or_default();
+    cfg.lines()
+        .filter_map(|line| line.split_once('='))
+        .filter(|(key, _)| key.trim() == "home")
+        .filter_map(|(_, home)| {
+            std::path::Path::new(home.trim())
+                .parent()
+                .map(std::path::Path::to_path_buf)
+        })
+        .filter(|prefix| !prefix.starts_with("/usr") && prefix.is_absolute() && prefix != std::path::Path::new("/"))
+        .collect()
 }

@@ -39,7 +39,7 @@ enum Command {
     #[command(subcommand)]
     Gateway(cli::gateway::GatewayCommand),
     /// Show what the running server serves: listeners, deployments and routes, functions with
-    /// live instance counts, identity-provider registrations.
+    /// live instance counts, what the function sandbox enforces, identity-provider registrations.
     Status,
     /// The Entra ID-compatible dev identity provider.
     #[command(subcommand)]
@@ -50,6 +50,10 @@ enum Command {
 }
 
 fn main() -> std::process::ExitCode {
+    // The function sandbox starts this binary as its launcher (fngate-sandbox) before each function.
+    if let Some(code) = fngate_functions::sandbox::main_if_launcher() {
+        return code;
+    }
     let matches = Cli::command().get_matches();
     let cli = match Cli::from_arg_matches(&matches) {
         Ok(cli) => cli,

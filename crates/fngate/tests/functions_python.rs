@@ -12,8 +12,12 @@ const PROBE_PY: &str = r#"import io
 import json
 import os
 import time
+import uuid
 
 from fdk import response
+
+# Identifies the instance: in its own pid namespace every instance is pid 1, as in Fn's containers.
+INSTANCE = uuid.uuid4().hex
 
 
 def handler(ctx, data: io.BytesIO = None):
@@ -30,16 +34,16 @@ def handler(ctx, data: io.BytesIO = None):
         raise Exception("kaboom")
     if cmd.startswith("sleep "):
         time.sleep(float(cmd.split()[1]))
-    if cmd.startswith("pidfile "):
-        with open(cmd.split(" ", 1)[1], "w") as f:
-            f.write(str(os.getpid()))
+    if cmd == "busy":
+        print("busy " + INSTANCE, flush=True)
         time.sleep(60)
     names = ["FN_APP_NAME", "FN_FN_NAME", "FN_APP_ID", "FN_FN_ID", "FN_MEMORY", "FN_TYPE", "FN_FORMAT",
              "FN_LISTENER", "GREETING"]
     print("handled " + cmd, flush=True)
     return response.Response(
         ctx,
-        response_data=json.dumps({"cmd": cmd, "pid": os.getpid(), "env": {n: os.environ.get(n) for n in names}}),
+        response_data=json.dumps({"cmd": cmd, "pid": os.getpid(), "instance": INSTANCE,
+                                  "env": {n: os.environ.get(n) for n in names}}),
         headers={"Content-Type": "application/json"},
     )
 "#;
@@ -174,31 +178,33 @@ async fn fn_error_rules_timeouts_crashes_and_trigger_wrapping() {
     assert_eq!(response.headers()["content-type"], "application/json; charset=utf-8");
     assert_eq!(response.text().await.unwrap(), r#"{"message":"function failed"}"#);
     let after: serde_json::Value = post(&invoke, "again", &[]).await.json().await.unwrap();
-    assert_eq!(after["pid"], ok["pid"], "a 502 keeps the instance");
+    assert_eq!(after["instance"], ok["instance"], "a 502 keeps the instance");
 
     // Past the 2 s timeout: 504, the instance is killed, the next call works on a new one.
+    let host_pid = server.instance_pids("errs", "probe").await[0];
     let response = post(&invoke, "sleep 5", &[]).await;
     assert_eq!(response.status(), 504);
     assert_eq!(response.text().await.unwrap(), r#"{"message":"Timed out"}"#);
+    assert!(eventually(Duration::from_secs(3), || async { !process_alive(host_pid) }).await);
+    let next: serde_json::Value = post(&invoke, "next", &[]).await.json().await.unwrap();
+    assert_eq!(next["cmd"], "next");
+    assert_ne!(next["instance"], ok["instance"]);
+
+    // Killed mid-call: 502 "error receiving function response", then recovery.
+    let call = tokio::spawn({
+        let invoke = invoke.clone();
+        async move { post(&invoke, "busy", &[]).await }
+    });
+    let busy = format!("busy {}", next["instance"].as_str().unwrap());
     assert!(
-        eventually(Duration::from_secs(3), || async {
-            !process_alive(ok["pid"].as_i64().unwrap() as i32)
+        eventually(Duration::from_secs(10), || async {
+            server
+                .cli_ok(work.path(), &["logs", "errs", "probe"], None)
+                .contains(&busy)
         })
         .await
     );
-    let next: serde_json::Value = post(&invoke, "next", &[]).await.json().await.unwrap();
-    assert_eq!(next["cmd"], "next");
-
-    // Killed mid-call: 502 "error receiving function response", then recovery.
-    let pidfile = work.path().join("pid");
-    let call = tokio::spawn({
-        let invoke = invoke.clone();
-        let body = format!("pidfile {}", pidfile.display());
-        async move { post(&invoke, &body, &[]).await }
-    });
-    assert!(eventually(Duration::from_secs(5), || async { pidfile.exists() }).await);
-    tokio::time::sleep(Duration::from_millis(50)).await;
-    let pid: i32 = std::fs::read_to_string(&pidfile).unwrap().trim().parse().unwrap();
+    let pid = server.instance_pids("errs", "probe").await[0];
     nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), nix::sys::signal::Signal::SIGKILL).unwrap();
     let response = call.await.unwrap();
     assert_eq!(response.status(), 502);
@@ -264,14 +270,16 @@ async fn pools_bound_instances_reap_idle_ones_and_redeploys_drain() {
             tokio::spawn(async move { post(&invoke, "sleep 0.2", &[]).await })
         })
         .collect();
-    let mut pids = std::collections::HashSet::new();
+    let mut instances = std::collections::HashSet::new();
     for call in calls {
         let response = call.await.unwrap();
         assert_eq!(response.status(), 200);
         let body: serde_json::Value = response.json().await.unwrap();
-        pids.insert(body["pid"].as_i64().unwrap());
+        instances.insert(body["instance"].as_str().unwrap().to_string());
     }
-    assert!(pids.len() <= 2, "{pids:?}");
+    assert!(instances.len() <= 2, "{instances:?}");
+    let pids = server.instance_pids("pools", "pool").await;
+    assert!(pids.len() <= instances.len(), "{pids:?}");
     assert!(server.fn_status("pools", "pool").await["started"].as_u64().unwrap() <= 2);
 
     // More waiting than the queue allows: 503 with Retry-After.
@@ -308,7 +316,7 @@ async fn pools_bound_instances_reap_idle_ones_and_redeploys_drain() {
     // kill checks in this file do.
     for pid in &pids {
         assert!(
-            eventually(Duration::from_secs(3), || async { !process_alive(*pid as i32) }).await,
+            eventually(Duration::from_secs(3), || async { !process_alive(*pid) }).await,
             "instance {pid} outlived its idle_timeout"
         );
     }
@@ -319,6 +327,7 @@ async fn pools_bound_instances_reap_idle_ones_and_redeploys_drain() {
         async move { post(&invoke, "sleep 1", &[]).await }
     });
     tokio::time::sleep(Duration::from_millis(300)).await;
+    let old_pid = server.instance_pids("pools", "pool").await[0];
     let code = std::fs::read_to_string(dir.join("func.py")).unwrap();
     std::fs::write(
         dir.join("func.py"),
@@ -330,12 +339,7 @@ async fn pools_bound_instances_reap_idle_ones_and_redeploys_drain() {
     assert!(old.get("v").is_none(), "in-flight call must finish on the old instance");
     let new: serde_json::Value = post(&invoke, "x", &[]).await.json().await.unwrap();
     assert_eq!(new["v"], 2);
-    assert!(
-        eventually(Duration::from_secs(3), || async {
-            !process_alive(old["pid"].as_i64().unwrap() as i32)
-        })
-        .await
-    );
+    assert!(eventually(Duration::from_secs(3), || async { !process_alive(old_pid) }).await);
 }
 
 #[tokio::test(flavor = "multi_thread")]

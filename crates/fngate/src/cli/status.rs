@@ -14,7 +14,10 @@ pub async fn run(global: &GlobalArgs) -> anyhow::Result<()> {
     let functions: Value = client.get("/fngate/functions/status").await?;
     let idp: Value = client.get("/idp").await?;
     if global.output == OutputFormat::Json {
-        print_json(&json!({"server": server, "deployments": deployments, "functions": functions["items"], "idp": idp}));
+        print_json(
+            &json!({"server": server, "deployments": deployments, "functions": functions["items"],
+            "sandbox": functions["sandbox"], "idp": idp}),
+        );
         return Ok(());
     }
 
@@ -72,6 +75,15 @@ pub async fn run(global: &GlobalArgs) -> anyhow::Result<()> {
         &["app", "function", "version", "instances", "idle", "id"],
         rows,
     );
+
+    let sandbox = &functions["sandbox"];
+    println!("\nFunction sandbox: {}", text(&sandbox["mode"]));
+    for item in sandbox["enforced"].as_array().into_iter().flatten() {
+        println!("  enforced      {}", text(item));
+    }
+    for item in sandbox["not_enforced"].as_array().into_iter().flatten() {
+        println!("  NOT enforced  {}", text(item));
+    }
 
     println!("\nIdentity provider (tenant {})", text(&idp["default_tenant_id"]));
     let mut rows: Vec<Vec<String>> = idp["api_apps"]

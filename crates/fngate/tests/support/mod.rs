@@ -84,6 +84,12 @@ pub struct ServerOptions {
     pub pools: Pools,
     /// `RLIMIT_NOFILE` (soft and hard) for the server process.
     pub nofile: Option<u64>,
+    /// Run the server as this (uid, gid) instead of the test's own (the test must be root).
+    pub run_as: Option<(u32, u32)>,
+    /// `FNGATE_ENVS_DIR` and `PIP_CACHE_DIR` instead of the shared ones (a server of another
+    /// uid cannot write those).
+    pub envs_dir: Option<PathBuf>,
+    pub pip_cache: Option<PathBuf>,
 }
 
 /// The functions' instance pools: small, with a short queue, so that overload shows quickly.
@@ -175,14 +181,24 @@ impl Server {
                 });
             }
         }
+        if let Some((uid, gid)) = options.run_as {
+            use std::os::unix::process::CommandExt;
+            command.uid(uid).gid(gid).env("HOME", data.parent().unwrap_or(&data));
+        }
         let mut child = command
             .args(["--idp-addr", &addr(ports.map(|p| p.idp))])
             .args(["--admin-addr", &addr(ports.map(|p| p.admin))])
             .args(&options.args)
             .arg("--data-dir")
             .arg(&data)
-            .env("FNGATE_ENVS_DIR", shared_dir("envs"))
-            .env("PIP_CACHE_DIR", shared_dir("pip-cache"))
+            .env(
+                "FNGATE_ENVS_DIR",
+                options.envs_dir.clone().unwrap_or_else(|| shared_dir("envs")),
+            )
+            .env(
+                "PIP_CACHE_DIR",
+                options.pip_cache.clone().unwrap_or_else(|| shared_dir("pip-cache")),
+            )
             .env("npm_config_cache", shared_dir("npm-cache"))
             .env("FNGATE_QUEUE_TIMEOUT_MS", options.pools.queue_timeout_ms.to_string())
             .env("FNGATE_HOT_START_TIMEOUT_MS", "10000")
@@ -373,6 +389,21 @@ impl Server {
             .unwrap_or_else(|| panic!("{app}/{function} missing from status"))
     }
 
+    /// Host pids of the function's live instances (inside its sandbox each is pid 1).
+    pub async fn instance_pids(&self, app: &str, function: &str) -> Vec<i32> {
+        self.fn_status(app, function).await["pids"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p.as_i64().unwrap() as i32)
+            .collect()
+    }
+
+    /// The server process's pid.
+    pub fn pid(&self) -> i32 {
+        self.child.as_ref().expect("server running").id() as i32
+    }
+
     pub async fn fn_id(&self, app: &str, function: &str) -> String {
         self.fn_status(app, function).await["fn_id"]
             .as_str()
@@ -451,6 +482,31 @@ pub async fn post(url: &str, body: &str, headers: &[(&str, &str)]) -> reqwest::R
         request = request.header(*name, *value);
     }
     request.send().await.unwrap()
+}
+
+/// Host processes whose command line contains `needle`, with their real uid.
+pub fn processes_with(needle: &str) -> Vec<(i32, u32)> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Some(pid) = entry.file_name().to_str().and_then(|n| n.parse::<i32>().ok()) else {
+            continue;
+        };
+        let Ok(cmdline) = std::fs::read(entry.path().join("cmdline")) else {
+            continue;
+        };
+        if !String::from_utf8_lossy(&cmdline).contains(needle) || !process_alive(pid) {
+            continue;
+        }
+        let status = std::fs::read_to_string(entry.path().join("status")).unwrap_or_default();
+        let uid = status
+            .lines()
+            .find_map(|l| l.strip_prefix("Uid:"))
+            .and_then(|l| l.split_whitespace().next())
+            .and_then(|u| u.parse().ok())
+            .unwrap_or(u32::MAX);
+        found.push((pid, uid));
+    }
+    found
 }
 
 pub fn process_alive(pid: i32) -> bool {
