@@ -42,11 +42,22 @@ async fn unix_sender(path: &Path) -> Sender {
     sender
 }
 
-/// One POST; returns the status after reading the whole body.
+/// `Authorization: Bearer <admin token>` for fngate's control plane (`/invoke`, status); set once.
+static AUTHORIZATION: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+
+fn authorization() -> &'static str {
+    AUTHORIZATION.get().map(String::as_str).unwrap_or_default()
+}
+
+/// One POST; returns the status after reading the whole body. Every call but the direct one
+/// carries the admin token, so the bare hop sends the same request bytes as `/invoke`.
 async fn call(sender: &mut Sender, uri: &str, host: &str, direct: bool) -> u16 {
     let mut request = Request::post(uri)
         .header("host", host)
         .header("content-type", "application/json");
+    if !direct {
+        request = request.header("authorization", authorization());
+    }
     if direct {
         request = request
             .header("fn-call-id", "01BENCH0000000000000000000")
@@ -79,6 +90,7 @@ async fn get_json(url: &str) -> serde_json::Value {
     let mut sender = tcp_sender(&authority).await;
     let request = Request::get(path)
         .header("host", &authority)
+        .header("authorization", authorization())
         .body(Full::new(Bytes::new()))
         .unwrap();
     let response = sender.send_request(request).await.expect("GET");
@@ -199,6 +211,8 @@ async fn main() {
         std::process::exit(2);
     };
     ADMIN.set(admin.clone()).ok();
+    let token = std::fs::read_to_string(Path::new(data_dir).join("admin-token")).expect("<data-dir>/admin-token");
+    let _ = AUTHORIZATION.set(format!("Bearer {}", token.trim()));
     let status = get_json(&format!("{admin}/fngate/functions/status")).await;
     let fn_id = status["items"][0]["fn_id"]
         .as_str()

@@ -110,6 +110,20 @@ impl IntoResponse for ApiError {
 
 type ApiResult<T> = Result<T, ApiError>;
 
+/// Whether `path` on the functions listener is data plane, served to anyone as in Fn: the root
+/// greeting and HTTP triggers `/t/{app}/{source}`. Every other path (the Fn API v2, `/invoke`,
+/// and any path not routed) is control plane and needs the admin credential; `fngate up` guards
+/// the listener with this allow-list, so a route added later is guarded unless listed here.
+pub fn is_data_plane_path(path: &str) -> bool {
+    path == "/" || path.starts_with("/t/")
+}
+
+/// Whether a control-plane `path` takes a body of any content type: `/invoke/{fnID}`, whose body
+/// is the function's input. Every other state-changing control-plane call takes JSON.
+pub fn takes_any_body(path: &str) -> bool {
+    path.starts_with("/invoke/")
+}
+
 /// The functions listener: Fn API v2, invoke, triggers; Fn's 404/405 bodies.
 pub fn api_router(runtime: Arc<Runtime>) -> Router {
     v2_routes()
@@ -727,7 +741,10 @@ async fn delete_trigger(State(rt): Rt, Path(id): Path<String>) -> ApiResult<Stat
 /// clones the map, and the headers are moved into the call instead (hot path).
 async fn invoke(State(rt): Rt, Path(fn_id): Path<String>, request: axum::extract::Request) -> Response {
     let (mut parts, body) = request.into_parts();
-    let headers = std::mem::take(&mut parts.headers);
+    let mut headers = std::mem::take(&mut parts.headers);
+    // `/invoke` is a control-plane call: its `Authorization` is the caller's admin credential,
+    // never the function's input (the runtime strips the other internal headers).
+    headers.remove(http::header::AUTHORIZATION);
     // The `Bytes` extractor, as before, so `DefaultBodyLimit` and its rejection still apply.
     let body = match Bytes::from_request(axum::extract::Request::from_parts(parts, body), &rt).await {
         Ok(body) => body,

@@ -277,7 +277,10 @@ impl Runtime {
                 entry.app.name, entry.f.name, entry.app.name
             )));
         };
-        let output = pool.call(&call_id, request.headers, request.body).await?;
+        // Every path (the Fn API, HTTP triggers, the gateway, authorizers) ends here.
+        let mut headers = request.headers;
+        fngate_invoke::strip_internal_headers(&mut headers);
+        let output = pool.call(&call_id, headers, request.body).await?;
         Ok(InvokeResponse {
             status: StatusCode::OK,
             headers: output.headers,

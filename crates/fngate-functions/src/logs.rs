@@ -4,12 +4,15 @@
 use std::collections::HashMap;
 use std::fs::{File, OpenOptions};
 use std::io::Write;
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::PathBuf;
 
 use tokio::sync::broadcast;
 
 /// Largest log file kept per function; on reaching it the file starts over (one `.1` backup).
 const MAX_LOG_BYTES: u64 = 8 * 1024 * 1024;
+/// Function output may carry secrets: owner-only, like everything in the data directory.
+const LOG_FILE_MODE: u32 = 0o600;
 
 pub struct LogSink {
     dir: PathBuf,
@@ -19,7 +22,7 @@ pub struct LogSink {
 
 impl LogSink {
     pub fn new(dir: PathBuf) -> Self {
-        let _ = std::fs::create_dir_all(&dir);
+        let _ = std::fs::DirBuilder::new().recursive(true).mode(0o700).create(&dir);
         let (live, _) = broadcast::channel(1024);
         LogSink {
             dir,
@@ -37,7 +40,11 @@ impl LogSink {
         let record = format!("{} {call_id} {stream} {line}\n", crate::model::now());
         if let Ok(mut files) = self.files.lock() {
             if !files.contains_key(fn_id)
-                && let Ok(file) = OpenOptions::new().create(true).append(true).open(self.path(fn_id))
+                && let Ok(file) = OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .mode(LOG_FILE_MODE)
+                    .open(self.path(fn_id))
             {
                 let len = file.metadata().map(|m| m.len()).unwrap_or(0);
                 files.insert(fn_id.to_string(), (file, len));
@@ -46,7 +53,12 @@ impl LogSink {
                 if *len > MAX_LOG_BYTES {
                     let path = self.path(fn_id);
                     let _ = std::fs::rename(&path, path.with_extension("log.1"));
-                    if let Ok(fresh) = OpenOptions::new().create(true).append(true).open(&path) {
+                    if let Ok(fresh) = OpenOptions::new()
+                        .create(true)
+                        .append(true)
+                        .mode(LOG_FILE_MODE)
+                        .open(&path)
+                    {
                         *file = fresh;
                         *len = 0;
                     }

@@ -90,3 +90,36 @@ pub trait FunctionInvoker: Send + Sync + 'static {
     /// Calls the function synchronously (one call occupies one hot instance).
     fn invoke<'a>(&'a self, fn_id: &'a str, request: InvokeRequest) -> InvokeFuture<'a>;
 }
+
+/// The header carrying fngate's admin token on control-plane calls (`Authorization: Bearer` is
+/// the other way to send it).
+pub const ADMIN_TOKEN_HEADER: &str = "x-fngate-admin-token";
+
+/// The same header as an HTTP trigger or the gateway forwards it to the FDK (`Fn-Http-H-*`).
+const WRAPPED_ADMIN_TOKEN_HEADER: &str = "fn-http-h-x-fngate-admin-token";
+
+/// Removes the headers a function must never see, whichever path the call came by: the admin
+/// token header, as sent and as wrapped for HTTP requests. The runtime applies this to every call.
+pub fn strip_internal_headers(headers: &mut HeaderMap) {
+    headers.remove(ADMIN_TOKEN_HEADER);
+    headers.remove(WRAPPED_ADMIN_TOKEN_HEADER);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn internal_headers_go_in_every_form_and_others_stay() {
+        let mut headers = HeaderMap::new();
+        headers.append("X-Fngate-Admin-Token", "a".parse().unwrap());
+        headers.append("x-fngate-admin-token", "b".parse().unwrap());
+        headers.append("Fn-Http-H-X-Fngate-Admin-Token", "c".parse().unwrap());
+        headers.append("fn-http-h-authorization", "Bearer caller".parse().unwrap());
+        headers.append("content-type", "application/json".parse().unwrap());
+        strip_internal_headers(&mut headers);
+        let mut names: Vec<&str> = headers.keys().map(|k| k.as_str()).collect();
+        names.sort();
+        assert_eq!(names, ["content-type", "fn-http-h-authorization"]);
+    }
+}

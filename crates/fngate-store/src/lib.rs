@@ -7,9 +7,13 @@ pub mod deployments;
 pub mod functions;
 pub mod idp;
 pub mod oci;
+mod private_dir;
+
+pub use private_dir::{DIR_MODE, FILE_MODE, make_private};
 
 use std::borrow::Cow;
 use std::fs::File;
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::time::Duration;
@@ -30,6 +34,12 @@ pub enum StoreError {
         "data directory {path} is already in use by another fngate process (lock {lock} is held); stop it first or pass a different --data-dir"
     )]
     Locked { path: PathBuf, lock: PathBuf },
+    #[error(
+        "data directory {path} is owned by uid {owner}, not by this user (uid {uid}); it holds fngate's secrets, so it must be yours: chown it or pass another --data-dir"
+    )]
+    NotOwner { path: PathBuf, owner: u32, uid: u32 },
+    #[error("cannot make {path} private to this user: {source}")]
+    Private { path: PathBuf, source: std::io::Error },
     #[error("cannot lock {path}: {source}")]
     Lock { path: PathBuf, source: std::io::Error },
     #[error("cannot open database {path}: {source}")]
@@ -98,17 +108,16 @@ pub struct DataDirLock {
 }
 
 impl DataDirLock {
-    /// Takes the exclusive lock on `data_dir` so a second server cannot corrupt it.
+    /// Takes the exclusive lock on `data_dir` so a second server cannot corrupt it, after
+    /// making the directory private ([`make_private`]).
     pub fn acquire(data_dir: &Path) -> Result<Self> {
-        std::fs::create_dir_all(data_dir).map_err(|source| StoreError::CreateDir {
-            path: data_dir.into(),
-            source,
-        })?;
+        make_private(data_dir)?;
         let path = data_dir.join(LOCK_FILE);
         let file = File::options()
             .create(true)
             .truncate(false)
             .write(true)
+            .mode(FILE_MODE)
             .open(&path)
             .map_err(|source| StoreError::Lock {
                 path: path.clone(),
@@ -136,6 +145,17 @@ impl Store {
             source,
         })?;
         let path = data_dir.join(DB_FILE);
+        // SQLite gives the -wal and -shm files the database file's mode: create it owner-only.
+        File::options()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .mode(FILE_MODE)
+            .open(&path)
+            .map_err(|source| StoreError::Private {
+                path: path.clone(),
+                source,
+            })?;
         let options = SqliteConnectOptions::from_str("sqlite://")
             .map_err(|source| StoreError::Open {
                 path: path.clone(),
@@ -204,6 +224,19 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(mode, "wal");
+        // The database and SQLite's own files next to it are owner-only.
+        sqlx::query("CREATE TABLE probe (x)")
+            .execute(store.pool())
+            .await
+            .unwrap();
+        for name in [DB_FILE, "fngate.db-wal", "fngate.db-shm"] {
+            let meta = std::fs::metadata(dir.path().join(name)).unwrap();
+            assert_eq!(
+                std::os::unix::fs::PermissionsExt::mode(&meta.permissions()) & 0o777,
+                FILE_MODE,
+                "{name}"
+            );
+        }
         store.close().await;
         // A second open applies nothing new and keeps the schema.
         let again = Store::open(dir.path()).await.unwrap();
@@ -218,6 +251,11 @@ mod tests {
     fn second_lock_on_same_dir_is_refused() {
         let dir = tempfile::tempdir().unwrap();
         let first = DataDirLock::acquire(dir.path()).unwrap();
+        let meta = std::fs::metadata(&first.path).unwrap();
+        assert_eq!(
+            std::os::unix::fs::PermissionsExt::mode(&meta.permissions()) & 0o777,
+            FILE_MODE
+        );
         let err = DataDirLock::acquire(dir.path()).err().expect("second lock must fail");
         assert!(matches!(err, StoreError::Locked { .. }), "{err}");
         drop(first);

@@ -16,8 +16,6 @@ use fngate_idp::api::{NewApiApp, NewClientApp, NewSecret};
 use fngate_invoke::FunctionInvoker;
 use fngate_spec::SpecFormat;
 
-use crate::cli::client::ADMIN_TOKEN_HEADER;
-
 pub const APP: &str = "myapp";
 pub const FUNCTION: &str = "python-func";
 pub const API_APP: &str = "my-oci-api";
@@ -173,7 +171,7 @@ async fn ensure_function(ctx: &DemoContext<'_>) -> anyhow::Result<()> {
     };
     let response = reqwest::Client::new()
         .post(format!("http://{}/fngate/functions/deploy", loopback(ctx.admin_addr)))
-        .header(ADMIN_TOKEN_HEADER, ctx.admin_token)
+        .bearer_auth(ctx.admin_token)
         .json(&request)
         .send()
         .await

@@ -2,6 +2,7 @@
 //! identity provider in one binary.
 
 mod cli;
+mod control;
 mod demo;
 mod listener_limits;
 mod up;

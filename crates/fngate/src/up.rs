@@ -5,17 +5,13 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use anyhow::{Context, bail};
-use axum::extract::{Request, State};
-use axum::http::StatusCode;
-use axum::middleware::Next;
-use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use clap::Args;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 use crate::cli::GlobalArgs;
-use crate::cli::client::{ADMIN_TOKEN_FILE, ADMIN_TOKEN_HEADER};
+use crate::control::{self, AllowedHosts, ControlPlane, Tokens};
 
 #[derive(Debug, Clone, Args)]
 pub struct UpArgs {
@@ -23,7 +19,8 @@ pub struct UpArgs {
     #[arg(long, env = "FNGATE_GATEWAY_ADDR", default_value = "127.0.0.1:8080")]
     pub gateway_addr: SocketAddr,
 
-    /// Functions listener: Fn API v2, /invoke/{fnID} and HTTP triggers /t/{app}/{path}.
+    /// Functions listener: Fn API v2 and /invoke/{fnID} (admin token required), HTTP triggers
+    /// /t/{app}/{path} (open, as in Fn).
     #[arg(long, env = "FNGATE_FUNCTIONS_ADDR", default_value = "127.0.0.1:8081")]
     pub functions_addr: SocketAddr,
 
@@ -31,7 +28,8 @@ pub struct UpArgs {
     #[arg(long, env = "FNGATE_IDP_ADDR", default_value = "127.0.0.1:8082")]
     pub idp_addr: SocketAddr,
 
-    /// Admin API, /metrics and /healthz. Beyond loopback it requires the admin token.
+    /// Admin API (admin token required, loopback included), /metrics (admin or metrics token)
+    /// and /healthz (open).
     #[arg(long, env = "FNGATE_ADMIN_ADDR", default_value = "127.0.0.1:9090")]
     pub admin_addr: SocketAddr,
 
@@ -39,6 +37,13 @@ pub struct UpArgs {
     /// call needs an OCI request signature from a key registered with `fngate oci api-key add`.
     #[arg(long, env = "FNGATE_OCI_ADDR", default_value = "127.0.0.1:9091")]
     pub oci_addr: SocketAddr,
+
+    /// More names the admin and functions listeners answer to in `Host` (comma-separated), e.g.
+    /// the DNS name a proxy or your browser uses. Always allowed: the bound address, `localhost`,
+    /// 127.0.0.1 and [::1] when bound to loopback, any IP address when bound to 0.0.0.0 or [::].
+    /// Other names get 421 (a DNS-rebinding page comes under its own name).
+    #[arg(long, env = "FNGATE_ALLOWED_HOSTS", value_delimiter = ',', value_name = "NAMES")]
+    pub allowed_hosts: Vec<String>,
 
     /// PEM certificate chain for HTTPS on the gateway listener (with --gateway-tls-key).
     #[arg(long, requires = "gateway_tls_key")]
@@ -64,9 +69,9 @@ pub struct UpArgs {
     pub demo: bool,
 
     /// YAML file with the same settings (keys: data_dir, gateway_addr, functions_addr, idp_addr,
-    /// admin_addr, oci_addr, gateway_tls_cert, gateway_tls_key, max_instances_per_fn,
-    /// max_instances_total, header_read_timeout, body_read_timeout, keep_alive_timeout,
-    /// max_connections, http2_max_concurrent_streams).
+    /// admin_addr, oci_addr, allowed_hosts (a list), gateway_tls_cert, gateway_tls_key,
+    /// max_instances_per_fn, max_instances_total, header_read_timeout, body_read_timeout,
+    /// keep_alive_timeout, max_connections, http2_max_concurrent_streams).
     /// Flags and environment variables win over the file.
     #[arg(long, env = "FNGATE_CONFIG")]
     pub config: Option<PathBuf>,
@@ -86,6 +91,7 @@ struct UpConfigFile {
     idp_addr: Option<SocketAddr>,
     admin_addr: Option<SocketAddr>,
     oci_addr: Option<SocketAddr>,
+    allowed_hosts: Option<Vec<String>>,
     gateway_tls_cert: Option<PathBuf>,
     gateway_tls_key: Option<PathBuf>,
     max_instances_per_fn: Option<usize>,
@@ -137,6 +143,7 @@ pub fn apply_config_file(args: &mut UpArgs, global: &mut GlobalArgs, matches: &c
     take(&mut args.idp_addr, file.idp_addr, unset(up, "idp_addr"));
     take(&mut args.admin_addr, file.admin_addr, unset(up, "admin_addr"));
     take(&mut args.oci_addr, file.oci_addr, unset(up, "oci_addr"));
+    take(&mut args.allowed_hosts, file.allowed_hosts, unset(up, "allowed_hosts"));
     take(
         &mut args.max_instances_per_fn,
         file.max_instances_per_fn,
@@ -197,7 +204,7 @@ pub async fn run(args: UpArgs, global: &GlobalArgs) -> anyhow::Result<()> {
     let data_dir = global.data_dir.clone();
     let _lock = fngate_store::DataDirLock::acquire(&data_dir)?;
     let store = fngate_store::Store::open(&data_dir).await?;
-    let admin_token = ensure_admin_token(&data_dir)?;
+    let tokens = Tokens::load_or_create(&data_dir)?;
     let metrics = metrics_exporter_prometheus::PrometheusBuilder::new()
         .set_buckets_for_metric(
             metrics_exporter_prometheus::Matcher::Full(fngate_gateway::REQUEST_DURATION_METRIC.into()),
@@ -239,10 +246,17 @@ pub async fn run(args: UpArgs, global: &GlobalArgs) -> anyhow::Result<()> {
     let gateway = fngate_gateway::Gateway::start(store.clone(), invoker, auth).await?;
 
     let admin_addr = admin_listener.local_addr()?;
-    let admin_guard = AdminGuard {
-        token: Arc::new(admin_token.clone()),
-        required: !admin_addr.ip().is_loopback(),
-    };
+    let functions_addr = functions_listener.local_addr()?;
+    let admin_guard = ControlPlane::new(
+        &tokens,
+        AllowedHosts::for_listener(admin_addr, &args.allowed_hosts)?,
+        control::admin_access,
+    );
+    let functions_guard = ControlPlane::new(
+        &tokens,
+        AllowedHosts::for_listener(functions_addr, &args.allowed_hosts)?,
+        control::functions_access,
+    );
     let gateway_scheme = if gateway_tls.is_some() { "https" } else { "http" };
     let gateway_url = format!(
         "{gateway_scheme}://{}",
@@ -263,7 +277,7 @@ pub async fn run(args: UpArgs, global: &GlobalArgs) -> anyhow::Result<()> {
             "gateway",
             format!("{gateway_scheme}://{}", gateway_listener.local_addr()?),
         ),
-        ("functions", format!("http://{}", functions_listener.local_addr()?)),
+        ("functions", format!("http://{functions_addr}")),
         ("idp", format!("http://{idp_bound}")),
         ("admin", format!("http://{admin_addr}")),
         ("oci", format!("http://{}", oci_listener.local_addr()?)),
@@ -286,7 +300,6 @@ pub async fn run(args: UpArgs, global: &GlobalArgs) -> anyhow::Result<()> {
             "/fngate/status",
             get(move || std::future::ready(axum::Json(server_status))),
         )
-        .layer(axum::middleware::from_fn_with_state(admin_guard, require_admin_token))
         .route("/healthz", get(|| async { "ok\n" }))
         .route(
             "/metrics",
@@ -295,6 +308,8 @@ pub async fn run(args: UpArgs, global: &GlobalArgs) -> anyhow::Result<()> {
                 std::future::ready(metrics.render())
             }),
         );
+    // Every component has created its files by now (IdP keys and CA, logs): narrow them too.
+    fngate_store::make_private(&data_dir)?;
 
     println!("fngate {} is up", env!("CARGO_PKG_VERSION"));
     println!("  data dir   {}", data_dir.display());
@@ -315,15 +330,16 @@ pub async fn run(args: UpArgs, global: &GlobalArgs) -> anyhow::Result<()> {
     );
     tasks.spawn(serve_router(
         fngate_http::Listener::new(functions_listener, "functions", limits),
-        runtime.api_router(),
+        functions_guard.guard(runtime.api_router()),
         shutdown.clone(),
     ));
     tasks.spawn(serve_router(
         fngate_http::Listener::new(admin_listener, "admin", limits),
-        admin_router,
+        admin_guard.guard(admin_router),
         shutdown.clone(),
     ));
-    // The OCI APIs on their own listener, served as the admin listener is.
+    // The OCI APIs on their own listener, served as the admin listener is; every call carries an
+    // OCI request signature, checked by the OCI router itself.
     tasks.spawn(serve_router(
         fngate_http::Listener::new(oci_listener, "oci", limits),
         oci.router(),
@@ -338,7 +354,7 @@ pub async fn run(args: UpArgs, global: &GlobalArgs) -> anyhow::Result<()> {
             gateway: &gateway,
             idp: &idp,
             admin_addr,
-            admin_token: &admin_token,
+            admin_token: &tokens.admin,
             gateway_url: gateway_url.clone(),
             idp_addr: idp_bound,
         });
@@ -417,56 +433,6 @@ async fn shutdown_signal() -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Reads the admin token, creating it (0600) on first start.
-fn ensure_admin_token(data_dir: &Path) -> anyhow::Result<String> {
-    use std::io::Write;
-    use std::os::unix::fs::OpenOptionsExt;
-    let path = data_dir.join(ADMIN_TOKEN_FILE);
-    match std::fs::read_to_string(&path) {
-        Ok(token) if !token.trim().is_empty() => return Ok(token.trim().to_string()),
-        Ok(_) => {}
-        Err(err) if err.kind() == std::io::ErrorKind::NotFound => {}
-        Err(err) => return Err(err).with_context(|| format!("cannot read admin token {}", path.display())),
-    }
-    let token = hex::encode(rand::random::<[u8; 32]>());
-    let mut file = std::fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(0o600)
-        .open(&path)
-        .with_context(|| format!("cannot write admin token {}", path.display()))?;
-    file.write_all(token.as_bytes())
-        .and_then(|()| file.sync_all())
-        .with_context(|| format!("cannot write admin token {}", path.display()))?;
-    Ok(token)
-}
-
-#[derive(Clone)]
-struct AdminGuard {
-    token: Arc<String>,
-    required: bool,
-}
-
-async fn require_admin_token(State(guard): State<AdminGuard>, request: Request, next: Next) -> Response {
-    if guard.required {
-        let presented = request
-            .headers()
-            .get(ADMIN_TOKEN_HEADER)
-            .map(|v| v.as_bytes())
-            .unwrap_or_default();
-        let ok: bool = subtle::ConstantTimeEq::ct_eq(presented, guard.token.as_bytes()).into();
-        if !ok {
-            return (
-                StatusCode::UNAUTHORIZED,
-                axum::Json(serde_json::json!({"message": "admin token required (header x-fngate-admin-token)"})),
-            )
-                .into_response();
-        }
-    }
-    next.run(request).await
-}
-
 /// Builds the gateway's TLS config from PEM files, offering HTTP/2 and HTTP/1.1 by ALPN.
 fn load_tls(cert: &Path, key: &Path) -> anyhow::Result<Arc<rustls::ServerConfig>> {
     use rustls_pki_types::pem::PemObject;
@@ -497,59 +463,22 @@ fn load_tls(cert: &Path, key: &Path) -> anyhow::Result<Arc<rustls::ServerConfig>
 
 #[cfg(test)]
 mod tests {
-    use std::os::unix::fs::PermissionsExt;
-
-    use axum::body::Body;
-    use tower::ServiceExt;
+    use clap::Parser;
 
     use super::*;
 
-    fn guarded(required: bool) -> axum::Router {
-        let guard = AdminGuard {
-            token: Arc::new("s3cret".into()),
-            required,
-        };
-        axum::Router::new()
-            .route("/fngate/status", get(|| async { "ok" }))
-            .layer(axum::middleware::from_fn_with_state(guard, require_admin_token))
-    }
-
-    async fn status_of(router: axum::Router, token: Option<&str>) -> StatusCode {
-        let mut request = Request::builder().uri("/fngate/status");
-        if let Some(token) = token {
-            request = request.header(ADMIN_TOKEN_HEADER, token);
-        }
-        router
-            .oneshot(request.body(Body::empty()).unwrap())
-            .await
-            .unwrap()
-            .status()
-    }
-
-    #[tokio::test]
-    async fn beyond_loopback_the_admin_api_needs_the_exact_token() {
-        assert_eq!(status_of(guarded(true), None).await, StatusCode::UNAUTHORIZED);
-        assert_eq!(status_of(guarded(true), Some("wrong")).await, StatusCode::UNAUTHORIZED);
-        assert_eq!(status_of(guarded(true), Some("s3cre")).await, StatusCode::UNAUTHORIZED);
-        assert_eq!(status_of(guarded(true), Some("s3cret")).await, StatusCode::OK);
-        // On loopback (the default) the token is not required.
-        assert_eq!(status_of(guarded(false), None).await, StatusCode::OK);
+    #[derive(Parser)]
+    struct Up {
+        #[command(flatten)]
+        up: UpArgs,
     }
 
     #[test]
-    fn admin_token_is_created_once_with_owner_only_permissions() {
-        let dir = tempfile::tempdir().unwrap();
-        let first = ensure_admin_token(dir.path()).unwrap();
-        assert_eq!(first.len(), 64, "32 random bytes, hex");
-        let mode = std::fs::metadata(dir.path().join(ADMIN_TOKEN_FILE))
-            .unwrap()
-            .permissions()
-            .mode();
-        assert_eq!(mode & 0o777, 0o600);
-        assert_eq!(
-            ensure_admin_token(dir.path()).unwrap(),
-            first,
-            "restarts keep the token"
-        );
+    fn allowed_hosts_take_a_comma_separated_list() {
+        let parsed = Up::try_parse_from(["up", "--allowed-hosts", "api.example.com,10.0.0.7"]).unwrap();
+        assert_eq!(parsed.up.allowed_hosts, ["api.example.com", "10.0.0.7"]);
+        let bad = Up::try_parse_from(["up", "--allowed-hosts", "http://x"]).unwrap();
+        let err = AllowedHosts::for_listener("127.0.0.1:1".parse().unwrap(), &bad.up.allowed_hosts).unwrap_err();
+        assert!(err.to_string().contains("\"http://x\""), "{err}");
     }
 }

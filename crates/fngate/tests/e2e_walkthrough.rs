@@ -264,10 +264,12 @@ async fn walkthrough_end_to_end_survives_restart_and_drains_on_sigterm() {
     assert_eq!(logged["bytes_out"], body.len(), "{line}");
     assert!(logged["latency_ms"].as_f64().is_some_and(|ms| ms > 0.0), "{line}");
 
-    // Prometheus on the admin listener: the gateway's requests by route and status, and the
-    // function's pool (its hot instance stays alive between calls).
+    // Prometheus on the admin listener, with the read-only metrics token: the gateway's requests
+    // by route and status, and the function's pool (its hot instance stays alive between calls).
+    let metrics_token = std::fs::read_to_string(data.join("metrics-token")).unwrap();
     let metrics = http
         .get(stack.admin("/metrics"))
+        .bearer_auth(metrics_token.trim())
         .send()
         .await
         .unwrap()
@@ -341,8 +343,9 @@ async fn walkthrough_end_to_end_survives_restart_and_drains_on_sigterm() {
         .expect("the deployed function")
         .to_string();
     let invoke = stack.functions(&format!("/invoke/{fn_id}"));
+    let admin_token = stack.admin_token();
     let gateway_call = move |http: &reqwest::Client| http.get(&url).bearer_auth(&token);
-    let invoke_call = move |http: &reqwest::Client| http.post(&invoke).body("{}");
+    let invoke_call = move |http: &reqwest::Client| http.post(&invoke).bearer_auth(&admin_token).body("{}");
     drain_under_load(stack, vec![Arc::new(gateway_call), Arc::new(invoke_call)]).await;
 }
 

@@ -56,7 +56,7 @@ async fn apps_fns_and_triggers_follow_fn_api_v2() {
     let server = Server::start();
     let api = Api {
         base: server.functions(""),
-        http: reqwest::Client::new(),
+        http: server.http(),
     };
 
     // Apps: create (200, not 201), conflicts, validation, get, 404.
@@ -176,10 +176,10 @@ async fn apps_fns_and_triggers_follow_fn_api_v2() {
     assert_eq!(triggers["items"].as_array().unwrap().len(), 1);
 
     // Invoking a fn that was created through the API but never deployed is a clear error.
-    let response = post(&server.functions(&format!("/invoke/{fn_id}")), "", &[]).await;
+    let response = server.invoker(&fn_id).post("", &[]).await;
     assert_eq!(response.status(), 500);
     assert!(response.text().await.unwrap().contains("fngate deploy"));
-    assert_eq!(post(&server.functions("/invoke/nope"), "", &[]).await.status(), 404);
+    assert_eq!(server.invoker("nope").post("", &[]).await.status(), 404);
 
     // Deleting the app cascades to its fns and triggers; 204 with an empty body.
     let t_id = t["id"].as_str().unwrap();

@@ -13,7 +13,10 @@ fn stderr_of(server: &Server, dir: &Path, args: &[&str]) -> String {
 }
 
 async fn assert_nothing_stored(server: &Server) {
-    let apps: serde_json::Value = reqwest::get(server.functions("/v2/apps"))
+    let apps: serde_json::Value = server
+        .http()
+        .get(server.functions("/v2/apps"))
+        .send()
         .await
         .unwrap()
         .json()

@@ -33,7 +33,7 @@ async fn generated_node_function_answers_hello() {
     assert_eq!(out.trim(), r#"{"message":"Hello Node"}"#);
 
     let id = server.fn_id("nodeapp", "nodehello").await;
-    let response = post(&server.functions(&format!("/invoke/{id}")), "", &[]).await;
+    let response = server.invoker(&id).post("", &[]).await;
     assert!(
         response.headers()["fn-fdk-version"]
             .to_str()

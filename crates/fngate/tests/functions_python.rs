@@ -82,12 +82,10 @@ async fn generated_hello_world_answers_through_cli_invoke_and_trigger() {
     assert_eq!(out.trim(), r#"{"message": "Hello Rust"}"#);
 
     let fn_id = server.fn_id("myapp", "hello").await;
-    let response = post(
-        &server.functions(&format!("/invoke/{fn_id}")),
-        r#"{"name":"Rust"}"#,
-        &[("content-type", "application/json")],
-    )
-    .await;
+    let response = server
+        .invoker(&fn_id)
+        .post(r#"{"name":"Rust"}"#, &[("content-type", "application/json")])
+        .await;
     assert_eq!(response.status(), 200);
     assert!(response.headers().contains_key("fn-call-id"));
     assert!(
@@ -109,11 +107,13 @@ async fn generated_hello_world_answers_through_cli_invoke_and_trigger() {
     assert!(logs.contains("Inside Python Hello World function"), "{logs}");
     let mut follow = std::process::Command::new(BIN)
         .args(["logs", "myapp", "hello", "--follow", "--server", &server.admin("")])
+        .arg("--data-dir")
+        .arg(&server.data)
         .stdout(std::process::Stdio::piped())
         .spawn()
         .unwrap();
     let followed = std::io::BufReader::new(follow.stdout.take().unwrap());
-    let response = post(&server.functions(&format!("/invoke/{fn_id}")), "", &[]).await;
+    let response = server.invoker(&fn_id).post("", &[]).await;
     let call_id = response.headers()["fn-call-id"].to_str().unwrap().to_string();
     // Stored lines come first, then live ones; the new call's output must show up either way.
     let (lines_tx, lines_rx) = std::sync::mpsc::channel();
@@ -157,10 +157,10 @@ async fn fn_error_rules_timeouts_crashes_and_trigger_wrapping() {
     let dir = probe(&server, work.path(), "probe", "timeout: 2\nconfig:\n  GREETING: hi\n");
     server.cli_ok(&dir, &["deploy", "--app", "errs", "--create-app"], None);
     let fn_id = server.fn_id("errs", "probe").await;
-    let invoke = server.functions(&format!("/invoke/{fn_id}"));
+    let invoke = server.invoker(&fn_id);
 
     // The FDK contract environment plus the fn config.
-    let ok: serde_json::Value = post(&invoke, "env", &[]).await.json().await.unwrap();
+    let ok: serde_json::Value = invoke.post("env", &[]).await.json().await.unwrap();
     let env = &ok["env"];
     assert_eq!(env["FN_APP_NAME"], "errs");
     assert_eq!(env["FN_FN_NAME"], "probe");
@@ -173,27 +173,27 @@ async fn fn_error_rules_timeouts_crashes_and_trigger_wrapping() {
     assert!(listener.starts_with("unix:") && listener.ends_with("/lsnr.sock") && listener.len() <= 5 + 107);
 
     // A raising handler: 502 with Fn's body; the instance is kept.
-    let response = post(&invoke, "raise", &[]).await;
+    let response = invoke.post("raise", &[]).await;
     assert_eq!(response.status(), 502);
     assert_eq!(response.headers()["content-type"], "application/json; charset=utf-8");
     assert_eq!(response.text().await.unwrap(), r#"{"message":"function failed"}"#);
-    let after: serde_json::Value = post(&invoke, "again", &[]).await.json().await.unwrap();
+    let after: serde_json::Value = invoke.post("again", &[]).await.json().await.unwrap();
     assert_eq!(after["instance"], ok["instance"], "a 502 keeps the instance");
 
     // Past the 2 s timeout: 504, the instance is killed, the next call works on a new one.
     let host_pid = server.instance_pids("errs", "probe").await[0];
-    let response = post(&invoke, "sleep 5", &[]).await;
+    let response = invoke.post("sleep 5", &[]).await;
     assert_eq!(response.status(), 504);
     assert_eq!(response.text().await.unwrap(), r#"{"message":"Timed out"}"#);
     assert!(eventually(Duration::from_secs(3), || async { !process_alive(host_pid) }).await);
-    let next: serde_json::Value = post(&invoke, "next", &[]).await.json().await.unwrap();
+    let next: serde_json::Value = invoke.post("next", &[]).await.json().await.unwrap();
     assert_eq!(next["cmd"], "next");
     assert_ne!(next["instance"], ok["instance"]);
 
     // Killed mid-call: 502 "error receiving function response", then recovery.
     let call = tokio::spawn({
         let invoke = invoke.clone();
-        async move { post(&invoke, "busy", &[]).await }
+        async move { invoke.post("busy", &[]).await }
     });
     let busy = format!("busy {}", next["instance"].as_str().unwrap());
     assert!(
@@ -212,7 +212,7 @@ async fn fn_error_rules_timeouts_crashes_and_trigger_wrapping() {
         response.text().await.unwrap(),
         r#"{"message":"error receiving function response"}"#
     );
-    assert_eq!(post(&invoke, "recovered", &[]).await.status(), 200);
+    assert_eq!(invoke.post("recovered", &[]).await.status(), 200);
 
     // HTTP trigger: Fn-Http-* wrapping in, function-set status and headers out.
     let response = post(&server.functions("/t/errs/probe?x=1"), "", &[("x-custom", "abc")]).await;
@@ -225,7 +225,7 @@ async fn fn_error_rules_timeouts_crashes_and_trigger_wrapping() {
     assert!(body["url"].as_str().unwrap().ends_with("/t/errs/probe?x=1"));
 
     // Detached: 202 before the function has finished; the call still runs in the background.
-    let response = post(&invoke, "sleep 1.5", &[("fn-invoke-type", "detached")]).await;
+    let response = invoke.post("sleep 1.5", &[("fn-invoke-type", "detached")]).await;
     assert_eq!(response.status(), 202);
     assert!(response.headers().contains_key("fn-call-id"));
     let logs = || server.cli_ok(work.path(), &["logs", "errs", "probe"], None);
@@ -261,13 +261,13 @@ async fn pools_bound_instances_reap_idle_ones_and_redeploys_drain() {
     let dir = probe(&server, work.path(), "pool", "idle_timeout: 1\n");
     server.cli_ok(&dir, &["deploy", "--app", "pools", "--create-app"], None);
     let fn_id = server.fn_id("pools", "pool").await;
-    let invoke = server.functions(&format!("/invoke/{fn_id}"));
+    let invoke = server.invoker(&fn_id);
 
     // Four parallel calls with room for two instances: all succeed on at most two processes.
     let calls: Vec<_> = (0..4)
         .map(|_| {
             let invoke = invoke.clone();
-            tokio::spawn(async move { post(&invoke, "sleep 0.2", &[]).await })
+            tokio::spawn(async move { invoke.post("sleep 0.2", &[]).await })
         })
         .collect();
     let mut instances = std::collections::HashSet::new();
@@ -286,7 +286,7 @@ async fn pools_bound_instances_reap_idle_ones_and_redeploys_drain() {
     let calls: Vec<_> = (0..3)
         .map(|_| {
             let invoke = invoke.clone();
-            tokio::spawn(async move { post(&invoke, "sleep 2", &[]).await })
+            tokio::spawn(async move { invoke.post("sleep 2", &[]).await })
         })
         .collect();
     let mut busy = 0;
@@ -324,7 +324,7 @@ async fn pools_bound_instances_reap_idle_ones_and_redeploys_drain() {
     // A redeploy while a call runs: the call finishes on the old code, new calls see the new one.
     let slow = tokio::spawn({
         let invoke = invoke.clone();
-        async move { post(&invoke, "sleep 1", &[]).await }
+        async move { invoke.post("sleep 1", &[]).await }
     });
     tokio::time::sleep(Duration::from_millis(300)).await;
     let old_pid = server.instance_pids("pools", "pool").await[0];
@@ -337,7 +337,7 @@ async fn pools_bound_instances_reap_idle_ones_and_redeploys_drain() {
     server.cli_ok(&dir, &["deploy", "--app", "pools"], None);
     let old: serde_json::Value = slow.await.unwrap().json().await.unwrap();
     assert!(old.get("v").is_none(), "in-flight call must finish on the old instance");
-    let new: serde_json::Value = post(&invoke, "x", &[]).await.json().await.unwrap();
+    let new: serde_json::Value = invoke.post("x", &[]).await.json().await.unwrap();
     assert_eq!(new["v"], 2);
     assert!(eventually(Duration::from_secs(3), || async { !process_alive(old_pid) }).await);
 }
@@ -350,7 +350,7 @@ async fn survives_kill9_restart_and_stale_socket_dirs() {
     server.cli_ok(&dir, &["deploy", "--app", "durable", "--create-app"], None);
     let first: i32 = {
         let id = server.fn_id("durable", "hello").await;
-        let response = post(&server.functions(&format!("/invoke/{id}")), "", &[]).await;
+        let response = server.invoker(&id).post("", &[]).await;
         assert_eq!(response.status(), 200);
         id.len() as i32
     };

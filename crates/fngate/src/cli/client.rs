@@ -1,5 +1,7 @@
 //! The CLI's connection to a running server's admin API.
 
+use std::path::PathBuf;
+
 use anyhow::{Context, anyhow, bail};
 use reqwest::{Method, StatusCode};
 use serde::Serialize;
@@ -9,15 +11,23 @@ use crate::cli::GlobalArgs;
 
 /// Default admin address (DESIGN.md); `--server` / `FNGATE_SERVER` override it.
 pub const DEFAULT_SERVER: &str = "http://127.0.0.1:9090";
-/// Header carrying the admin token.
-pub const ADMIN_TOKEN_HEADER: &str = "x-fngate-admin-token";
 /// File in the data directory holding the admin token.
 pub const ADMIN_TOKEN_FILE: &str = "admin-token";
 
 pub struct AdminClient {
     base: url::Url,
-    token: Option<String>,
+    token: Token,
     http: reqwest::Client,
+}
+
+/// The admin token the CLI sends, and where it came from (for the 401 message).
+enum Token {
+    /// `--admin-token` / `FNGATE_ADMIN_TOKEN`.
+    Given(String),
+    /// Read from `<data-dir>/admin-token`.
+    File { token: String, path: PathBuf },
+    /// None could be read: why.
+    Missing { path: PathBuf, reason: String },
 }
 
 impl AdminClient {
@@ -28,29 +38,43 @@ impl AdminClient {
                 global.server
             )
         })?;
+        let path = global.data_dir.join(ADMIN_TOKEN_FILE);
         let token = match &global.admin_token {
-            Some(token) => Some(token.clone()),
-            None => std::fs::read_to_string(global.data_dir.join(ADMIN_TOKEN_FILE))
-                .ok()
-                .map(|s| s.trim().to_string()),
+            Some(token) => Token::Given(token.trim().to_string()),
+            None => match std::fs::read_to_string(&path) {
+                Ok(text) if !text.trim().is_empty() => Token::File {
+                    token: text.trim().to_string(),
+                    path,
+                },
+                Ok(_) => Token::Missing {
+                    path,
+                    reason: "the file is empty".into(),
+                },
+                Err(err) => Token::Missing {
+                    path,
+                    reason: err.to_string(),
+                },
+            },
         };
         let http = reqwest::Client::builder().build().context("cannot build HTTP client")?;
         Ok(AdminClient { base, token, http })
     }
 
-    /// A request to `path` on the server, with the admin token attached.
+    /// A request to `path` on the server, with the admin token attached (`Authorization: Bearer`,
+    /// as the `fn` CLI sends its context's token).
     pub fn request(&self, method: Method, path: &str) -> anyhow::Result<reqwest::RequestBuilder> {
         let url = self.base.join(path).with_context(|| format!("bad API path {path}"))?;
-        let mut builder = self.http.request(method, url);
-        if let Some(token) = &self.token {
-            builder = builder.header(ADMIN_TOKEN_HEADER, token);
-        }
-        Ok(builder)
+        let builder = self.http.request(method, url);
+        Ok(match &self.token {
+            Token::Given(token) | Token::File { token, .. } => builder.bearer_auth(token),
+            Token::Missing { .. } => builder,
+        })
     }
 
-    /// Sends the request; a refused connection becomes a plain "server not running" message.
+    /// Sends the request; a refused connection becomes a plain "server not running" message, a
+    /// 401 says which token was sent and what to do.
     pub async fn send(&self, builder: reqwest::RequestBuilder) -> anyhow::Result<reqwest::Response> {
-        builder.send().await.map_err(|err| {
+        let response = builder.send().await.map_err(|err| {
             if err.is_connect() {
                 anyhow!(
                     "no fngate server is running at {} ({err}).\nStart one with `fngate up` (or point --server / FNGATE_SERVER at it).",
@@ -59,7 +83,32 @@ impl AdminClient {
             } else {
                 anyhow!("request to {} failed: {err}", self.base)
             }
-        })
+        })?;
+        if response.status() == StatusCode::UNAUTHORIZED {
+            let message = server_message(response).await;
+            return Err(self.unauthorized(&message));
+        }
+        Ok(response)
+    }
+
+    fn unauthorized(&self, message: &str) -> anyhow::Error {
+        let server = &self.base;
+        let what_to_do = "Run the CLI as the user who started `fngate up`, with the same --data-dir (the CLI reads \
+             <data-dir>/admin-token, readable by that user only), or pass the token with --admin-token \
+             (env FNGATE_ADMIN_TOKEN).";
+        match &self.token {
+            Token::Missing { path, reason } => anyhow!(
+                "the server at {server} needs the admin token, and the CLI has none: cannot read {} ({reason}).\n{what_to_do}",
+                path.display()
+            ),
+            Token::File { path, .. } => anyhow!(
+                "the server at {server} refused the admin token from {} ({message}).\nThat file belongs to another server's data directory: point --data-dir at the data directory of the server you call, or pass its token with --admin-token (env FNGATE_ADMIN_TOKEN).",
+                path.display()
+            ),
+            Token::Given(_) => anyhow!(
+                "the server at {server} refused the admin token given with --admin-token / FNGATE_ADMIN_TOKEN ({message}).\nPass the token in the server's <data-dir>/admin-token, or leave the option out to read it from --data-dir."
+            ),
+        }
     }
 
     /// Sends and decodes a JSON answer; a non-2xx answer becomes an error carrying the server's message.
@@ -91,15 +140,15 @@ pub async fn check(response: reqwest::Response) -> anyhow::Result<reqwest::Respo
     if status.is_success() {
         return Ok(response);
     }
+    let message = server_message(response).await;
+    bail!("server answered {status}: {message}")
+}
+
+/// The `message` of an error body (Fn and fngate shapes), else the body itself.
+async fn server_message(response: reqwest::Response) -> String {
     let body = response.text().await.unwrap_or_default();
-    let message = serde_json::from_str::<serde_json::Value>(&body)
+    serde_json::from_str::<serde_json::Value>(&body)
         .ok()
         .and_then(|v| v.get("message").and_then(|m| m.as_str()).map(str::to_string))
-        .unwrap_or(body);
-    if status == StatusCode::UNAUTHORIZED {
-        bail!(
-            "the server refused the admin token ({status}): {message}\nPass --admin-token or run the CLI on the machine that runs `fngate up` with the same --data-dir."
-        );
-    }
-    bail!("server answered {status}: {message}")
+        .unwrap_or(body)
 }

@@ -209,7 +209,7 @@ pub struct ServeArgs {
     /// IdP listener (plain HTTP and HTTPS on the same port).
     #[arg(long, env = "FNGATE_IDP_ADDR", default_value = "127.0.0.1:8082")]
     pub idp_addr: SocketAddr,
-    /// Admin API for the `fngate idp …` commands; loopback only (it has no token check here).
+    /// Admin API for the `fngate idp …` commands (admin token required); loopback only.
     #[arg(long, env = "FNGATE_ADMIN_ADDR", default_value = "127.0.0.1:9090")]
     pub admin_addr: SocketAddr,
 }
@@ -459,7 +459,7 @@ async fn ca(args: CaArgs, global: &GlobalArgs) -> anyhow::Result<()> {
 async fn serve(args: ServeArgs, global: &GlobalArgs) -> anyhow::Result<()> {
     if !args.admin_addr.ip().is_loopback() {
         bail!(
-            "--admin-addr {}: `fngate idp serve` keeps its admin API on loopback (it has no admin token check); use `fngate up` to expose it",
+            "--admin-addr {}: `fngate idp serve` keeps its admin API on loopback; use `fngate up` to expose an admin API beyond it",
             args.admin_addr
         );
     }
@@ -474,6 +474,12 @@ async fn serve(args: ServeArgs, global: &GlobalArgs) -> anyhow::Result<()> {
     let _lock = fngate_store::DataDirLock::acquire(&data_dir)?;
     let store = fngate_store::Store::open(&data_dir).await?;
     let idp = fngate_idp::Idp::open(store.clone()).await?;
+    let tokens = crate::control::Tokens {
+        admin: crate::control::ensure_token(&data_dir, super::client::ADMIN_TOKEN_FILE)?,
+        metrics: None,
+    };
+    // The IdP has created its keys and CA by now: narrow them with the rest.
+    fngate_store::make_private(&data_dir)?;
     let idp_listener = tokio::net::TcpListener::bind(args.idp_addr)
         .await
         .with_context(|| format!("cannot listen on {} for the IdP (pass --idp-addr)", args.idp_addr))?;
@@ -485,6 +491,11 @@ async fn serve(args: ServeArgs, global: &GlobalArgs) -> anyhow::Result<()> {
     })?;
     let idp_addr = idp_listener.local_addr()?;
     let admin_addr = admin_listener.local_addr()?;
+    let admin_guard = crate::control::ControlPlane::new(
+        &tokens,
+        crate::control::AllowedHosts::for_listener(admin_addr, &[])?,
+        crate::control::idp_admin_access,
+    );
     let tid = idp.default_tenant_id();
     let base = format!("http://{idp_addr}");
     println!("fngate idp {} is up", env!("CARGO_PKG_VERSION"));
@@ -509,7 +520,7 @@ async fn serve(args: ServeArgs, global: &GlobalArgs) -> anyhow::Result<()> {
     let admin_listener = fngate_http::Listener::new(admin_listener, "admin", limits);
     let admin_shutdown = shutdown.clone();
     let admin_task = tokio::spawn(async move {
-        fngate_http::serve_router(admin_listener, idp.admin_router(), admin_shutdown).await;
+        fngate_http::serve_router(admin_listener, admin_guard.guard(idp.admin_router()), admin_shutdown).await;
         anyhow::Ok(())
     });
     wait_for_signal().await?;

@@ -21,11 +21,12 @@ pub struct GlobalArgs {
     #[arg(long, global = true, env = "FNGATE_SERVER", default_value = client::DEFAULT_SERVER)]
     pub server: String,
 
-    /// Admin token (default: read from `<data-dir>/admin-token`, written by `fngate up`).
+    /// Admin token, sent as `Authorization: Bearer` (default: read from `<data-dir>/admin-token`,
+    /// which `fngate up` writes readable by its own user only).
     #[arg(long, global = true, env = "FNGATE_ADMIN_TOKEN", hide_env_values = true)]
     pub admin_token: Option<String>,
 
-    /// Data directory (store, function environments, keys, admin token).
+    /// Data directory (store, function environments, keys, tokens); kept private: 0700, files 0600.
     #[arg(long, global = true, env = "FNGATE_DATA_DIR", default_value_os_t = default_data_dir())]
     pub data_dir: PathBuf,
 

@@ -370,8 +370,35 @@ impl Server {
         String::from_utf8(out.stdout).unwrap()
     }
 
+    /// The admin token `fngate up` keeps in the data dir.
+    pub fn admin_token(&self) -> String {
+        std::fs::read_to_string(self.data.join("admin-token"))
+            .expect("fngate up writes <data>/admin-token")
+            .trim()
+            .to_string()
+    }
+
+    /// A client sending the admin token (`Authorization: Bearer`) on every request: for the
+    /// control plane (admin API, Fn API, `/invoke`).
+    pub fn http(&self) -> reqwest::Client {
+        let mut headers = reqwest::header::HeaderMap::new();
+        let bearer = format!("Bearer {}", self.admin_token());
+        headers.insert(reqwest::header::AUTHORIZATION, bearer.parse().unwrap());
+        reqwest::Client::builder().default_headers(headers).build().unwrap()
+    }
+
+    /// `/invoke/{fn_id}` on the functions listener, called with the admin token.
+    pub fn invoker(&self, fn_id: &str) -> Invoker {
+        Invoker {
+            url: self.functions(&format!("/invoke/{fn_id}")),
+            token: self.admin_token(),
+        }
+    }
+
     pub async fn status(&self) -> serde_json::Value {
-        reqwest::get(self.admin("/fngate/functions/status"))
+        self.http()
+            .get(self.admin("/fngate/functions/status"))
+            .send()
             .await
             .unwrap()
             .json()
@@ -473,6 +500,23 @@ where
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     check().await
+}
+
+/// A function's `/invoke` URL with the admin token: cheap to clone into spawned calls.
+#[derive(Clone)]
+pub struct Invoker {
+    pub url: String,
+    token: String,
+}
+
+impl Invoker {
+    /// POSTs `body` with the admin token and optional headers.
+    pub async fn post(&self, body: &str, headers: &[(&str, &str)]) -> reqwest::Response {
+        let bearer = format!("Bearer {}", self.token);
+        let mut all = vec![("authorization", bearer.as_str())];
+        all.extend_from_slice(headers);
+        post(&self.url, body, &all).await
+    }
 }
 
 /// POSTs `body` to `url` with optional headers.
