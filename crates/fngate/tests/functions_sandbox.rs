@@ -48,7 +48,7 @@ fn attacker_dir(server: &Server, parent: &Path, name: &str, data_dir: &Path, ext
 }
 
 async fn run(server: &Server, fn_id: &str, command: &str) -> reqwest::Response {
-    post(&server.functions(&format!("/invoke/{fn_id}")), command, &[]).await
+    server.invoker(fn_id).post(command, &[]).await
 }
 
 async fn result_of(server: &Server, fn_id: &str, command: &str) -> Value {
@@ -59,7 +59,8 @@ async fn result_of(server: &Server, fn_id: &str, command: &str) -> Value {
 }
 
 async fn set_config(server: &Server, fn_id: &str, config: Value) {
-    let response = reqwest::Client::new()
+    let response = server
+        .http()
         .put(server.functions(&format!("/v2/fns/{fn_id}")))
         .json(&json!({ "config": config }))
         .send()
@@ -201,7 +202,8 @@ async fn nothing_of_a_function_survives_fngate_killed_with_sigkill() {
     .unwrap();
     std::fs::write(dir.join("requirements.txt"), "fdk\n./evilpkg\n").unwrap();
     let deploy = std::process::Command::new(BIN)
-        .args(["deploy", "--app", "kill9", "--server", &server.admin("")])
+        .args(["deploy", "--app", "kill9", "--server", &server.admin(""), "--data-dir"])
+        .arg(&server.data)
         .current_dir(&dir)
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
@@ -243,7 +245,7 @@ async fn config_naming_runtime_variables_is_refused_at_deploy_and_by_the_api() {
     let server = Server::start();
     let work = tempfile::tempdir().unwrap();
     let api = |path: &str| server.functions(path);
-    let client = reqwest::Client::new();
+    let client = server.http();
     let refused = |response: reqwest::Response, key: &'static str| async move {
         assert_eq!(response.status(), 400);
         assert_eq!(response.headers()["content-type"], "application/json; charset=utf-8");
