@@ -334,6 +334,15 @@ impl FunctionInvoker for Runtime {
         })
     }
 
+    fn current_id(&self, app: &str, name: &str) -> Option<String> {
+        // The snapshot's name index: no store read on the request path.
+        self.snapshot
+            .load()
+            .fn_ids_by_name
+            .get(&(app.to_string(), name.to_string()))
+            .cloned()
+    }
+
     fn invoke<'a>(&'a self, fn_id: &'a str, request: InvokeRequest) -> InvokeFuture<'a> {
         Box::pin(self.invoke_with_id(fn_id, model::new_id(), request))
     }

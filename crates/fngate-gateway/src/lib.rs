@@ -135,8 +135,8 @@ impl Gateway {
         }))
     }
 
-    /// Recompiles every stored deployment and swaps the table: call after functions change
-    /// (a function deleted or recreated under a new id) so routes resolve again.
+    /// Recompiles every stored deployment and swaps the table. Function changes need no reload:
+    /// a function route looks its function up by app and name on every call.
     pub async fn reload(&self) -> anyhow::Result<()> {
         let _guard = self.shared.writes.lock().await;
         load_all(&self.shared).await

@@ -87,6 +87,13 @@ pub trait FunctionInvoker: Send + Sync + 'static {
     /// Resolves a function reference: a function id, its OCI OCID, or the readable `app/function` form.
     fn resolve(&self, reference: &str) -> Option<FunctionRef>;
 
+    /// The current id of `app`'s function `name`, if it exists now. The gateway calls this on
+    /// every request (routes follow a function through delete, recreate and redeploy), so an
+    /// implementation must answer from memory; the default goes through [`resolve`](Self::resolve).
+    fn current_id(&self, app: &str, name: &str) -> Option<String> {
+        self.resolve(&format!("{app}/{name}")).map(|r| r.fn_id)
+    }
+
     /// Calls the function synchronously (one call occupies one hot instance).
     fn invoke<'a>(&'a self, fn_id: &'a str, request: InvokeRequest) -> InvokeFuture<'a>;
 }

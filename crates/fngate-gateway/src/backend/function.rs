@@ -5,7 +5,7 @@
 
 use axum::body::Body;
 use bytes::Bytes;
-use fngate_invoke::{FunctionInvoker, InvokeError, InvokeRequest};
+use fngate_invoke::{FunctionInvoker, FunctionRef, InvokeError, InvokeRequest};
 use http::header::{CONTENT_TYPE, RETRY_AFTER};
 use http::{HeaderMap, HeaderName, HeaderValue, Response, StatusCode};
 use http_body_util::BodyExt;
@@ -17,18 +17,29 @@ use crate::observe::count_backend_error;
 use crate::respond::Rejection;
 
 pub(crate) struct FunctionBackend {
-    /// Resolved at load time (`FunctionInvoker::resolve`).
-    pub fn_id: String,
+    /// The function as the deployment named it when it loaded (an id, an OCID or `app/name`,
+    /// resolved by `FunctionInvoker::resolve`). Calls go by its app and name, not this id.
+    target: FunctionRef,
 }
 
 const FN_HTTP_H: &str = "fn-http-h-";
 
 impl FunctionBackend {
+    pub fn new(target: FunctionRef) -> Self {
+        FunctionBackend { target }
+    }
+
     pub async fn invoke(
         &self,
         outbound: Outbound<'_>,
         invoker: &dyn FunctionInvoker,
     ) -> Result<Response<Body>, Rejection> {
+        // The function's id now, by app and name (from the runtime's in-memory snapshot): a
+        // function deleted and created again, or redeployed, is served at once without
+        // reloading the deployment.
+        let Some(fn_id) = invoker.current_id(&self.target.app_name, &self.target.fn_name) else {
+            return Err(self.missing());
+        };
         let body = read_body(outbound.body, MAX_FUNCTION_BODY).await?;
         let mut client_headers = outbound.parts.headers;
         strip_hop_by_hop(&mut client_headers);
@@ -66,10 +77,27 @@ impl FunctionBackend {
         }
         headers.insert("opc-request-id", outbound.request_id.clone());
 
-        match invoker.invoke(&self.fn_id, InvokeRequest { headers, body }).await {
+        match invoker.invoke(&fn_id, InvokeRequest { headers, body }).await {
             Ok(answer) => Ok(unwrap_response(answer.status, &answer.headers, answer.body)),
-            Err(err) => Err(function_error(&self.fn_id, err)),
+            // Deleted between the lookup and the call.
+            Err(InvokeError::NotFound) => Err(self.missing()),
+            Err(err) => Err(function_error(&fn_id, err)),
         }
+    }
+
+    /// The route's function does not exist (deleted, not yet created again): 502, as OCI
+    /// answers when the Functions service cannot run a backend, with a body that says why but
+    /// names nothing internal (the log names the function).
+    fn missing(&self) -> Rejection {
+        tracing::warn!(
+            target: "fngate::gateway::backend",
+            app = %self.target.app_name,
+            function = %self.target.fn_name,
+            "the route's function does not exist"
+        );
+        count_backend_error("function_not_found");
+        Rejection::new(StatusCode::BAD_GATEWAY, "function_not_found")
+            .with_message("The function behind this route does not exist")
     }
 }
 
