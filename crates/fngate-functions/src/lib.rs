@@ -9,7 +9,8 @@
 //!
 //! Extensions used by the CLI: [`funcfile`] (func.yaml parsing, version bump), [`lang`]
 //! (`fngate init` templates), [`deploy::DeployRequest`]/[`deploy::DeployEvent`] (the NDJSON
-//! deploy stream) and [`http_trigger`] (Fn-Http-* wrapping, usable by the gateway).
+//! deploy stream). HTTP triggers wrap calls with `fngate_invoke::http_front` (`HttpFront::FnTrigger`),
+//! the one home of the Fn-Http-* contract, which the gateway shares.
 //!
 //! Tuning (environment of `fngate up`): `FNGATE_HOT_START_TIMEOUT_MS` (socket readiness,
 //! default 5000 as Fn), `FNGATE_QUEUE_TIMEOUT_MS` (how long a call waits for an instance before
@@ -25,7 +26,6 @@ mod config_rules;
 pub mod deploy;
 mod fdk_stream;
 pub mod funcfile;
-pub mod http_trigger;
 pub mod instance;
 pub mod lang;
 pub mod logs;
