@@ -12,6 +12,7 @@ use arc_swap::ArcSwapOption;
 use fngate_http::error_chain;
 use serde_json::Value;
 
+use crate::AuthConfigError;
 use crate::keys::KeySet;
 
 /// Where the keys come from.
@@ -181,55 +182,127 @@ impl RemoteKeys {
     }
 
     async fn fetch_keys(&self) -> Result<KeySet, String> {
-        let jwks_uri = match &self.source {
-            RemoteSource::Jwks(uri) => uri.clone(),
-            RemoteSource::Discovery(uri) => {
-                let doc = self.get_json(uri).await?;
-                let jwks_uri = doc
-                    .get("jwks_uri")
-                    .and_then(Value::as_str)
-                    .ok_or_else(|| format!("discovery document {uri} has no 'jwks_uri'"))?;
-                crate::service::check_remote_uri(jwks_uri, "jwks_uri").map_err(|e| e.0)?;
-                jwks_uri.to_owned()
-            }
-        };
-        let doc = self.get_json(&jwks_uri).await?;
-        let (set, skipped) = KeySet::from_jwks(&doc).map_err(|e| format!("{jwks_uri}: {e}"))?;
-        for why in &skipped {
-            tracing::warn!(uri = %jwks_uri, "JWKS key skipped: {why}");
-        }
-        if set.len() == 0 {
-            return Err(format!("{jwks_uri}: the JWKS has no usable signing key"));
-        }
-        Ok(set)
+        fetch_key_set(&self.client, &self.source, self.settings.max_document_bytes).await
     }
+}
 
-    async fn get_json(&self, uri: &str) -> Result<Value, String> {
-        let mut response = self
-            .client
-            .get(uri)
-            .header(http::header::ACCEPT, "application/json")
-            .send()
-            .await
-            .map_err(|e| format!("GET {uri}: {}", error_chain(&e)))?;
-        let status = response.status();
-        if !status.is_success() {
-            return Err(format!("GET {uri}: HTTP {status}"));
+/// One fetch of `source`'s key set (through its discovery document if it has one), outside any
+/// cache: what the cache refreshes with and what `validate --server-check` probes.
+pub(crate) async fn fetch_key_set(
+    client: &reqwest::Client,
+    source: &RemoteSource,
+    max_document_bytes: usize,
+) -> Result<KeySet, String> {
+    let jwks_uri = match source {
+        RemoteSource::Jwks(uri) => uri.clone(),
+        RemoteSource::Discovery(uri) => {
+            let doc = get_json(client, uri, max_document_bytes).await?;
+            let jwks_uri = doc
+                .get("jwks_uri")
+                .and_then(Value::as_str)
+                .ok_or_else(|| format!("discovery document {uri} has no 'jwks_uri'"))?;
+            check_remote_uri(jwks_uri, "jwks_uri").map_err(|e| e.0)?;
+            jwks_uri.to_owned()
         }
-        let limit = self.settings.max_document_bytes;
-        let mut body = Vec::new();
-        while let Some(chunk) = response
-            .chunk()
-            .await
-            .map_err(|e| format!("GET {uri}: {}", error_chain(&e)))?
-        {
-            if body.len() + chunk.len() > limit {
-                return Err(format!("GET {uri}: document larger than {limit} bytes"));
-            }
-            body.extend_from_slice(&chunk);
-        }
-        serde_json::from_slice(&body).map_err(|e| format!("GET {uri}: not JSON: {e}"))
+    };
+    let doc = get_json(client, &jwks_uri, max_document_bytes).await?;
+    let (set, skipped) = KeySet::from_jwks(&doc).map_err(|e| format!("{jwks_uri}: {e}"))?;
+    for why in &skipped {
+        tracing::warn!(uri = %jwks_uri, "JWKS key skipped: {why}");
     }
+    if set.len() == 0 {
+        return Err(format!("{jwks_uri}: the JWKS has no usable signing key"));
+    }
+    Ok(set)
+}
+
+async fn get_json(client: &reqwest::Client, uri: &str, limit: usize) -> Result<Value, String> {
+    let mut response = client
+        .get(uri)
+        .header(http::header::ACCEPT, "application/json")
+        .send()
+        .await
+        .map_err(|e| format!("GET {uri}: {}", error_chain(&e)))?;
+    let status = response.status();
+    if !status.is_success() {
+        return Err(format!("GET {uri}: HTTP {status}"));
+    }
+    let mut body = Vec::new();
+    while let Some(chunk) = response
+        .chunk()
+        .await
+        .map_err(|e| format!("GET {uri}: {}", error_chain(&e)))?
+    {
+        if body.len() + chunk.len() > limit {
+            return Err(format!("GET {uri}: document larger than {limit} bytes"));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    serde_json::from_slice(&body).map_err(|e| format!("GET {uri}: not JSON: {e}"))
+}
+
+// === where key fetches may go ===
+
+/// Redirects followed per fetch, at most.
+const MAX_REDIRECTS: usize = 3;
+
+/// Remote key URIs must be absolute http(s); plain http only to loopback (a dev IdP or a test server),
+/// since keys fetched in clear text could be swapped by anyone on the path.
+pub(crate) fn check_remote_uri(uri: &str, field: &str) -> Result<(), AuthConfigError> {
+    let parsed = url::Url::parse(uri).map_err(|e| AuthConfigError(format!("{field}: '{uri}' is not a URL: {e}")))?;
+    match parsed.scheme() {
+        "https" => Ok(()),
+        "http" if is_loopback(&parsed) => Ok(()),
+        "http" => Err(AuthConfigError(format!(
+            "{field}: '{uri}' must use https (plain http is accepted only for loopback addresses)"
+        ))),
+        other => Err(AuthConfigError(format!(
+            "{field}: '{uri}' has unsupported scheme '{other}'"
+        ))),
+    }
+}
+
+fn is_loopback(url: &url::Url) -> bool {
+    match url.host() {
+        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        None => false,
+    }
+}
+
+/// The redirect policy of every key fetch: a hop is followed only where the configured URI itself
+/// could have pointed ([`check_remote_uri`]), it never leaves https for http, and it never moves
+/// from a host off this machine onto a loopback one (a remote server must not steer the gateway to
+/// local services). Anything else fails the fetch, naming both URLs.
+pub(crate) fn redirect_policy() -> reqwest::redirect::Policy {
+    reqwest::redirect::Policy::custom(|attempt| {
+        if attempt.previous().len() > MAX_REDIRECTS {
+            return attempt.error(format!("more than {MAX_REDIRECTS} redirects"));
+        }
+        let verdict = match attempt.previous().last() {
+            Some(from) => check_redirect(from, attempt.url()),
+            None => Ok(()),
+        };
+        match verdict {
+            Ok(()) => attempt.follow(),
+            Err(why) => attempt.error(why),
+        }
+    })
+}
+
+fn check_redirect(from: &url::Url, to: &url::Url) -> Result<(), String> {
+    let refuse = |why: &str| Err(format!("refused redirect from {from} to {to}: {why}"));
+    if let Err(e) = check_remote_uri(to.as_str(), "redirect") {
+        return refuse(e.0.trim_start_matches("redirect: "));
+    }
+    if from.scheme() == "https" && to.scheme() != "https" {
+        return refuse("a key fetch never leaves https");
+    }
+    if !is_loopback(from) && is_loopback(to) {
+        return refuse("a remote host may not redirect to a loopback address");
+    }
+    Ok(())
 }
 
 fn duration_ms(d: Duration) -> u64 {

@@ -17,7 +17,8 @@
 //! Modules: `token` (finding and splitting the token), `keys` (JWK/PEM → verification keys),
 //! `jwks` (remote key cache), `claims` (claim checks and scopes), `token_cache` (verified tokens),
 //! `custom` (authorizer functions), `challenge` (RFC 6750 rejections), `authorize` (route policies),
-//! `from_spec` (OCI spec → config), `service` (the shared service and per-deployment authenticators).
+//! `from_spec` (OCI spec → config), `service` (the shared service and per-deployment authenticators),
+//! `trust` (CAs trusted for key fetches), `probe` (`validate --server-check`'s one-off key fetches).
 
 mod authorize;
 mod challenge;
@@ -28,10 +29,12 @@ mod from_spec;
 mod jwks;
 mod keys;
 mod outcome;
+mod probe;
 mod service;
 mod strict_json;
 mod token;
 mod token_cache;
+mod trust;
 
 pub use authorize::{authorize, authorize_in_realm, check_route_authorization};
 pub use config::{
@@ -41,3 +44,4 @@ pub use config::{
 pub use from_spec::{authorization_from_spec, config_from_spec};
 pub use outcome::{AuthOutcome, AuthRejection, AuthRequest, Principal};
 pub use service::{AuthOptions, AuthService, Authenticator};
+pub use trust::TrustedRoots;

@@ -7,10 +7,11 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use crate::claims::ClaimPolicy;
 use crate::custom::{CustomAuthenticator, CustomCache};
-use crate::jwks::{FetchSettings, RemoteKeys, RemoteSource};
+use crate::jwks::{FetchSettings, RemoteKeys, RemoteSource, check_remote_uri};
 use crate::keys::KeySet;
 use crate::token::{self, Extracted};
 use crate::token_cache::{TokenCache, VerifiedToken};
+use crate::trust::TrustedRoots;
 use crate::{
     AuthConfig, AuthConfigError, AuthOutcome, AuthRequest, JwtConfig, KeySource, SigningAlgorithm, TokenLocation,
     challenge,
@@ -31,6 +32,9 @@ pub struct AuthOptions {
     pub token_cache_capacity: u64,
     /// Authorizer-function results kept (all deployments together).
     pub authorizer_cache_capacity: u64,
+    /// CAs trusted for JWKS / discovery fetches besides the system store (fngate's own IdP CA,
+    /// `fngate up --trust-ca`).
+    pub trusted_roots: TrustedRoots,
 }
 
 impl Default for AuthOptions {
@@ -42,6 +46,7 @@ impl Default for AuthOptions {
             max_token_bytes: 16 * 1024,
             token_cache_capacity: 100_000,
             authorizer_cache_capacity: 10_000,
+            trusted_roots: TrustedRoots::default(),
         }
     }
 }
@@ -49,7 +54,7 @@ impl Default for AuthOptions {
 /// Shared state for all deployments: JWKS caches keyed by URI, verified-token cache, HTTP client.
 pub struct AuthService {
     invoker: Option<Arc<dyn fngate_invoke::FunctionInvoker>>,
-    options: AuthOptions,
+    pub(crate) options: AuthOptions,
     /// `(source, ssl verification disabled)` → the shared key cache, while some deployment uses it.
     remote: Mutex<HashMap<(RemoteSource, bool), Weak<RemoteKeys>>>,
     token_cache: TokenCache,
@@ -216,11 +221,12 @@ impl AuthService {
         Ok(shared)
     }
 
-    fn http_client(&self, ssl_verify_disabled: bool) -> Result<reqwest::Client, AuthConfigError> {
-        reqwest::Client::builder()
+    pub(crate) fn http_client(&self, ssl_verify_disabled: bool) -> Result<reqwest::Client, AuthConfigError> {
+        let builder = self.options.trusted_roots.apply(reqwest::Client::builder());
+        builder
             .timeout(self.options.fetch_timeout)
             .connect_timeout(self.options.fetch_timeout)
-            .redirect(reqwest::redirect::Policy::limited(3))
+            .redirect(crate::jwks::redirect_policy())
             .tls_danger_accept_invalid_certs(ssl_verify_disabled)
             .user_agent(concat!("fngate/", env!("CARGO_PKG_VERSION")))
             .build()
@@ -235,33 +241,6 @@ impl AuthService {
             .filter_map(|(_, weak)| weak.upgrade())
             .map(|keys| keys.fetch_count())
             .sum()
-    }
-}
-
-/// Remote key URIs must be absolute http(s); plain http only to loopback (a dev IdP or a test server),
-/// since keys fetched in clear text could be swapped by anyone on the path.
-pub(crate) fn check_remote_uri(uri: &str, field: &str) -> Result<(), AuthConfigError> {
-    let parsed = url::Url::parse(uri).map_err(|e| AuthConfigError(format!("{field}: '{uri}' is not a URL: {e}")))?;
-    match parsed.scheme() {
-        "https" => Ok(()),
-        "http" => {
-            let loopback = match parsed.host() {
-                Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
-                Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
-                Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
-                None => false,
-            };
-            if loopback {
-                Ok(())
-            } else {
-                Err(AuthConfigError(format!(
-                    "{field}: '{uri}' must use https (plain http is accepted only for loopback addresses)"
-                )))
-            }
-        }
-        other => Err(AuthConfigError(format!(
-            "{field}: '{uri}' has unsupported scheme '{other}'"
-        ))),
     }
 }
 
@@ -316,6 +295,22 @@ impl Authenticator {
     /// The policy this authenticator enforces.
     pub fn config(&self) -> &AuthConfig {
         &self.config
+    }
+
+    /// Why requests get 500 now: a remote key source that has never yielded keys, with the URI
+    /// and the last fetch error. `None` when keys are available (or the policy needs none).
+    pub fn keys_unavailable(&self) -> Option<String> {
+        match &self.inner {
+            Inner::Jwt(JwtPolicy {
+                keys: Keys::Remote(remote),
+                ..
+            }) if remote.current().is_none() => Some(format!(
+                "the keys at {} cannot be fetched ({}); requests get 500 until they can",
+                remote.uri(),
+                remote.last_error().unwrap_or_else(|| "no answer yet".into())
+            )),
+            _ => None,
+        }
     }
 
     /// Authenticates one request. Never panics on request input; every failure is a rejection

@@ -12,6 +12,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get, post};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use fngate_invoke::http_front::{self, HttpFront};
 use fngate_invoke::{InvokeError, InvokeRequest};
 use fngate_store::StoreError;
 use fngate_store::functions::{self as db, AppRow, FnRow, Page, TriggerRow};
@@ -821,14 +822,15 @@ async fn run_trigger(
         }
     };
     let url = format!("{}{}", base_url(&headers), uri);
-    let wrapped = crate::http_trigger::wrap_request(&method, &url, &headers);
+    let wrapped = http_front::wrap_request(HttpFront::FnTrigger, &method, &url, headers);
     let call_id = model::new_id();
     match rt
         .invoke_with_id(&fn_id, call_id.clone(), InvokeRequest { headers: wrapped, body })
         .await
     {
         Ok(output) => {
-            let (status, mut out_headers) = crate::http_trigger::unwrap_response(&output.headers);
+            let (status, mut out_headers) =
+                http_front::unwrap_response(HttpFront::FnTrigger, output.status, &output.headers);
             if let Ok(value) = HeaderValue::from_str(&call_id) {
                 out_headers.insert("fn-call-id", value);
             }

@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use fngate_http::{InlinePoll, strip_hop_by_hop};
+use fngate_http::{HopByHop, InlinePoll, strip_hop_by_hop};
 use fngate_invoke::InvokeError;
 use http::header::{CONTENT_LENGTH, HOST};
 use http::{HeaderMap, HeaderName, HeaderValue, Method, Request, StatusCode, Uri};
@@ -275,7 +275,7 @@ impl Instance {
             return Err(kill(InvokeError::ReceiveFailed));
         }
         // The caller's headers are moved into the request (not copied), minus hop-by-hop ones.
-        strip_hop_by_hop(&mut headers);
+        strip_hop_by_hop(&mut headers, HopByHop::Fixed);
         headers.remove(CONTENT_LENGTH);
         headers.insert(HOST, HeaderValue::from_static("localhost"));
         headers.insert(
@@ -326,7 +326,7 @@ impl Instance {
         match parts.status {
             StatusCode::OK => {
                 let mut headers = parts.headers;
-                strip_hop_by_hop(&mut headers);
+                strip_hop_by_hop(&mut headers, HopByHop::Fixed);
                 headers.remove(CONTENT_LENGTH);
                 Ok(CallOutput { headers, body })
             }

@@ -9,7 +9,8 @@
 //!
 //! Extensions used by the CLI: [`funcfile`] (func.yaml parsing, version bump), [`lang`]
 //! (`fngate init` templates), [`deploy::DeployRequest`]/[`deploy::DeployEvent`] (the NDJSON
-//! deploy stream) and [`http_trigger`] (Fn-Http-* wrapping, usable by the gateway).
+//! deploy stream). HTTP triggers wrap calls with `fngate_invoke::http_front` (`HttpFront::FnTrigger`),
+//! the one home of the Fn-Http-* contract, which the gateway shares.
 //!
 //! Tuning (environment of `fngate up`): `FNGATE_HOT_START_TIMEOUT_MS` (socket readiness,
 //! default 5000 as Fn), `FNGATE_QUEUE_TIMEOUT_MS` (how long a call waits for an instance before
@@ -25,7 +26,6 @@ mod config_rules;
 pub mod deploy;
 mod fdk_stream;
 pub mod funcfile;
-pub mod http_trigger;
 pub mod instance;
 pub mod lang;
 pub mod logs;
@@ -332,6 +332,15 @@ impl FunctionInvoker for Runtime {
             app_name: entry.app.name.clone(),
             fn_name: entry.f.name.clone(),
         })
+    }
+
+    fn current_id(&self, app: &str, name: &str) -> Option<String> {
+        // The snapshot's name index: no store read on the request path.
+        self.snapshot
+            .load()
+            .fn_ids_by_name
+            .get(&(app.to_string(), name.to_string()))
+            .cloned()
     }
 
     fn invoke<'a>(&'a self, fn_id: &'a str, request: InvokeRequest) -> InvokeFuture<'a> {

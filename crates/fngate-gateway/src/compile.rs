@@ -448,8 +448,8 @@ fn backend(b: &spec::Backend, env: &Env<'_>) -> Result<Backend, FieldError> {
             ))))
         }
         spec::Backend::OracleFunctions(f) => {
-            let fn_id = match env.invoker {
-                Some(invoker) => invoker.resolve(&f.function_id).map(|r| r.fn_id).ok_or_else(|| {
+            let target = match env.invoker {
+                Some(invoker) => invoker.resolve(&f.function_id).ok_or_else(|| {
                     (
                         "functionId".to_string(),
                         format!(
@@ -458,9 +458,14 @@ fn backend(b: &spec::Backend, env: &Env<'_>) -> Result<Backend, FieldError> {
                         ),
                     )
                 })?,
-                None => f.function_id.clone(),
+                // Offline validation: nothing is called.
+                None => fngate_invoke::FunctionRef {
+                    fn_id: f.function_id.clone(),
+                    app_name: String::new(),
+                    fn_name: String::new(),
+                },
             };
-            Ok(Backend::Function(backend::function::FunctionBackend { fn_id }))
+            Ok(Backend::Function(backend::function::FunctionBackend::new(target)))
         }
         spec::Backend::DynamicRouting(d) => {
             let selector = ContextVar::parse(d.selection_source.selector())

@@ -135,8 +135,8 @@ impl Gateway {
         }))
     }
 
-    /// Recompiles every stored deployment and swaps the table: call after functions change
-    /// (a function deleted or recreated under a new id) so routes resolve again.
+    /// Recompiles every stored deployment and swaps the table. Function changes need no reload:
+    /// a function route looks its function up by app and name on every call.
     pub async fn reload(&self) -> anyhow::Result<()> {
         let _guard = self.shared.writes.lock().await;
         load_all(&self.shared).await
@@ -207,9 +207,20 @@ impl Gateway {
             warnings: Vec::new(),
         })?;
         let _guard = self.shared.writes.lock().await;
-        let (deployment, warnings) = compile_text(&self.shared, name, path_prefix, text, format)
+        let (deployment, mut warnings) = compile_text(&self.shared, name, path_prefix, text, format)
             .await
             .map_err(|(errors, warnings)| DeployError::Invalid { errors, warnings })?;
+        // Served anyway, as OCI does (500s until the keys come), but never silently.
+        if let Some(why) = deployment
+            .auth
+            .as_ref()
+            .and_then(|a| a.authenticator.keys_unavailable())
+        {
+            warnings.push(Problem {
+                path: "requestPolicies.authentication".into(),
+                message: why,
+            });
+        }
         let taken = self
             .shared
             .table
@@ -259,16 +270,33 @@ impl Gateway {
         Ok(())
     }
 
-    /// Validates against this server: functions must exist; keys are not fetched.
+    /// Validates against this server: functions must exist, and every JWKS / discovery URI is
+    /// fetched now (as this server would, CAs and redirect rules included); a failure is an error
+    /// at the URI's JSON path.
     pub async fn validate(&self, path_prefix: Option<&str>, format: SpecFormat, text: &str) -> ValidationReport {
-        validate_with(
+        let mut report = validate_with(
             &self.shared.clients,
             Some(self.shared.invoker.as_ref()),
             path_prefix,
             format,
             text,
         )
-        .await
+        .await;
+        let authentication = fngate_spec::parse(text, format)
+            .ok()
+            .and_then(|parsed| parsed.spec.request_policies.and_then(|p| p.authentication));
+        // A policy that did not compile already has its error; fetching adds nothing.
+        let compiled = !report
+            .errors
+            .iter()
+            .any(|p| p.path.starts_with("requestPolicies.authentication"));
+        if let Some(policy) = authentication.filter(|_| compiled) {
+            for (path, message) in self.shared.auth.probe_key_sources(&policy).await {
+                report.errors.push(Problem { path, message });
+            }
+        }
+        report.valid = report.errors.is_empty();
+        report
     }
 
     pub(crate) fn store(&self) -> &Store {

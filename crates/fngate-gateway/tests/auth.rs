@@ -4,25 +4,15 @@
 mod common;
 
 use common::{TestGateway, Upstream, client};
+use fngate_test_jwt::TestKey;
 use serde_json::{Value, json};
 
-struct Keys {
-    encoding: jsonwebtoken::EncodingKey,
-    public_pem: String,
+fn key() -> &'static TestKey {
+    &fngate_test_jwt::keys()[0]
 }
 
-fn keys() -> Keys {
-    let pair = rcgen::KeyPair::generate_for(&rcgen::PKCS_RSA_SHA256).unwrap();
-    Keys {
-        encoding: jsonwebtoken::EncodingKey::from_rsa_pem(pair.serialize_pem().as_bytes()).unwrap(),
-        public_pem: pair.public_key_pem(),
-    }
-}
-
-fn token(keys: &Keys, claims: Value) -> String {
-    let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::RS256);
-    header.kid = Some("k1".into());
-    jsonwebtoken::encode(&header, &claims, &keys.encoding).unwrap()
+fn token(key: &TestKey, claims: Value) -> String {
+    fngate_test_jwt::rs256(key, &claims)
 }
 
 fn claims(scope: &str) -> Value {
@@ -36,14 +26,14 @@ fn claims(scope: &str) -> Value {
 
 #[tokio::test]
 async fn tokens_are_checked_and_claims_reach_the_backend() {
-    let keys = keys();
+    let keys = key();
     let upstream = Upstream::start().await;
     let gw = TestGateway::start().await;
     let auth = |failure: Value| {
         let mut policy = json!({
             "type": "TOKEN_AUTHENTICATION", "tokenHeader": "Authorization", "tokenAuthScheme": "Bearer",
             "isAnonymousAccessAllowed": true,
-            "validationPolicy": {"type": "STATIC_KEYS", "keys": [{"format": "PEM", "kid": "k1", "key": keys.public_pem}],
+            "validationPolicy": {"type": "STATIC_KEYS", "keys": [{"format": "PEM", "kid": keys.kid, "key": keys.public_pem}],
                 "additionalValidationPolicy": {"issuers": ["https://issuer.example.com/"], "audiences": ["api://fngate-test"]}}});
         if !failure.is_null() {
             policy["validationFailurePolicy"] = failure;
@@ -72,7 +62,7 @@ async fn tokens_are_checked_and_claims_reach_the_backend() {
     assert!(r.headers()["www-authenticate"].to_str().unwrap().starts_with("Bearer"));
     assert_eq!(r.json::<Value>().await.unwrap()["code"], 401);
 
-    let good = token(&keys, claims("Functions.Invoke"));
+    let good = token(keys, claims("Functions.Invoke"));
     let r = c.get(gw.url("/v1/me")).bearer_auth(&good).send().await.unwrap();
     assert_eq!(r.status(), 200);
     let echo: Value = r.json().await.unwrap();
@@ -91,7 +81,7 @@ async fn tokens_are_checked_and_claims_reach_the_backend() {
     assert_eq!(c.get(gw.url("/v1/open")).send().await.unwrap().status(), 200);
     let r = c.get(gw.url("/v1/admin")).bearer_auth(&good).send().await.unwrap();
     assert_eq!(r.status(), 403, "scope missing");
-    let admin = token(&keys, claims("Functions.Invoke Admin.All"));
+    let admin = token(keys, claims("Functions.Invoke Admin.All"));
     assert_eq!(
         c.get(gw.url("/v1/admin"))
             .bearer_auth(admin)
@@ -123,8 +113,15 @@ async fn tokens_are_checked_and_claims_reach_the_backend() {
     gw.stop().await;
 }
 
+/// The route's `kid`, signed by another key.
 fn keys_token_with_wrong_key(claims: &Value) -> String {
-    token(&keys(), claims.clone())
+    let attacker = &fngate_test_jwt::keys()[2];
+    fngate_test_jwt::sign(
+        attacker,
+        jsonwebtoken::Algorithm::RS256,
+        claims,
+        json!({"kid": key().kid}),
+    )
 }
 
 #[tokio::test]

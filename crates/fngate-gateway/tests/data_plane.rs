@@ -562,9 +562,7 @@ async fn cors_wildcard_origins_match_subdomains_with_the_same_scheme() {
 async fn route_cors_answers_preflights_for_the_route_that_serves_the_requested_method() {
     const A: &str = "https://a.example.com";
     const B: &str = "https://b.example.com";
-    let public_pem = rcgen::KeyPair::generate_for(&rcgen::PKCS_RSA_SHA256)
-        .unwrap()
-        .public_key_pem();
+    let public_pem = fngate_test_jwt::keys()[0].public_pem.clone();
     let route_cors = json!({"allowedOrigins": [B], "allowedMethods": ["GET"]});
     let anonymous = json!({"type": "ANONYMOUS"});
     let gw = TestGateway::start().await;

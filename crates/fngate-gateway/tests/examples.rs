@@ -7,66 +7,39 @@ mod common;
 use std::net::SocketAddr;
 
 use common::{TestGateway, Upstream, client};
+use fngate_test_jwt::JwksServer;
 use serde_json::{Value, json};
 
 const TENANT: &str = "11111111-2222-3333-4444-555555555555";
 const AUDIENCE: &str = "api://6e1f0c2a-7b3d-4c8e-9f10-a1b2c3d4e5f6";
 
+/// A JWKS server publishing one key, and Entra v1 tokens signed with it.
 struct Idp {
-    encoding: jsonwebtoken::EncodingKey,
-    addr: SocketAddr,
-    _shutdown: tokio_util::sync::DropGuard,
+    jwks: JwksServer,
 }
 
 async fn idp() -> Idp {
-    let pair = rcgen::KeyPair::generate_for(&rcgen::PKCS_RSA_SHA256).unwrap();
-    let encoding = jsonwebtoken::EncodingKey::from_rsa_pem(pair.serialize_pem().as_bytes()).unwrap();
-    let mut jwk = jsonwebtoken::jwk::Jwk::from_encoding_key(&encoding, jsonwebtoken::Algorithm::RS256).unwrap();
-    jwk.common.key_id = Some("entra-key".into());
-    // Entra publishes keys without `alg`.
-    jwk.common.key_algorithm = None;
-    let jwks = json!({"keys": [jwk]});
-    let app = axum::Router::new().fallback(move || {
-        let jwks = jwks.clone();
-        async move { axum::Json(jwks) }
-    });
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let token = tokio_util::sync::CancellationToken::new();
-    let stop = token.clone();
-    tokio::spawn(async move {
-        axum::serve(listener, app)
-            .with_graceful_shutdown(async move { stop.cancelled().await })
-            .await
-            .unwrap()
-    });
+    let key = &fngate_test_jwt::keys()[0];
     Idp {
-        encoding,
-        addr,
-        _shutdown: token.drop_guard(),
+        jwks: JwksServer::start(&[key]).await,
     }
 }
 
 impl Idp {
     fn token(&self, tenant: &str, audience: &str) -> String {
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .as_secs();
+        let now = fngate_test_jwt::now();
         let claims = json!({"iss": format!("https://sts.windows.net/{tenant}/"), "aud": audience, "tid": tenant,
             "appid": "app-1", "oid": "oid-1", "sub": "sub-1", "iat": now, "nbf": now, "exp": now + 600});
-        let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::RS256);
-        header.kid = Some("entra-key".into());
-        jsonwebtoken::encode(&header, &claims, &self.encoding).unwrap()
+        fngate_test_jwt::rs256(&fngate_test_jwt::keys()[0], &claims)
     }
 }
 
 /// Fills the placeholders of an example: every URL and id that points outside this machine.
-fn fill(value: &mut Value, idp: SocketAddr, upstream: SocketAddr) {
+fn fill(value: &mut Value, jwks_uri: &str, upstream: SocketAddr) {
     match value {
         Value::String(s) => {
             let replaced = if s.starts_with("https://login.microsoftonline.com/") {
-                format!("http://{idp}/discovery/v2.0/keys")
+                jwks_uri.to_string()
             } else if s.starts_with("ocid1.fnfunc") || s == "<function-id>" {
                 "app/echo".to_string()
             } else {
@@ -77,16 +50,16 @@ fn fill(value: &mut Value, idp: SocketAddr, upstream: SocketAddr) {
             };
             *s = replaced;
         }
-        Value::Array(items) => items.iter_mut().for_each(|v| fill(v, idp, upstream)),
-        Value::Object(map) => map.values_mut().for_each(|v| fill(v, idp, upstream)),
+        Value::Array(items) => items.iter_mut().for_each(|v| fill(v, jwks_uri, upstream)),
+        Value::Object(map) => map.values_mut().for_each(|v| fill(v, jwks_uri, upstream)),
         _ => {}
     }
 }
 
-fn example(name: &str, idp: SocketAddr, upstream: SocketAddr) -> Value {
+fn example(name: &str, idp: &Idp, upstream: SocketAddr) -> Value {
     let path = format!("{}/../../examples/{name}", env!("CARGO_MANIFEST_DIR"));
     let mut spec: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
-    fill(&mut spec, idp, upstream);
+    fill(&mut spec, &idp.jwks.jwks_uri(), upstream);
     spec
 }
 
@@ -100,7 +73,7 @@ async fn seed_examples_serve_the_function_to_token_holders_only() {
         .enumerate()
     {
         let prefix = format!("/seed{i}");
-        gw.deploy(&format!("seed{i}"), &prefix, example(file, idp.addr, upstream.addr))
+        gw.deploy(&format!("seed{i}"), &prefix, example(file, &idp, upstream.addr))
             .await;
         let c = client();
         let r = c.get(gw.url(&format!("{prefix}/python-func"))).send().await.unwrap();
@@ -138,7 +111,7 @@ async fn full_featured_example_serves_every_route() {
     gw.deploy(
         "full",
         "/v1",
-        example("full-featured.token-auth.json", idp.addr, upstream.addr),
+        example("full-featured.token-auth.json", &idp, upstream.addr),
     )
     .await;
     let c = client();

@@ -23,7 +23,7 @@ pub use body_timeout::{BodyReadTimeout, TimedBody};
 pub use connection::{Connection, GracefulShutdown, Serving, TrackedBody, TrackedFuture, TrackedIo, TrackedService};
 pub use drain::{DRAIN_GRACE, Drain};
 pub use error_chain::{error_chain, error_sources};
-pub use hop_by_hop::{is_hop_by_hop, strip_hop_by_hop};
+pub use hop_by_hop::{HopByHop, is_hop_by_hop, strip_hop_by_hop};
 pub use inline_poll::InlinePoll;
 pub use limits::ConnectionLimits;
 pub use listener::{Accepted, LOG_EVERY, Listener, OPEN_METRIC, OpenConnections, REFUSED_METRIC};

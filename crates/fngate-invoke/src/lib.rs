@@ -1,7 +1,11 @@
 //! The narrow seam between the gateway (and authorizer functions) and the functions runtime.
 //!
 //! The gateway depends on this trait, not on `fngate-functions`, so it calls functions in-process
-//! without an HTTP hop and without knowing how instances are pooled.
+//! without an HTTP hop and without knowing how instances are pooled. The contract both sides of
+//! an HTTP call share lives here too: the `Fn-Http-*` wrapping ([`http_front`]) and what each
+//! [`InvokeError`] answers (Fn's statuses, the gateway's).
+
+pub mod http_front;
 
 use std::future::Future;
 use std::pin::Pin;
@@ -70,6 +74,18 @@ impl InvokeError {
             InvokeError::Other(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
+
+    /// The status the API gateway answers its client with when its function backend fails this
+    /// way. The gateway is a proxy: a missing function or any other failure of the backend is a
+    /// 502 (OCI: "function returns 5xx or errors: 502"), a timeout a 504, and a busy pool a 503
+    /// (with `Retry-After`). [`status`](Self::status) is Fn's mapping for its own APIs.
+    pub fn gateway_status(&self) -> StatusCode {
+        match self {
+            InvokeError::TimedOut | InvokeError::InitTimedOut => StatusCode::GATEWAY_TIMEOUT,
+            InvokeError::TooBusy { .. } => StatusCode::SERVICE_UNAVAILABLE,
+            _ => StatusCode::BAD_GATEWAY,
+        }
+    }
 }
 
 /// A function as the gateway sees it once resolved.
@@ -86,6 +102,13 @@ pub type InvokeFuture<'a> = Pin<Box<dyn Future<Output = Result<InvokeResponse, I
 pub trait FunctionInvoker: Send + Sync + 'static {
     /// Resolves a function reference: a function id, its OCI OCID, or the readable `app/function` form.
     fn resolve(&self, reference: &str) -> Option<FunctionRef>;
+
+    /// The current id of `app`'s function `name`, if it exists now. The gateway calls this on
+    /// every request (routes follow a function through delete, recreate and redeploy), so an
+    /// implementation must answer from memory; the default goes through [`resolve`](Self::resolve).
+    fn current_id(&self, app: &str, name: &str) -> Option<String> {
+        self.resolve(&format!("{app}/{name}")).map(|r| r.fn_id)
+    }
 
     /// Calls the function synchronously (one call occupies one hot instance).
     fn invoke<'a>(&'a self, fn_id: &'a str, request: InvokeRequest) -> InvokeFuture<'a>;
@@ -108,6 +131,28 @@ pub fn strip_internal_headers(headers: &mut HeaderMap) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn fn_and_the_gateway_map_failures_each_their_way() {
+        let busy = InvokeError::TooBusy {
+            retry_after: Duration::from_secs(1),
+        };
+        let cases = [
+            (InvokeError::NotFound, 404, 502),
+            (InvokeError::FunctionFailed, 502, 502),
+            (InvokeError::InvalidResponse, 502, 502),
+            (InvokeError::ReceiveFailed, 502, 502),
+            (InvokeError::InitFailed, 502, 502),
+            (InvokeError::TimedOut, 504, 504),
+            (InvokeError::InitTimedOut, 504, 504),
+            (busy, 503, 503),
+            (InvokeError::Other("no code".into()), 500, 502),
+        ];
+        for (err, fn_status, gateway_status) in cases {
+            assert_eq!(err.status().as_u16(), fn_status, "{err:?}");
+            assert_eq!(err.gateway_status().as_u16(), gateway_status, "{err:?}");
+        }
+    }
 
     #[test]
     fn internal_headers_go_in_every_form_and_others_stay() {

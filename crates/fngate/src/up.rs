@@ -53,6 +53,12 @@ pub struct UpArgs {
     #[arg(long, requires = "gateway_tls_cert")]
     pub gateway_tls_key: Option<PathBuf>,
 
+    /// PEM file of CA certificates the gateway trusts, besides the system store and this
+    /// server's own IdP CA, when it fetches JWKS and discovery documents (a private IdP, a
+    /// corporate proxy CA). Repeatable.
+    #[arg(long = "trust-ca", value_name = "FILE")]
+    pub trust_ca: Vec<PathBuf>,
+
     /// Most hot instances one function may run at once.
     #[arg(long, default_value_t = 8)]
     pub max_instances_per_fn: usize,
@@ -69,7 +75,7 @@ pub struct UpArgs {
     pub demo: bool,
 
     /// YAML file with the same settings (keys: data_dir, gateway_addr, functions_addr, idp_addr,
-    /// admin_addr, oci_addr, allowed_hosts (a list), gateway_tls_cert, gateway_tls_key,
+    /// admin_addr, oci_addr, allowed_hosts (a list), gateway_tls_cert, gateway_tls_key, trust_ca (a list),
     /// max_instances_per_fn, max_instances_total, header_read_timeout, body_read_timeout,
     /// keep_alive_timeout, max_connections, http2_max_concurrent_streams).
     /// Flags and environment variables win over the file.
@@ -94,6 +100,7 @@ struct UpConfigFile {
     allowed_hosts: Option<Vec<String>>,
     gateway_tls_cert: Option<PathBuf>,
     gateway_tls_key: Option<PathBuf>,
+    trust_ca: Option<Vec<PathBuf>>,
     max_instances_per_fn: Option<usize>,
     max_instances_total: Option<usize>,
     header_read_timeout: Option<u64>,
@@ -183,6 +190,9 @@ pub fn apply_config_file(args: &mut UpArgs, global: &mut GlobalArgs, matches: &c
     limits
         .check()
         .map_err(|err| anyhow::anyhow!("{}: {err}", path.display()))?;
+    if args.trust_ca.is_empty() {
+        args.trust_ca = file.trust_ca.unwrap_or_default();
+    }
     if args.gateway_tls_cert.is_none() {
         args.gateway_tls_cert = file.gateway_tls_cert;
     }
@@ -235,8 +245,14 @@ pub async fn run(args: UpArgs, global: &GlobalArgs) -> anyhow::Result<()> {
     )
     .await?;
     let invoker: Arc<dyn fngate_invoke::FunctionInvoker> = runtime.clone();
-    let auth = fngate_auth::AuthService::new(Some(invoker.clone()));
     let idp = fngate_idp::Idp::open(store.clone()).await?;
+    let auth = fngate_auth::AuthService::with_options(
+        Some(invoker.clone()),
+        fngate_auth::AuthOptions {
+            trusted_roots: trusted_roots(&idp, &args.trust_ca)?,
+            ..fngate_auth::AuthOptions::default()
+        },
+    );
     let idp_bound = idp_listener.local_addr()?;
     let shutdown = CancellationToken::new();
     let mut tasks = tokio::task::JoinSet::new();
@@ -481,4 +497,19 @@ mod tests {
         let err = AllowedHosts::for_listener("127.0.0.1:1".parse().unwrap(), &bad.up.allowed_hosts).unwrap_err();
         assert!(err.to_string().contains("\"http://x\""), "{err}");
     }
+}
+
+/// What JWKS and discovery fetches trust besides the system store: this server's own IdP CA (so
+/// an `https://` JWKS URI on its IdP works) and every `--trust-ca` file.
+fn trusted_roots(idp: &fngate_idp::Idp, extra: &[PathBuf]) -> anyhow::Result<fngate_auth::TrustedRoots> {
+    let mut roots = fngate_auth::TrustedRoots::default();
+    roots
+        .add_pem_file(&idp.ca_cert_path())
+        .map_err(|e| anyhow::anyhow!("the IdP's local CA: {e}"))?;
+    for path in extra {
+        roots
+            .add_pem_file(path)
+            .map_err(|e| anyhow::anyhow!("--trust-ca {e}"))?;
+    }
+    Ok(roots)
 }

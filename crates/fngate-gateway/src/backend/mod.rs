@@ -105,29 +105,8 @@ impl Backend {
     }
 }
 
-/// Hop-by-hop headers (RFC 9110 §7.6.1), those `Connection` names and the non-standard
-/// `Proxy-Connection`, never forwarded in either direction.
+/// The proxy rule for hop-by-hop headers (fngate-http's [`HopByHop::Proxy`](fngate_http::HopByHop)),
+/// applied to everything the gateway forwards, either way.
 pub(crate) fn strip_hop_by_hop(headers: &mut ::http::HeaderMap) {
-    // One pass over the (few) headers instead of nine lookups: most messages carry at most
-    // `Connection`.
-    let any = headers.keys().any(|name| {
-        let name = name.as_str();
-        fngate_http::is_hop_by_hop(name) || name == "proxy-connection"
-    });
-    if !any {
-        return;
-    }
-    let listed: Vec<String> = headers
-        .get_all(::http::header::CONNECTION)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .map(|v| v.trim().to_ascii_lowercase())
-        .filter(|v| !v.is_empty())
-        .collect();
-    for name in listed {
-        headers.remove(name.as_str());
-    }
-    fngate_http::strip_hop_by_hop(headers);
-    headers.remove("proxy-connection");
+    fngate_http::strip_hop_by_hop(headers, fngate_http::HopByHop::Proxy);
 }

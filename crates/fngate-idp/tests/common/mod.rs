@@ -7,7 +7,6 @@ use std::sync::Arc;
 use fngate_idp::api::{ApiAppInfo, CreatedClient, NewApiApp, NewClientApp};
 use fngate_idp::{Idp, IdpOptions};
 use jsonwebtoken::jwk::JwkSet;
-use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use serde_json::Value;
 use tokio_util::sync::CancellationToken;
 
@@ -98,21 +97,9 @@ pub async fn jwks(http: &reqwest::Client, url: &str) -> JwkSet {
         .unwrap()
 }
 
-/// Verifies signature and claims strictly (aud, iss, exp, nbf required), as a careful gateway.
-pub fn verify(token: &str, jwks: &JwkSet, issuer: &str, audience: &str) -> Result<Value, jsonwebtoken::errors::Error> {
-    let header = jsonwebtoken::decode_header(token)?;
-    let kid = header.kid.clone().expect("token has a kid");
-    let jwk = jwks
-        .find(&kid)
-        .ok_or_else(|| jsonwebtoken::errors::Error::from(jsonwebtoken::errors::ErrorKind::InvalidKeyFormat))?;
-    let key = DecodingKey::from_jwk(jwk)?;
-    let mut validation = Validation::new(Algorithm::RS256);
-    validation.set_required_spec_claims(&["exp", "nbf", "iss", "aud"]);
-    validation.validate_nbf = true;
-    validation.set_issuer(&[issuer]);
-    validation.set_audience(&[audience]);
-    Ok(jsonwebtoken::decode::<Value>(token, &key, &validation)?.claims)
-}
+/// Verifies what the IdP issued as a careful relying party does (shared with the other crates' tests).
+#[allow(unused_imports)] // not every test binary verifies tokens
+pub use fngate_test_jwt::verify;
 
 pub fn keys_of(value: &Value) -> BTreeSet<String> {
     value.as_object().unwrap().keys().cloned().collect()

@@ -49,7 +49,9 @@ pub struct ValidateArgs {
     /// Also check this path prefix.
     #[arg(long)]
     pub path_prefix: Option<String>,
-    /// Validate on the running server too (checks that functions exist).
+    /// Validate on the running server too: functions must exist, and every JWKS / discovery URI
+    /// is fetched now, as the server would (its trusted CAs, redirect rules); a failure is an
+    /// error at the URI's JSON path (e.g. requestPolicies.authentication.validationPolicy.uri).
     #[arg(long)]
     pub server_check: bool,
 }
