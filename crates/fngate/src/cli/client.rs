@@ -56,7 +56,17 @@ impl AdminClient {
                 },
             },
         };
-        let http = reqwest::Client::builder().build().context("cannot build HTTP client")?;
+        let mut builder = reqwest::Client::builder();
+        if let Some(ca) = &global.server_ca {
+            let pem = std::fs::read(ca).with_context(|| format!("--server-ca {}: cannot read", ca.display()))?;
+            let certs = reqwest::Certificate::from_pem_bundle(&pem)
+                .with_context(|| format!("--server-ca {}: not a PEM certificate bundle", ca.display()))?;
+            if certs.is_empty() {
+                bail!("--server-ca {}: no CERTIFICATE block found", ca.display());
+            }
+            builder = builder.tls_certs_only(certs);
+        }
+        let http = builder.build().context("cannot build HTTP client")?;
         Ok(AdminClient { base, token, http })
     }
 
@@ -88,6 +98,7 @@ impl AdminClient {
             let message = server_message(response).await;
             return Err(self.unauthorized(&message));
         }
+        print_warnings(response.headers());
         Ok(response)
     }
 
@@ -131,6 +142,19 @@ impl AdminClient {
     pub async fn delete(&self, path: &str) -> anyhow::Result<()> {
         check(self.send(self.request(Method::DELETE, path)?).await?).await?;
         Ok(())
+    }
+}
+
+/// Prints each `Warning: 299 <agent> "<text>"` header the server sent (fields it stores but does
+/// not act on) as `warning: <text>` on stderr.
+fn print_warnings(headers: &reqwest::header::HeaderMap) {
+    for value in headers.get_all(reqwest::header::WARNING) {
+        let Ok(text) = value.to_str() else { continue };
+        let message = text
+            .split_once('"')
+            .map(|(_, rest)| rest.trim_end().trim_end_matches('"'))
+            .unwrap_or(text);
+        eprintln!("warning: {message}");
     }
 }
 
