@@ -48,7 +48,7 @@ fn attacker_dir(server: &Server, parent: &Path, name: &str, data_dir: &Path, ext
 }
 
 async fn run(server: &Server, fn_id: &str, command: &str) -> reqwest::Response {
-    post(&server.functions(&format!("/invoke/{fn_id}")), command, &[]).await
+    server.invoker(fn_id).post(command, &[]).await
 }
 
 async fn result_of(server: &Server, fn_id: &str, command: &str) -> Value {
@@ -59,7 +59,8 @@ async fn result_of(server: &Server, fn_id: &str, command: &str) -> Value {
 }
 
 async fn set_config(server: &Server, fn_id: &str, config: Value) {
-    let response = reqwest::Client::new()
+    let response = server
+        .http()
         .put(server.functions(&format!("/v2/fns/{fn_id}")))
         .json(&json!({ "config": config }))
         .send()
@@ -243,7 +244,7 @@ async fn config_naming_runtime_variables_is_refused_at_deploy_and_by_the_api() {
     let server = Server::start();
     let work = tempfile::tempdir().unwrap();
     let api = |path: &str| server.functions(path);
-    let client = reqwest::Client::new();
+    let client = server.http();
     let refused = |response: reqwest::Response, key: &'static str| async move {
         assert_eq!(response.status(), 400);
         assert_eq!(response.headers()["content-type"], "application/json; charset=utf-8");

@@ -85,7 +85,13 @@ impl AdminClient {
     /// 401 says which token was sent and what to do.
     pub async fn send(&self, builder: reqwest::RequestBuilder) -> anyhow::Result<reqwest::Response> {
         let response = builder.send().await.map_err(|err| {
-            if err.is_connect() {
+            let chain = error_chain(&err);
+            if chain.to_ascii_lowercase().contains("certificate") {
+                anyhow!(
+                    "cannot trust the TLS certificate of {} ({chain}).\nPass the CA that signed it with --server-ca FILE (env FNGATE_SERVER_CA).",
+                    self.base
+                )
+            } else if err.is_connect() {
                 anyhow!(
                     "no fngate server is running at {} ({err}).\nStart one with `fngate up` (or point --server / FNGATE_SERVER at it).",
                     self.base
@@ -143,6 +149,18 @@ impl AdminClient {
         check(self.send(self.request(Method::DELETE, path)?).await?).await?;
         Ok(())
     }
+}
+
+/// An error and its causes, `: `-separated (reqwest hides the TLS reason in a source).
+fn error_chain(err: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = err.to_string();
+    let mut source = err.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
 }
 
 /// Prints each `Warning: 299 <agent> "<text>"` header the server sent (fields it stores but does
