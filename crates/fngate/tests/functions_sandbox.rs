@@ -203,6 +203,8 @@ async fn nothing_of_a_function_survives_fngate_killed_with_sigkill() {
     std::fs::write(dir.join("requirements.txt"), "fdk\n./evilpkg\n").unwrap();
     let deploy = std::process::Command::new(BIN)
         .args(["deploy", "--app", "kill9", "--server", &server.admin("")])
+        .arg("--data-dir")
+        .arg(&server.data)
         .current_dir(&dir)
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
