@@ -120,9 +120,10 @@ pub fn is_data_plane_path(path: &str) -> bool {
 }
 
 /// Whether a control-plane `path` takes a body of any content type: `/invoke/{fnID}`, whose body
-/// is the function's input. Every other state-changing control-plane call takes JSON.
+/// is the function's input, and the deploy upload. Every other state-changing control-plane call takes JSON.
 pub fn takes_any_body(path: &str) -> bool {
-    path.starts_with("/invoke/")
+    // The deploy upload checks its own media type (`application/gzip`, see `deploy`).
+    path.starts_with("/invoke/") || path == "/fngate/functions/deploy"
 }
 
 /// The functions listener: Fn API v2, invoke, triggers; Fn's 404/405 bodies.
@@ -261,11 +262,28 @@ async fn get_app(State(rt): Rt, Path(id): Path<String>) -> ApiResult<axum::Json<
     Ok(axum::Json(App::from(&row)))
 }
 
-async fn create_app(State(rt): Rt, body: Bytes) -> ApiResult<axum::Json<App>> {
+async fn create_app(State(rt): Rt, body: Bytes) -> ApiResult<Response> {
     let input: AppInput = parse_body(&body, "Missing new application")?;
     let row = new_app_row(input)?;
     store_new_app(&rt, &row).await?;
-    Ok(axum::Json(App::from(&row)))
+    Ok(with_app_warnings(&row, axum::Json(App::from(&row))))
+}
+
+/// An app answer with a `Warning: 299` header (RFC 9111 §5.5) per field fngate stores but does
+/// not act on (`syslog_url`); the CLI prints them.
+fn with_app_warnings(row: &AppRow, body: impl IntoResponse) -> Response {
+    let mut response = body.into_response();
+    if row.syslog_url.as_deref().is_some_and(|u| !u.is_empty()) {
+        tracing::warn!(app = %row.name, "syslog_url: {}", model::SYSLOG_NOT_ACTED_ON);
+        let text = format!(
+            "299 fngate \"syslog_url: {}\"",
+            model::SYSLOG_NOT_ACTED_ON.replace('`', "'")
+        );
+        if let Ok(value) = HeaderValue::from_str(&text) {
+            response.headers_mut().append(http::header::WARNING, value);
+        }
+    }
+    response
 }
 
 // The write paths below are shared by the Fn API handlers and the OCI Functions API
@@ -312,10 +330,10 @@ pub fn new_app_row(input: AppInput) -> ApiResult<AppRow> {
     })
 }
 
-async fn update_app(State(rt): Rt, Path(id): Path<String>, body: Bytes) -> ApiResult<axum::Json<App>> {
+async fn update_app(State(rt): Rt, Path(id): Path<String>, body: Bytes) -> ApiResult<Response> {
     let input: AppInput = parse_body(&body, "Missing new application")?;
     let updated = update_stored_app(&rt, &id, input).await?;
-    Ok(axum::Json(App::from(&updated)))
+    Ok(with_app_warnings(&updated, axum::Json(App::from(&updated))))
 }
 
 /// Merges an update into a stored app (Fn's rules), writes it and reloads; the new row.
@@ -910,6 +928,7 @@ async fn logs_handler(State(rt): Rt, Query(query): Query<LogsQuery>) -> ApiResul
 
 async fn status_handler(State(rt): Rt) -> axum::Json<Value> {
     let snapshot = rt.snapshot();
+    let preparing = rt.preparing_now();
     let mut items: Vec<Value> = snapshot
         .fns
         .values()
@@ -920,14 +939,32 @@ async fn status_handler(State(rt): Rt) -> axum::Json<Value> {
                 "fn": entry.f.name,
                 "fn_id": entry.f.id,
                 "version": entry.deployment.as_ref().map(|d| d.version.clone()),
+                "state": match (&entry.pool, preparing.iter().find(|(a, f, _)| *a == entry.app.name && *f == entry.f.name)) {
+                    (_, Some(_)) => "preparing",
+                    (Some(_), None) => "ready",
+                    (None, None) => "no code",
+                },
+                "preparing_version": preparing.iter().find(|(a, f, _)| *a == entry.app.name && *f == entry.f.name).map(|(_, _, v)| v.clone()),
+                "bundle": entry.deployment.as_ref().and_then(|d| d.bundle.clone()),
                 "runtime": entry.deployment.as_ref().map(|d| d.runtime.clone()),
                 "instances": pool.map(|p| p.live_count()).unwrap_or(0),
                 "idle": pool.map(|p| p.idle_count()).unwrap_or(0),
+                "provisioned": pool.map(|p| p.provisioned()).unwrap_or(0),
                 "started": pool.map(|p| p.started.load(std::sync::atomic::Ordering::Relaxed)).unwrap_or(0),
                 "pids": pool.map(|p| p.live_pids.list()).unwrap_or_default(),
             })
         })
         .collect();
+    // A first deploy: the function exists only once its environment is ready.
+    for (app, function, version) in &preparing {
+        if !snapshot.fn_ids_by_name.contains_key(&(app.clone(), function.clone())) {
+            items.push(json!({
+                "app": app, "fn": function, "fn_id": null, "version": null, "runtime": null,
+                "state": "preparing", "preparing_version": version, "bundle": null,
+                "instances": 0, "idle": 0, "provisioned": 0, "started": 0, "pids": [],
+            }));
+        }
+    }
     items.sort_by(|a, b| (a["app"].as_str(), a["fn"].as_str()).cmp(&(b["app"].as_str(), b["fn"].as_str())));
     axum::Json(json!({ "items": items, "sandbox": rt.sandbox().status() }))
 }

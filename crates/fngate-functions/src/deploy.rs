@@ -1,40 +1,66 @@
-//! Server side of `fngate deploy`: validate func.yaml, snapshot the code, prepare (or reuse) the
-//! language environment, then create or update the app, fn and triggers in one transaction.
-//! Progress streams to the CLI as NDJSON ([`DeployEvent`] per line). Nothing is stored unless
-//! every step succeeded; a redeploy retires the old pool so in-flight calls finish on the old
-//! instances while new calls start new ones.
+//! Server side of `fngate deploy`: receive the function's bundle (a tar.gz upload, size-capped
+//! while it streams in), unpack it with the hostile-archive checks of [`crate::bundle`], store the
+//! canonical re-pack content-addressed, validate func.yaml, prepare (or reuse) the language
+//! environment, then create or update the app, fn and triggers in one transaction. The server
+//! never reads the client's disk. Progress streams to the CLI as NDJSON ([`DeployEvent`] per
+//! line). Nothing is stored unless every step succeeded; a redeploy retires the old pool so
+//! in-flight calls finish on the old instances while new calls start new ones.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use axum::Json;
 use axum::body::{Body, Bytes};
-use axum::extract::State;
+use axum::extract::{Query, Request, State};
 use axum::response::{IntoResponse, Response};
 use fngate_store::StoreError;
 use fngate_store::functions::{self as db, FnRow, TriggerRow};
+use futures_util::StreamExt;
+use http::StatusCode;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use tokio::sync::mpsc::UnboundedSender;
 
 use crate::Runtime;
 use crate::api::{ApiError, check_trigger, merge_fn, new_app_row, trigger_conflict};
+use crate::bundle::{self, BundleError, IgnoreRules};
 use crate::lang::{self, Lang};
 use crate::model::{self, AppInput, Fn, FnInput, Trigger};
 use crate::registry::Deployment;
 use crate::sandbox::Layout;
 
+/// The media type of a bundle upload. Not one a browser form can send, so a cross-site page
+/// cannot post a deploy (the JSON-only rule's reason, kept).
+pub const BUNDLE_CONTENT_TYPE: &str = "application/gzip";
+
+/// `POST /fngate/functions/deploy?app=…&create_app=…&version=…`, body: the bundle.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct DeployRequest {
     /// App name.
     pub app: String,
     #[serde(default)]
     pub create_app: bool,
-    /// Absolute path of the function directory (the server reads it; CLI and server share a machine).
-    pub dir: PathBuf,
     /// The version to record (the CLI bumps it and writes it back on success).
     #[serde(default)]
     pub version: Option<String>,
+}
+
+impl DeployRequest {
+    /// The request's query string.
+    pub fn query(&self) -> String {
+        let mut query = url_encode(&[("app", self.app.as_str())]);
+        if self.create_app {
+            query.push_str("&create_app=true");
+        }
+        if let Some(version) = &self.version {
+            query.push('&');
+            query.push_str(&url_encode(&[("version", version.as_str())]));
+        }
+        query
+    }
+}
+
+fn url_encode(pairs: &[(&str, &str)]) -> String {
+    serde_urlencoded::to_string(pairs).unwrap_or_default()
 }
 
 /// One NDJSON line of the deploy stream.
@@ -55,13 +81,46 @@ pub struct DeployResult {
     pub function: Fn,
     pub triggers: Vec<Trigger>,
     pub env_reused: bool,
+    /// `sha256:<hex>` of the stored bundle.
+    #[serde(default)]
+    pub bundle: Option<String>,
 }
 
-pub async fn deploy_handler(State(rt): State<Arc<Runtime>>, Json(request): Json<DeployRequest>) -> Response {
+pub async fn deploy_handler(
+    State(rt): State<Arc<Runtime>>,
+    query: Result<Query<DeployRequest>, axum::extract::rejection::QueryRejection>,
+    request: Request,
+) -> Response {
+    let content_type = request
+        .headers()
+        .get(http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    if !content_type.eq_ignore_ascii_case(BUNDLE_CONTENT_TYPE) {
+        return ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            format!(
+                "Content-Type must be {BUNDLE_CONTENT_TYPE} (the function's tar.gz bundle, as `fngate deploy` sends it)"
+            ),
+        )
+        .into_response();
+    }
+    let Ok(Query(query)) = query else {
+        return ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "deploy needs ?app=NAME (and optionally create_app=true, version=X.Y.Z); the body is the function's tar.gz bundle",
+        )
+        .into_response();
+    };
+    let limits = rt.bundle_limits();
+    let bytes = match read_capped(request.into_body(), limits.max_bytes).await {
+        Ok(bytes) => bytes,
+        Err(response) => return *response,
+    };
     let (tx, rx) = tokio::sync::mpsc::unbounded_channel::<DeployEvent>();
     // The deploy runs to completion even if the client goes away (nothing half-way).
     tokio::spawn(async move {
-        let result = deploy(&rt, &request, &tx).await;
+        let result = deploy(&rt, &query, bytes, &tx).await;
         let _ = tx.send(match result {
             Ok(done) => DeployEvent::Done(Box::new(done)),
             Err(message) => DeployEvent::Error(message),
@@ -80,21 +139,125 @@ pub async fn deploy_handler(State(rt): State<Arc<Runtime>>, Json(request): Json<
         .into_response()
 }
 
+/// Deploys a bundle in-process (the demo), with the same steps as the upload; events go to `tx`.
+pub async fn deploy_bundle(
+    rt: &Arc<Runtime>,
+    request: &DeployRequest,
+    bundle: Vec<u8>,
+    tx: &UnboundedSender<DeployEvent>,
+) -> Result<DeployResult, String> {
+    if bundle.len() as u64 > rt.bundle_limits().max_bytes {
+        return Err(format!(
+            "the bundle is larger than the {} this server takes (fngate up --max-bundle-mib)",
+            bundle_mib(rt.bundle_limits().max_bytes)
+        ));
+    }
+    deploy(rt, request, bundle, tx).await
+}
+
+/// Reads the upload as it streams in, refusing it (413) the moment it passes `max` bytes.
+async fn read_capped(body: Body, max: u64) -> Result<Vec<u8>, Box<Response>> {
+    let too_large = || {
+        Box::new(
+            ApiError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                format!(
+                    "the bundle is larger than the {} this server takes (fngate up --max-bundle-mib); list what need not ship in .fnignore",
+                    bundle_mib(max)
+                ),
+            )
+            .into_response(),
+        )
+    };
+    let mut stream = body.into_data_stream();
+    let mut bytes = Vec::new();
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.map_err(|err| {
+            Box::new(ApiError::new(StatusCode::BAD_REQUEST, format!("the upload broke off: {err}")).into_response())
+        })?;
+        if bytes.len() as u64 + chunk.len() as u64 > max {
+            return Err(too_large());
+        }
+        bytes.extend_from_slice(&chunk);
+    }
+    Ok(bytes)
+}
+
+fn bundle_mib(bytes: u64) -> String {
+    format!("{} MiB", bytes / (1024 * 1024))
+}
+
+/// Unpacks the upload into a new directory under `code_root`, re-packs it canonically and moves
+/// it to `code_root/<sha256 hex>` (kept if there already: same digest, same tree). Returns
+/// (code dir, canonical bundle).
+fn receive_bundle(
+    bytes: &[u8],
+    code_root: &Path,
+    limits: &bundle::Limits,
+) -> Result<(PathBuf, bundle::Packed), BundleError> {
+    let io = |err: std::io::Error| BundleError::Io(format!("cannot store the bundle: {err}"));
+    std::fs::create_dir_all(code_root).map_err(io)?;
+    let staging = code_root.join(format!(".incoming-{}", model::new_id().to_lowercase()));
+    let result =
+        bundle::unpack(bytes, &staging, limits).and_then(|_| bundle::pack_dir(&staging, &IgnoreRules::none(), limits));
+    let packed = match result {
+        Ok(packed) => packed,
+        Err(err) => {
+            remove_quietly(&staging);
+            return Err(err);
+        }
+    };
+    let hex = packed.digest.trim_start_matches("sha256:");
+    let code_dir = code_root.join(hex);
+    if code_dir.is_dir() {
+        remove_quietly(&staging);
+    } else if let Err(err) = std::fs::rename(&staging, &code_dir) {
+        remove_quietly(&staging);
+        // Another deploy of the same code got there first.
+        if !code_dir.is_dir() {
+            return Err(io(err));
+        }
+    }
+    Ok((code_dir, packed))
+}
+
 async fn deploy(
     rt: &Arc<Runtime>,
     request: &DeployRequest,
+    upload: Vec<u8>,
     tx: &UnboundedSender<DeployEvent>,
 ) -> Result<DeployResult, String> {
     let step = |text: String| {
         let _ = tx.send(DeployEvent::Step(text));
     };
-    let dir = &request.dir;
-    if !dir.is_absolute() {
-        return Err(format!("deploy needs an absolute directory, got {}", dir.display()));
-    }
-    step(format!("Reading {}", dir.join(crate::funcfile::FILE_NAME).display()));
-    let parsed = crate::funcfile::load(dir).map_err(|e| e.to_string())?;
+    step(format!("Unpacking the bundle ({} bytes)", upload.len()));
+    let code_root = rt.code_dir().clone();
+    let limits = rt.bundle_limits();
+    let (code_dir, packed) = tokio::task::spawn_blocking(move || receive_bundle(&upload, &code_root, &limits))
+        .await
+        .map_err(internal)?
+        .map_err(|e| e.to_string())?;
+    let new_bundle = rt
+        .store()
+        .put_bundle(&packed.digest, packed.entries as i64, &packed.bytes)
+        .await
+        .map_err(internal)?;
+    step(format!(
+        "Stored bundle {} ({} entries{})",
+        packed.digest,
+        packed.entries,
+        if new_bundle { "" } else { ", already stored" }
+    ));
+    drop(packed.bytes);
+    let dir = &code_dir;
+    // Messages name func.yaml as the user knows it, not the server's copy.
+    let server_path = dir.join(crate::funcfile::FILE_NAME).display().to_string();
+    let parsed = crate::funcfile::load(dir).map_err(|mut e| {
+        e.path = PathBuf::from(crate::funcfile::FILE_NAME);
+        e.to_string()
+    })?;
     for warning in parsed.warnings {
+        let warning = warning.replacen(&server_path, crate::funcfile::FILE_NAME, 1);
         let _ = tx.send(DeployEvent::Warning(warning));
     }
     let file = parsed.file;
@@ -111,8 +274,7 @@ async fn deploy(
         && !dir.join(&script).is_file()
     {
         return Err(format!(
-            "{script} not found in {} (func.yaml runs `{container_command}`)",
-            dir.display()
+            "{script} is not in the bundle (func.yaml runs `{container_command}`)"
         ));
     }
     model::validate_app_name(&request.app).map_err(|m| format!("app {:?}: {m}", request.app))?;
@@ -131,14 +293,7 @@ async fn deploy(
         .or(file.version.clone())
         .unwrap_or_else(|| "0.0.1".into());
 
-    step("Copying the function code".into());
-    let code_root = rt.code_dir().clone();
-    let source = dir.clone();
-    let code_dir = tokio::task::spawn_blocking(move || crate::prepare::snapshot(&source, &code_root))
-        .await
-        .map_err(internal)?
-        .map_err(|e| format!("{e:#}"))?;
-    let cleanup = SnapshotGuard(Some(code_dir.clone()));
+    let _preparing = rt.preparing(&request.app, &name, &version);
 
     let interpreter_name = lang.interpreter(&runtime_name);
     step(format!("Preparing the {runtime_name} environment"));
@@ -157,6 +312,15 @@ async fn deploy(
     .await
     .map_err(internal)?;
     let ((env_dir, env_key, env_reused), interpreter) = prepared.map_err(|e| format!("{e:#}"))?;
+    let requested =
+        crate::funcfile::provisioned_concurrency(&file).map_err(|(field, m)| format!("func.yaml: {field}: {m}"))?;
+    let max_per_fn = rt.config().max_instances_per_fn.max(1);
+    if requested > max_per_fn {
+        let _ = tx.send(DeployEvent::Warning(format!(
+            "func.yaml: deploy.oci.provisioned_concurrency.count: {requested} is more than this server's --max-instances-per-fn ({max_per_fn}); keeping {max_per_fn} instances warm"
+        )));
+    }
+    let provisioned = requested.min(max_per_fn);
     let layout = rt.sandbox().layout();
     let command = match layout {
         // The sandbox shows the container's paths: the command runs as written.
@@ -173,6 +337,8 @@ async fn deploy(
         command,
         layout,
         runtime_dirs: interpreter.runtime_dirs,
+        provisioned,
+        bundle: Some(packed.digest.clone()),
     };
 
     step(format!("Saving {}/{name} version {version}", request.app));
@@ -182,7 +348,16 @@ async fn deploy(
         .await
         .map_err(internal)?
     {
-        Some(app) => (app, false),
+        Some(app) => {
+            if let Some(url) = app.syslog_url.as_deref().filter(|u| !u.is_empty()) {
+                let _ = tx.send(DeployEvent::Warning(format!(
+                    "app {:?}: syslog_url ({url}): {}",
+                    app.name,
+                    crate::model::SYSLOG_NOT_ACTED_ON
+                )));
+            }
+            (app, false)
+        }
         None => {
             let row = new_app_row(AppInput {
                 name: Some(request.app.clone()),
@@ -293,14 +468,31 @@ async fn deploy(
         triggers.push(Trigger::from(&row));
     }
     txn.commit().await.map_err(internal)?;
-    cleanup.keep();
     rt.reload().await.map_err(|e| format!("{e:#}"))?;
+    drop(_guard);
+    if provisioned > 0 {
+        step(format!("Starting {provisioned} provisioned instance(s)"));
+        let pool = rt.snapshot().fns.get(&fn_row.id).and_then(|e| e.pool.clone());
+        let ready = match pool {
+            Some(pool) => pool.warm().await,
+            None => 0,
+        };
+        if ready < provisioned {
+            let _ = tx.send(DeployEvent::Warning(format!(
+                "only {ready} of {provisioned} provisioned instances started (see `fngate logs {} {name}`); fngate keeps trying",
+                request.app
+            )));
+        } else {
+            step(format!("{ready} provisioned instance(s) ready"));
+        }
+    }
     Ok(DeployResult {
         app_id: app_row.id,
         app_created,
         function: Fn::from(&fn_row),
         triggers,
         env_reused,
+        bundle: Some(packed.digest),
     })
 }
 
@@ -311,23 +503,6 @@ fn internal(err: impl std::fmt::Display) -> String {
 
 fn api_message(err: ApiError) -> String {
     err.message
-}
-
-/// Removes a code snapshot unless the deploy got as far as storing it.
-struct SnapshotGuard(Option<PathBuf>);
-
-impl SnapshotGuard {
-    fn keep(mut self) {
-        self.0 = None;
-    }
-}
-
-impl Drop for SnapshotGuard {
-    fn drop(&mut self) {
-        if let Some(path) = self.0.take() {
-            remove_quietly(&path);
-        }
-    }
 }
 
 fn remove_quietly(path: &Path) {

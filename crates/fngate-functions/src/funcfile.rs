@@ -91,7 +91,8 @@ pub struct SigningDetails {
     pub signing_algorithm: String,
 }
 
-/// `deploy.oci`: OCI-only settings, kept verbatim (fngate does not act on them).
+/// `deploy.oci`: OCI-only settings, kept verbatim. fngate acts on `provisioned_concurrency`
+/// ([`provisioned_concurrency`]); every other key draws a warning naming it.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct DeploySection {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -185,7 +186,7 @@ pub fn parse(path: &Path, text: &str) -> Result<Parsed, FuncFileError> {
             });
         }
     };
-    let warnings = unknown
+    let mut warnings: Vec<String> = unknown
         .into_iter()
         .map(|field| {
             let leaf = field.rsplit('.').next().unwrap_or(&field).to_string();
@@ -194,6 +195,14 @@ pub fn parse(path: &Path, text: &str) -> Result<Parsed, FuncFileError> {
         })
         .collect();
     validate(path, text, &file)?;
+    for (field, why) in not_acted_on(&file) {
+        let leaf = field.rsplit('.').next().unwrap_or(&field).to_string();
+        let at = line_of(text, &leaf).map(|l| format!(":{l}")).unwrap_or_default();
+        warnings.push(format!(
+            "{}{at}: {field}: accepted but not acted on by fngate ({why})",
+            path.display()
+        ));
+    }
     Ok(Parsed { file, warnings })
 }
 
@@ -307,6 +316,9 @@ fn validate(path: &Path, text: &str, file: &FuncFile) -> Result<(), FuncFileErro
         crate::model::check_config_size(config.iter().map(|(k, v)| (k.as_str(), v.as_str())))
             .map_err(|m| config_error(path, text, "config", "config", m))?;
     }
+    if let Err((field, message)) = provisioned_concurrency(file) {
+        return fail(&field, message);
+    }
     for (i, trigger) in file.triggers.iter().flatten().enumerate() {
         if trigger.name.is_empty() {
             return fail(&format!("triggers[{i}].name"), "must not be empty".into());
@@ -326,6 +338,83 @@ fn validate(path: &Path, text: &str, file: &FuncFile) -> Result<(), FuncFileErro
     }
     Ok(())
 }
+
+/// Fields fngate reads without error but does nothing with: (field path, why).
+fn not_acted_on(file: &FuncFile) -> Vec<(String, &'static str)> {
+    let mut out = Vec::new();
+    if file.build.as_ref().is_some_and(|b| !b.is_empty()) {
+        out.push((
+            "build".to_string(),
+            "pre-build commands belong to Docker builds; fngate prepares the environment from requirements.txt / package.json",
+        ));
+    }
+    if file.signing_details.is_some() {
+        out.push(("signing_details".to_string(), "image signing is OCI Registry only"));
+    }
+    if let Some(oci) = file
+        .deploy
+        .as_ref()
+        .and_then(|d| d.oci.as_ref())
+        .and_then(|o| o.as_object())
+    {
+        for key in oci.keys().filter(|k| *k != "provisioned_concurrency") {
+            let why = match key.as_str() {
+                "detached_mode" => "detached calls run with the function's timeout and no destinations",
+                "pbf" => "pre-built functions are OCI only",
+                "freeform_tags" | "defined_tags" => "tags are OCI only",
+                _ => "not an OCI setting fngate knows",
+            };
+            out.push((format!("deploy.oci.{key}"), why));
+        }
+    }
+    out
+}
+
+/// `deploy.oci.provisioned_concurrency`: `{strategy: CONSTANT, count: N}` keeps N instances
+/// warm; `{strategy: NONE}` or no section keeps none (OCI's `provisionedConcurrencyConfig`).
+/// OCI counts provisioned concurrency units; fngate counts hot instances.
+pub fn provisioned_concurrency(file: &FuncFile) -> Result<usize, (String, String)> {
+    let Some(section) = file
+        .deploy
+        .as_ref()
+        .and_then(|d| d.oci.as_ref())
+        .and_then(|o| o.get("provisioned_concurrency"))
+    else {
+        return Ok(0);
+    };
+    let field = "deploy.oci.provisioned_concurrency";
+    let Some(object) = section.as_object() else {
+        return Err((field.into(), "must be a mapping {strategy: CONSTANT, count: N}".into()));
+    };
+    if let Some(key) = object.keys().find(|k| *k != "strategy" && *k != "count") {
+        return Err((
+            format!("{field}.{key}"),
+            "unknown field (expected strategy and count)".into(),
+        ));
+    }
+    match object.get("strategy").and_then(|s| s.as_str()) {
+        Some("NONE") => Ok(0),
+        Some("CONSTANT") => match object.get("count") {
+            Some(count) => match count.as_u64() {
+                Some(n) if (1..=MAX_PROVISIONED as u64).contains(&n) => Ok(n as usize),
+                _ => Err((
+                    format!("{field}.count"),
+                    format!("must be a whole number from 1 to {MAX_PROVISIONED}, got {count}"),
+                )),
+            },
+            None => Err((format!("{field}.count"), "missing; CONSTANT needs a count".into())),
+        },
+        Some(other) => Err((
+            format!("{field}.strategy"),
+            format!("must be CONSTANT or NONE, got {other:?}"),
+        )),
+        None => Err((format!("{field}.strategy"), "missing; use CONSTANT or NONE".into())),
+    }
+}
+
+/// The most provisioned instances one function may ask for (the server caps it further at
+/// `--max-instances-per-fn`).
+pub const MAX_PROVISIONED: usize = 1000;
 
 fn config_error(path: &Path, text: &str, key: &str, field: &str, message: String) -> FuncFileError {
     FuncFileError {
@@ -404,7 +493,13 @@ mod tests {
              deploy:\n  oci:\n    provisioned_concurrency:\n      strategy: CONSTANT\n      count: 1\n"
         );
         let parsed = parse_str(&text).unwrap();
-        assert!(parsed.warnings.is_empty(), "{:?}", parsed.warnings);
+        // Known, though `build` and `signing_details` are not acted on (and say so).
+        assert!(
+            parsed.warnings.iter().all(|w| w.contains("accepted but not acted on")),
+            "{:?}",
+            parsed.warnings
+        );
+        assert_eq!(parsed.warnings.len(), 2, "{:?}", parsed.warnings);
         assert_eq!(parsed.file.config.unwrap()["K"], "V");
     }
 
@@ -473,6 +568,49 @@ mod tests {
             err.to_string()
                 .ends_with("func.yaml: file is larger than 1024 KiB, the most fngate reads for a func.yaml"),
             "{err}"
+        );
+    }
+
+    #[test]
+    fn provisioned_concurrency_is_read_and_checked() {
+        let with = |section: &str| {
+            parse_str(&format!(
+                "{GOOD}deploy:\n  oci:\n    provisioned_concurrency:\n{section}"
+            ))
+        };
+        let parsed = with("      strategy: CONSTANT\n      count: 2\n").unwrap();
+        assert_eq!(provisioned_concurrency(&parsed.file), Ok(2));
+        assert!(parsed.warnings.is_empty(), "{:?}", parsed.warnings);
+        let parsed = with("      strategy: NONE\n").unwrap();
+        assert_eq!(provisioned_concurrency(&parsed.file), Ok(0));
+        assert_eq!(provisioned_concurrency(&parse_str(GOOD).unwrap().file), Ok(0));
+        let err = with("      strategy: CONSTANT\n      count: 0\n").unwrap_err();
+        assert_eq!(err.field, "deploy.oci.provisioned_concurrency.count");
+        assert_eq!(err.line, Some(17));
+        let err = with("      strategy: CONSTANT\n").unwrap_err();
+        assert!(err.to_string().contains("count: missing"), "{err}");
+        let err = with("      strategy: BURST\n      count: 1\n").unwrap_err();
+        assert_eq!(err.field, "deploy.oci.provisioned_concurrency.strategy");
+    }
+
+    #[test]
+    fn accepted_but_not_acted_on_warns_with_the_path() {
+        let text = format!(
+            "{GOOD}build:\n- make\ndeploy:\n  oci:\n    detached_mode:\n      timeout: 60\n    freeform_tags:\n      a: b\n"
+        );
+        let warnings = parse_str(&text).unwrap().warnings;
+        assert_eq!(warnings.len(), 3, "{warnings:?}");
+        assert!(
+            warnings[0].starts_with("hello/func.yaml:13: build: accepted but not acted on"),
+            "{warnings:?}"
+        );
+        assert!(
+            warnings[1].starts_with("hello/func.yaml:17: deploy.oci.detached_mode: accepted but not acted on"),
+            "{warnings:?}"
+        );
+        assert!(
+            warnings[2].contains("deploy.oci.freeform_tags: accepted but not acted on"),
+            "{warnings:?}"
         );
     }
 

@@ -22,6 +22,7 @@
 //! fngate's own executable as the launcher of every function process.
 
 pub mod api;
+pub mod bundle;
 mod config_rules;
 pub mod deploy;
 mod fdk_stream;
@@ -55,6 +56,8 @@ pub struct RuntimeConfig {
     pub data_dir: PathBuf,
     pub max_instances_per_fn: usize,
     pub max_instances_total: usize,
+    /// Caps on an uploaded bundle (`fngate up --max-bundle-mib`, `--max-bundle-entries`).
+    pub bundle_limits: bundle::Limits,
 }
 
 impl Default for RuntimeConfig {
@@ -63,6 +66,26 @@ impl Default for RuntimeConfig {
             data_dir: PathBuf::from("fngate-data"),
             max_instances_per_fn: 8,
             max_instances_total: 64,
+            bundle_limits: bundle::Limits::default(),
+        }
+    }
+}
+
+/// Functions whose new version is being prepared (bundle unpacked, environment being built):
+/// (app, fn) → version. Shown by the status endpoint as `state: preparing`.
+#[derive(Default)]
+pub(crate) struct Preparing(std::sync::Mutex<std::collections::BTreeMap<(String, String), String>>);
+
+/// Clears its entry of [`Preparing`] when the deploy ends, however it ends.
+pub(crate) struct PreparingGuard<'a> {
+    preparing: &'a Preparing,
+    key: (String, String),
+}
+
+impl Drop for PreparingGuard<'_> {
+    fn drop(&mut self) {
+        if let Ok(mut map) = self.preparing.0.lock() {
+            map.remove(&self.key);
         }
     }
 }
@@ -80,6 +103,7 @@ pub struct Runtime {
     tasks: tokio_util::task::TaskTracker,
     stopping: tokio_util::sync::CancellationToken,
     published_pools: pool_metrics::PublishedPools,
+    preparing: Preparing,
 }
 
 fn env_millis(name: &str, default: u64) -> Duration {
@@ -122,6 +146,8 @@ impl Runtime {
                         pool.reap_idle();
                     }
                 }
+                // Provisioned instances that died (or could not start) are started again.
+                runtime.warm_up_pools();
             }
         });
         Ok(runtime)
@@ -157,7 +183,38 @@ impl Runtime {
             tasks: tokio_util::task::TaskTracker::new(),
             stopping: tokio_util::sync::CancellationToken::new(),
             published_pools: pool_metrics::PublishedPools::default(),
+            preparing: Preparing::default(),
         }
+    }
+
+    /// Caps on an uploaded bundle.
+    pub fn bundle_limits(&self) -> bundle::Limits {
+        self.config.bundle_limits
+    }
+
+    /// Marks app/fn as preparing `version` until the guard drops.
+    pub(crate) fn preparing(&self, app: &str, function: &str, version: &str) -> PreparingGuard<'_> {
+        let key = (app.to_string(), function.to_string());
+        if let Ok(mut map) = self.preparing.0.lock() {
+            map.insert(key.clone(), version.to_string());
+        }
+        PreparingGuard {
+            preparing: &self.preparing,
+            key,
+        }
+    }
+
+    /// (app, fn, version) of every function being prepared now.
+    pub fn preparing_now(&self) -> Vec<(String, String, String)> {
+        self.preparing
+            .0
+            .lock()
+            .map(|map| {
+                map.iter()
+                    .map(|((a, f), v)| (a.clone(), f.clone(), v.clone()))
+                    .collect()
+            })
+            .unwrap_or_default()
     }
 
     /// Stops one idle instance of a function other than `except`; false when there is none.
@@ -227,7 +284,21 @@ impl Runtime {
         for pool in unused {
             pool.retire();
         }
+        self.warm_up_pools();
         Ok(())
+    }
+
+    /// Starts the provisioned instances of every pool short of them, in the background.
+    fn warm_up_pools(&self) {
+        if self.stopping.is_cancelled() {
+            return;
+        }
+        for entry in self.snapshot.load().fns.values() {
+            if let Some(pool) = entry.pool.as_ref().filter(|p| p.needs_warm_up()) {
+                let pool = pool.clone();
+                tokio::spawn(async move { pool.warm_up().await });
+            }
+        }
     }
 
     /// Holds the control-plane write lock (writes + reload are serialised).

@@ -242,6 +242,10 @@ pub fn validate_shape(shape: &str) -> Result<(), String> {
     }
 }
 
+/// What fngate says about an app's `syslog_url`: stored and shown as Fn does, never used.
+pub const SYSLOG_NOT_ACTED_ON: &str =
+    "accepted but not acted on by fngate: function output is not sent to syslog; read it with `fngate logs APP FN`";
+
 pub fn validate_syslog_url(url: &str) -> Result<(), String> {
     let scheme = url.split("://").next().unwrap_or_default();
     if url.contains("://") && ["udp", "tcp", "unix", "unixgram", "tcp+tls"].contains(&scheme) {

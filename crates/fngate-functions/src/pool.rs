@@ -39,6 +39,11 @@ pub struct Pool {
     pub live_pids: LivePids,
     /// Instances started over the pool's life (for tests and metrics).
     pub started: AtomicUsize,
+    /// Provisioned concurrency (`deploy.oci.provisioned_concurrency` in func.yaml): instances
+    /// started before any call and kept warm (never reaped or evicted below this count).
+    provisioned: usize,
+    /// A warm-up is running (one at a time per pool).
+    warming: AtomicBool,
 }
 
 impl Pool {
@@ -67,7 +72,91 @@ impl Pool {
             sandbox,
             live_pids: LivePids::default(),
             started: AtomicUsize::new(0),
+            provisioned: 0,
+            warming: AtomicBool::new(false),
         }
+    }
+
+    /// Keeps `count` instances warm (capped at the per-function limit).
+    pub fn with_provisioned(mut self, count: usize) -> Pool {
+        self.provisioned = count.min(self.max_per_fn);
+        self
+    }
+
+    /// Tops the pool up to its provisioned instances, waiting for a warm-up already running;
+    /// returns how many are alive (at most `provisioned`).
+    pub async fn warm(&self) -> usize {
+        while self.warming.load(Ordering::Acquire) {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        self.warm_up().await;
+        self.live_count().min(self.provisioned)
+    }
+
+    /// Whether fewer than the provisioned instances are alive (and no warm-up is running).
+    pub fn needs_warm_up(&self) -> bool {
+        self.provisioned > 0
+            && self.live_count() < self.provisioned
+            && !self.warming.load(Ordering::Acquire)
+            && !self.retired.load(Ordering::Acquire)
+    }
+
+    /// How many instances this pool keeps warm.
+    pub fn provisioned(&self) -> usize {
+        self.provisioned
+    }
+
+    /// Starts instances until `provisioned` are alive, each idle and ready for a call; returns
+    /// how many it started. Stops early (logging why) when an instance fails to start or the
+    /// global limit is reached; the reaper's next tick tries again.
+    pub async fn warm_up(&self) -> usize {
+        if self.provisioned == 0 || self.retired.load(Ordering::Acquire) {
+            return 0;
+        }
+        if self.warming.swap(true, Ordering::AcqRel) {
+            return 0;
+        }
+        let mut started = 0;
+        while self.live_count() < self.provisioned && !self.retired.load(Ordering::Acquire) {
+            let Ok(own) = self.per_fn.clone().try_acquire_owned() else {
+                break;
+            };
+            let shared = match self.global.clone().try_acquire_owned() {
+                Ok(shared) => shared,
+                Err(_) if (self.evict)(&self.spec.fn_id) => continue,
+                Err(_) => {
+                    tracing::warn!(fn_id = %self.spec.fn_id, provisioned = self.provisioned,
+                        "provisioned concurrency: the server-wide instance limit is reached");
+                    break;
+                }
+            };
+            self.started.fetch_add(1, Ordering::Relaxed);
+            match Instance::start(
+                &self.spec,
+                &self.sandbox,
+                &self.logs,
+                &self.live_pids,
+                vec![own, shared],
+            )
+            .await
+            {
+                Ok(instance) => {
+                    started += 1;
+                    self.release(instance);
+                }
+                Err(err) => {
+                    self.logs.write(
+                        &self.spec.fn_id,
+                        "-",
+                        "fngate",
+                        &format!("provisioned instance did not start: {err}"),
+                    );
+                    break;
+                }
+            }
+        }
+        self.warming.store(false, Ordering::Release);
+        started
     }
 
     /// Runs one call on an instance of this pool.
@@ -172,7 +261,19 @@ impl Pool {
         let Ok(mut idle) = self.idle.lock() else { return 0 };
         let before = idle.len();
         let limit = self.spec.idle_timeout;
-        idle.retain(|instance| instance.last_used.elapsed() < limit);
+        // Provisioned instances stay however long they sit idle.
+        let mut may_reap = self.live_count().saturating_sub(self.provisioned);
+        idle.retain_mut(|instance| {
+            // A dead instance goes whatever the count (a provisioned one is restarted by warm_up).
+            if !instance.is_alive() {
+                return false;
+            }
+            let keep = may_reap == 0 || instance.last_used.elapsed() < limit;
+            if !keep {
+                may_reap -= 1;
+            }
+            keep
+        });
         let reaped = before - idle.len();
         if reaped > 0 {
             self.returned.notify_waiters();
@@ -182,6 +283,9 @@ impl Pool {
 
     /// Stops one idle instance to free global capacity for another function.
     pub fn evict_one(&self) -> bool {
+        if self.live_count() <= self.provisioned {
+            return false;
+        }
         let evicted = self.idle.lock().ok().and_then(|mut idle| idle.pop()).is_some();
         if evicted {
             self.returned.notify_waiters();

@@ -36,6 +36,17 @@ pub struct Deployment {
     /// Interpreter installs outside `/usr` the function must see.
     #[serde(default)]
     pub runtime_dirs: Vec<PathBuf>,
+    /// Instances kept warm (`deploy.oci.provisioned_concurrency.count` in func.yaml; 0: none).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub provisioned: usize,
+    /// `sha256:<hex>` of the stored bundle the code came from (deployments from before bundles
+    /// have none: their code was copied from the server's disk).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bundle: Option<String>,
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
 }
 
 pub struct FnEntry {
@@ -89,18 +100,25 @@ pub fn build(
         let f = Fn::from(row);
         let deployment: Option<Deployment> = row.deployment.as_deref().and_then(|d| serde_json::from_str(d).ok());
         let spec = deployment.as_ref().map(|d| instance_spec(&app, &f, d, settings));
-        let pool_key = spec.as_ref().map(|s| format!("{s:?}")).unwrap_or_default();
+        let provisioned = deployment.as_ref().map(|d| d.provisioned).unwrap_or(0);
+        let pool_key = spec
+            .as_ref()
+            .map(|s| format!("{s:?} provisioned={provisioned}"))
+            .unwrap_or_default();
         let pool = match (spec, old.fns.get(&row.id)) {
             (Some(_), Some(prev)) if prev.pool_key == pool_key && prev.pool.is_some() => prev.pool.clone(),
-            (Some(spec), _) => Some(Arc::new(Pool::new(
-                spec,
-                settings.max_per_fn,
-                settings.global.clone(),
-                settings.logs.clone(),
-                settings.queue_timeout,
-                settings.evict.clone(),
-                settings.sandbox.clone(),
-            ))),
+            (Some(spec), _) => Some(Arc::new(
+                Pool::new(
+                    spec,
+                    settings.max_per_fn,
+                    settings.global.clone(),
+                    settings.logs.clone(),
+                    settings.queue_timeout,
+                    settings.evict.clone(),
+                    settings.sandbox.clone(),
+                )
+                .with_provisioned(provisioned),
+            )),
             (None, _) => None,
         };
         next.fn_ids_by_name

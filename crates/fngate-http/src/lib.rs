@@ -27,4 +27,4 @@ pub use hop_by_hop::{HopByHop, is_hop_by_hop, strip_hop_by_hop};
 pub use inline_poll::InlinePoll;
 pub use limits::ConnectionLimits;
 pub use listener::{Accepted, LOG_EVERY, Listener, OPEN_METRIC, OpenConnections, REFUSED_METRIC};
-pub use serve_router::serve_router;
+pub use serve_router::{serve_router, serve_router_tls};

@@ -1,12 +1,13 @@
 //! What an OCI function's `image` names: a code bundle fngate already has.
 //!
-//! THE ONE PLACE that maps OCI images to fngate code (a later change re-points it at uploaded,
-//! content-addressed bundles). Today a bundle is what `fngate deploy` prepared: the function
-//! row's `deployment` (code snapshot + language environment). Its names:
+//! THE ONE PLACE that maps OCI images to fngate code: the bundle `fngate deploy` uploaded and
+//! the function row's `deployment` records (code + language environment). Its names:
 //! - `image`: the string `fngate deploy` prints and stores, `<function name>:<version>`
 //!   (e.g. `python-func:0.0.2`), the same string the Fn API shows as `image`;
-//! - `imageDigest`: `sha256:<hex>` over the bundle's code (every file's relative path and
-//!   bytes, in path order), so it names the content, not where the server keeps it.
+//! - `imageDigest`: the stored bundle's digest, `sha256:<hex>` of its canonical tar.gz (the
+//!   digest `fngate deploy` prints); for deployments from before bundles, `sha256:<hex>` over the
+//!   code (every file's relative path and bytes, in path order). Either names the content, not
+//!   where the server keeps it.
 //!
 //! An image is resolved against every deployed function; when one `image` string names bundles
 //! of different content (two apps deployed different code under the same name and version),
@@ -44,26 +45,37 @@ impl Images {
             .get(fn_id)?
             .deployment
             .as_ref()
-            .map(|d| d.code_dir.clone())?;
-        self.digest(&code_dir).await
+            .map(|d| (d.code_dir.clone(), d.bundle.clone()))?;
+        match code_dir {
+            (_, Some(bundle)) => Some(bundle),
+            (code_dir, None) => self.digest(&code_dir).await,
+        }
     }
 
     /// Finds the bundle `image` (and `digest`, when given) names.
     pub async fn resolve(&self, rt: &Runtime, image: &str, digest: Option<&str>) -> OciResult<Image> {
-        let candidates: Vec<(PathBuf, String)> = rt
+        let candidates: Vec<(PathBuf, Option<String>, String)> = rt
             .snapshot()
             .fns
             .values()
             .filter(|entry| entry.f.image == image)
             .filter_map(|entry| {
                 let deployment = entry.deployment.as_ref()?;
-                Some((deployment.code_dir.clone(), serde_json::to_string(deployment).ok()?))
+                Some((
+                    deployment.code_dir.clone(),
+                    deployment.bundle.clone(),
+                    serde_json::to_string(deployment).ok()?,
+                ))
             })
             .collect();
         let mut found: Vec<Image> = Vec::new();
-        for (code_dir, deployment) in candidates {
-            let Some(bundle_digest) = self.digest(&code_dir).await else {
-                continue;
+        for (code_dir, bundle, deployment) in candidates {
+            let bundle_digest = match bundle {
+                Some(bundle) => bundle,
+                None => match self.digest(&code_dir).await {
+                    Some(digest) => digest,
+                    None => continue,
+                },
             };
             if digest.is_some_and(|wanted| wanted != bundle_digest) {
                 continue;

@@ -154,3 +154,49 @@ pub(crate) fn render_path(path: &serde_path_to_error::Path) -> String {
     }
     out
 }
+
+/// Warnings for policies fngate accepts but does not act on yet, each at its JSON path:
+/// response caching (`responseCacheLookup`, `responseCacheStore`) and execution logs
+/// (`executionLog`, deployment-wide or per route). `doc_index` maps the spec's route `i` to its
+/// index in the document (they differ when some routes failed to parse).
+pub(crate) fn not_acted_on(
+    spec: &crate::model::ApiSpecification,
+    doc_index: &dyn Fn(usize) -> usize,
+) -> Vec<SpecWarning> {
+    const CACHE: &str =
+        "accepted but not acted on: fngate does not cache responses yet; every request reaches the backend";
+    const EXECUTION_LOG: &str = "accepted but not acted on: fngate writes no execution log; use the access log and `fngate logs` for function output";
+    let mut out = Vec::new();
+    let execution_log = |path: &str, policies: &Option<crate::model::LoggingPolicies>, out: &mut Vec<SpecWarning>| {
+        let enabled = policies
+            .as_ref()
+            .and_then(|l| l.execution_log.as_ref())
+            .map(|e| e.is_enabled != Some(false));
+        if enabled == Some(true) {
+            let at = push_key(&push_key(path, "loggingPolicies"), "executionLog");
+            out.push(SpecWarning::new(at, EXECUTION_LOG));
+        }
+    };
+    execution_log(ROOT_PATH, &spec.logging_policies, &mut out);
+    for (i, route) in spec.routes.iter().enumerate() {
+        let path = push_index("routes", doc_index(i));
+        if route
+            .request_policies
+            .as_ref()
+            .is_some_and(|p| p.response_cache_lookup.is_some())
+        {
+            let at = push_key(&push_key(&path, "requestPolicies"), "responseCacheLookup");
+            out.push(SpecWarning::new(at, CACHE));
+        }
+        if route
+            .response_policies
+            .as_ref()
+            .is_some_and(|p| p.response_cache_store.is_some())
+        {
+            let at = push_key(&push_key(&path, "responsePolicies"), "responseCacheStore");
+            out.push(SpecWarning::new(at, CACHE));
+        }
+        execution_log(&path, &route.logging_policies, &mut out);
+    }
+    out
+}

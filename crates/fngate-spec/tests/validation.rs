@@ -804,6 +804,46 @@ fn warnings_name_their_json_path() {
             ],
         ),
         (
+            "response cache lookup and store: accepted, not acted on",
+            vec![
+                (
+                    "/routes/0/requestPolicies/responseCacheLookup",
+                    json!({ "type": "SIMPLE_LOOKUP_POLICY", "isEnabled": true }),
+                ),
+                (
+                    "/routes/0/responsePolicies/responseCacheStore",
+                    json!({ "type": "FIXED_TTL_STORE_POLICY", "timeToLiveInSeconds": 60 }),
+                ),
+            ],
+            vec![
+                "routes[0].requestPolicies.responseCacheLookup: accepted but not acted on: fngate does not cache \
+                 responses yet; every request reaches the backend",
+                "routes[0].responsePolicies.responseCacheStore: accepted but not acted on: fngate does not cache \
+                 responses yet; every request reaches the backend",
+            ],
+        ),
+        (
+            "execution logs: accepted, not acted on (unless switched off)",
+            vec![
+                (
+                    "/loggingPolicies/executionLog",
+                    json!({ "isEnabled": true, "logLevel": "INFO" }),
+                ),
+                ("/routes/0/loggingPolicies/executionLog", json!({ "logLevel": "WARN" })),
+                (
+                    "/routes/1",
+                    json!({ "path": "/b", "backend": stock(),
+                    "loggingPolicies": { "executionLog": { "isEnabled": false } } }),
+                ),
+            ],
+            vec![
+                "loggingPolicies.executionLog: accepted but not acted on: fngate writes no execution log; use the \
+                 access log and `fngate logs` for function output",
+                "routes[0].loggingPolicies.executionLog: accepted but not acted on: fngate writes no execution log; \
+                 use the access log and `fngate logs` for function output",
+            ],
+        ),
+        (
             "doc spelling of isSslVerifyDisabled",
             vec![(
                 "/routes/0/backend",

@@ -3,6 +3,7 @@
 //! Each domain owns a module (`functions`, `deployments`, `idp`, `oci`) and a migration file; the
 //! data plane never reads from here on the request path: components load at start and on change.
 
+pub mod bundles;
 pub mod deployments;
 pub mod functions;
 pub mod idp;
@@ -78,6 +79,7 @@ fn migrator() -> Migrator {
         (2, "deployments", include_str!("../migrations/0002_deployments.sql")),
         (3, "idp", include_str!("../migrations/0003_idp.sql")),
         (6, "oci", include_str!("../migrations/0006_oci.sql")),
+        (8, "bundles", include_str!("../migrations/0008_bundles.sql")),
     ];
     let migrations: Vec<Migration> = files
         .into_iter()

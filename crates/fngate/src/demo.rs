@@ -1,16 +1,17 @@
 //! `fngate up --demo`: sets up the walkthrough (idempotently) on the running stack and prints
 //! the commands to try it.
 //!
-//! Everything goes through the components' own management paths — the function through the
-//! admin API's deploy (the same path as `fngate deploy`), registrations through the IdP, the
-//! deployment through the gateway — so the demo exercises what a user would.
+//! Everything goes through the components' own management paths — the function as the bundle
+//! `fngate deploy` uploads, through the same deploy steps (in-process), registrations through
+//! the IdP, the deployment through the gateway — so the demo exercises what a user would.
 
 use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
 
 use anyhow::{Context, bail};
-use fngate_functions::deploy::{DeployEvent, DeployRequest};
+use fngate_functions::bundle::{IgnoreRules, Limits, pack_dir as pack_dir_bundle};
+use fngate_functions::deploy::{DeployEvent, DeployRequest, deploy_bundle};
 use fngate_functions::lang::{Lang, init_files};
 use fngate_idp::api::{NewApiApp, NewClientApp, NewSecret};
 use fngate_invoke::FunctionInvoker;
@@ -32,8 +33,6 @@ pub struct DemoContext<'a> {
     pub runtime: &'a Arc<fngate_functions::Runtime>,
     pub gateway: &'a Arc<fngate_gateway::Gateway>,
     pub idp: &'a Arc<fngate_idp::Idp>,
-    pub admin_addr: SocketAddr,
-    pub admin_token: &'a str,
     pub gateway_url: String,
     pub idp_addr: SocketAddr,
 }
@@ -166,27 +165,33 @@ async fn ensure_function(ctx: &DemoContext<'_>) -> anyhow::Result<()> {
     let request = DeployRequest {
         app: APP.into(),
         create_app: true,
-        dir: dir.clone(),
         version: None,
     };
-    let response = reqwest::Client::new()
-        .post(format!("http://{}/fngate/functions/deploy", loopback(ctx.admin_addr)))
-        .bearer_auth(ctx.admin_token)
-        .json(&request)
-        .send()
-        .await
-        .context("demo: cannot reach the admin API to deploy the function")?;
-    let body = response.text().await.context("demo: deploy stream broke")?;
-    for line in body.lines().filter(|l| !l.trim().is_empty()) {
-        match serde_json::from_str::<DeployEvent>(line) {
-            Ok(DeployEvent::Step(step)) => println!("demo:   {step}"),
-            Ok(DeployEvent::Warning(warning)) => println!("demo:   warning: {warning}"),
-            Ok(DeployEvent::Error(message)) => bail!("demo: deploying {FUNCTION} failed: {message}"),
-            Ok(DeployEvent::Done(_)) => return Ok(()),
-            Err(err) => bail!("demo: unexpected deploy answer {line:?}: {err}"),
+    // The bundle `fngate deploy` would upload, deployed in-process (same steps as the upload).
+    let pack_dir = dir.clone();
+    let packed = tokio::task::spawn_blocking(move || {
+        let rules = IgnoreRules::load(&pack_dir)?;
+        Ok::<_, anyhow::Error>(pack_dir_bundle(&pack_dir, &rules, &Limits::default())?)
+    })
+    .await
+    .context("demo: packing the function")??;
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<DeployEvent>();
+    let printer = tokio::spawn(async move {
+        while let Some(event) = rx.recv().await {
+            match event {
+                DeployEvent::Step(step) => println!("demo:   {step}"),
+                DeployEvent::Warning(warning) => println!("demo:   warning: {warning}"),
+                DeployEvent::Error(_) | DeployEvent::Done(_) => {}
+            }
         }
+    });
+    let result = deploy_bundle(ctx.runtime, &request, packed.bytes, &tx).await;
+    drop(tx);
+    let _ = printer.await;
+    match result {
+        Ok(_) => Ok(()),
+        Err(message) => bail!("demo: deploying {FUNCTION} failed: {message}"),
     }
-    bail!("demo: the deploy stream ended without a result")
 }
 
 /// The address clients on this machine use: a wildcard bind is reached through loopback.

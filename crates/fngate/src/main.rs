@@ -33,7 +33,7 @@ enum Command {
     /// stdout gets the endpoint table, then one JSON access-log line per gateway request
     /// (`"type":"gateway.access"`; lines are gathered and written out every 100 ms). Server logs
     /// go to stderr (FNGATE_LOG sets the level). SIGTERM or Ctrl-C drains in-flight requests.
-    Up(up::UpArgs),
+    Up(Box<up::UpArgs>),
     #[command(flatten)]
     Functions(cli::functions::FnCommand),
     /// Manage API deployments (OCI API Gateway specifications).
@@ -72,7 +72,7 @@ fn main() -> std::process::ExitCode {
             Command::Up(mut args) => {
                 let mut global = cli.global.clone();
                 up::apply_config_file(&mut args, &mut global, &matches)?;
-                up::run(args, &global).await
+                up::run(*args, &global).await
             }
             Command::Functions(command) => cli::functions::run(command, &cli.global).await,
             Command::Status => cli::status::run(&cli.global).await,

@@ -59,6 +59,25 @@ pub struct UpArgs {
     #[arg(long = "trust-ca", value_name = "FILE")]
     pub trust_ca: Vec<PathBuf>,
 
+    /// PEM certificate chain for HTTPS on the admin listener (with --admin-tls-key): what a CLI
+    /// on another machine needs (`--server https://…`, `--server-ca` for a private CA).
+    #[arg(long, requires = "admin_tls_key")]
+    pub admin_tls_cert: Option<PathBuf>,
+
+    /// PEM private key for --admin-tls-cert.
+    #[arg(long, requires = "admin_tls_cert")]
+    pub admin_tls_key: Option<PathBuf>,
+
+    /// Largest function bundle `fngate deploy` may upload (compressed), in MiB; its files may
+    /// unpack to 8 times as much.
+    #[arg(long, env = "FNGATE_MAX_BUNDLE_MIB", default_value_t = fngate_functions::bundle::DEFAULT_MAX_BUNDLE_MIB,
+          value_parser = clap::value_parser!(u64).range(1..=4096))]
+    pub max_bundle_mib: u64,
+
+    /// Most files, directories and symlinks in one function bundle.
+    #[arg(long, env = "FNGATE_MAX_BUNDLE_ENTRIES", default_value_t = fngate_functions::bundle::DEFAULT_MAX_BUNDLE_ENTRIES)]
+    pub max_bundle_entries: usize,
+
     /// Most hot instances one function may run at once.
     #[arg(long, default_value_t = 8)]
     pub max_instances_per_fn: usize,
@@ -231,9 +250,14 @@ pub async fn run(args: UpArgs, global: &GlobalArgs) -> anyhow::Result<()> {
     let admin_listener = bind("admin", args.admin_addr).await?;
     let oci_listener = bind("oci", args.oci_addr).await?;
     let gateway_tls = match (&args.gateway_tls_cert, &args.gateway_tls_key) {
-        (Some(cert), Some(key)) => Some(load_tls(cert, key)?),
+        (Some(cert), Some(key)) => Some(load_tls(cert, key, "gateway")?),
         _ => None,
     };
+    let admin_tls = match (&args.admin_tls_cert, &args.admin_tls_key) {
+        (Some(cert), Some(key)) => Some(load_tls(cert, key, "admin")?),
+        _ => None,
+    };
+    let admin_scheme = if admin_tls.is_some() { "https" } else { "http" };
 
     let runtime = fngate_functions::Runtime::start(
         store.clone(),
@@ -241,6 +265,7 @@ pub async fn run(args: UpArgs, global: &GlobalArgs) -> anyhow::Result<()> {
             data_dir: data_dir.clone(),
             max_instances_per_fn: args.max_instances_per_fn,
             max_instances_total: args.max_instances_total,
+            bundle_limits: fngate_functions::bundle::Limits::new(args.max_bundle_mib, args.max_bundle_entries.max(1)),
         },
     )
     .await?;
@@ -295,7 +320,7 @@ pub async fn run(args: UpArgs, global: &GlobalArgs) -> anyhow::Result<()> {
         ),
         ("functions", format!("http://{functions_addr}")),
         ("idp", format!("http://{idp_bound}")),
-        ("admin", format!("http://{admin_addr}")),
+        ("admin", format!("{admin_scheme}://{admin_addr}")),
         ("oci", format!("http://{}", oci_listener.local_addr()?)),
     ];
     let server_status = serde_json::json!({
@@ -349,11 +374,16 @@ pub async fn run(args: UpArgs, global: &GlobalArgs) -> anyhow::Result<()> {
         functions_guard.guard(runtime.api_router()),
         shutdown.clone(),
     ));
-    tasks.spawn(serve_router(
+    let admin_serve = fngate_http::serve_router_tls(
         fngate_http::Listener::new(admin_listener, "admin", limits),
         admin_guard.guard(admin_router),
+        admin_tls,
         shutdown.clone(),
-    ));
+    );
+    tasks.spawn(async move {
+        admin_serve.await;
+        Ok(())
+    });
     // The OCI APIs on their own listener, served as the admin listener is; every call carries an
     // OCI request signature, checked by the OCI router itself.
     tasks.spawn(serve_router(
@@ -369,8 +399,6 @@ pub async fn run(args: UpArgs, global: &GlobalArgs) -> anyhow::Result<()> {
             runtime: &runtime,
             gateway: &gateway,
             idp: &idp,
-            admin_addr,
-            admin_token: &tokens.admin,
             gateway_url: gateway_url.clone(),
             idp_addr: idp_bound,
         });
@@ -449,30 +477,31 @@ async fn shutdown_signal() -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Builds the gateway's TLS config from PEM files, offering HTTP/2 and HTTP/1.1 by ALPN.
-fn load_tls(cert: &Path, key: &Path) -> anyhow::Result<Arc<rustls::ServerConfig>> {
+/// Builds a listener's TLS config (`--{listener}-tls-cert/-key`) from PEM files, offering HTTP/2
+/// and HTTP/1.1 by ALPN.
+fn load_tls(cert: &Path, key: &Path, listener: &str) -> anyhow::Result<Arc<rustls::ServerConfig>> {
     use rustls_pki_types::pem::PemObject;
     use rustls_pki_types::{CertificateDer, PrivateKeyDer};
     let certs = CertificateDer::pem_file_iter(cert)
         .and_then(|iter| iter.collect::<Result<Vec<_>, _>>())
         .with_context(|| {
             format!(
-                "--gateway-tls-cert {}: not a readable PEM certificate chain",
+                "--{listener}-tls-cert {}: not a readable PEM certificate chain",
                 cert.display()
             )
         })?;
     if certs.is_empty() {
-        bail!("--gateway-tls-cert {}: no CERTIFICATE block found", cert.display());
+        bail!("--{listener}-tls-cert {}: no CERTIFICATE block found", cert.display());
     }
     let key = PrivateKeyDer::from_pem_file(key)
-        .with_context(|| format!("--gateway-tls-key {}: not a readable PEM private key", key.display()))?;
+        .with_context(|| format!("--{listener}-tls-key {}: not a readable PEM private key", key.display()))?;
     let mut config =
         rustls::ServerConfig::builder_with_provider(Arc::new(rustls::crypto::aws_lc_rs::default_provider()))
             .with_safe_default_protocol_versions()
             .context("TLS protocol versions")?
             .with_no_client_auth()
             .with_single_cert(certs, key)
-            .context("--gateway-tls-cert and --gateway-tls-key do not form a usable pair")?;
+            .with_context(|| format!("--{listener}-tls-cert and --{listener}-tls-key do not form a usable pair"))?;
     config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
     Ok(Arc::new(config))
 }

@@ -268,9 +268,16 @@ async fn config_naming_runtime_variables_is_refused_at_deploy_and_by_the_api() {
         err.contains("func.yaml:11: config.BROWSER: config key \"BROWSER\" is reserved"),
         "{err}"
     );
+    let bundle = fngate_functions::bundle::pack_dir(
+        &dir,
+        &fngate_functions::bundle::IgnoreRules::none(),
+        &fngate_functions::bundle::Limits::default(),
+    )
+    .unwrap();
     let stream = client
-        .post(server.admin("/fngate/functions/deploy"))
-        .json(&json!({"app": "cfg", "create_app": true, "dir": dir}))
+        .post(server.admin("/fngate/functions/deploy?app=cfg&create_app=true"))
+        .header("content-type", "application/gzip")
+        .body(bundle.bytes)
         .send()
         .await
         .unwrap()

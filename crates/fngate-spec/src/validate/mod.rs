@@ -105,6 +105,8 @@ impl<'a> Checker<'a> {
             self.route(&push_index("routes", self.doc_index(i)), route);
         }
         self.overlapping_routes();
+        let not_acted_on = crate::diagnostics::not_acted_on(spec, &|i| self.doc_index(i));
+        self.report.warnings.extend(not_acted_on);
     }
 
     /// The deployment's authentication policy, if any.

@@ -56,7 +56,17 @@ impl AdminClient {
                 },
             },
         };
-        let http = reqwest::Client::builder().build().context("cannot build HTTP client")?;
+        let mut builder = reqwest::Client::builder();
+        if let Some(ca) = &global.server_ca {
+            let pem = std::fs::read(ca).with_context(|| format!("--server-ca {}: cannot read", ca.display()))?;
+            let certs = reqwest::Certificate::from_pem_bundle(&pem)
+                .with_context(|| format!("--server-ca {}: not a PEM certificate bundle", ca.display()))?;
+            if certs.is_empty() {
+                bail!("--server-ca {}: no CERTIFICATE block found", ca.display());
+            }
+            builder = builder.tls_certs_only(certs);
+        }
+        let http = builder.build().context("cannot build HTTP client")?;
         Ok(AdminClient { base, token, http })
     }
 
@@ -75,7 +85,13 @@ impl AdminClient {
     /// 401 says which token was sent and what to do.
     pub async fn send(&self, builder: reqwest::RequestBuilder) -> anyhow::Result<reqwest::Response> {
         let response = builder.send().await.map_err(|err| {
-            if err.is_connect() {
+            let chain = error_chain(&err);
+            if chain.to_ascii_lowercase().contains("certificate") {
+                anyhow!(
+                    "cannot trust the TLS certificate of {} ({chain}).\nPass the CA that signed it with --server-ca FILE (env FNGATE_SERVER_CA).",
+                    self.base
+                )
+            } else if err.is_connect() {
                 anyhow!(
                     "no fngate server is running at {} ({err}).\nStart one with `fngate up` (or point --server / FNGATE_SERVER at it).",
                     self.base
@@ -88,6 +104,7 @@ impl AdminClient {
             let message = server_message(response).await;
             return Err(self.unauthorized(&message));
         }
+        print_warnings(response.headers());
         Ok(response)
     }
 
@@ -131,6 +148,31 @@ impl AdminClient {
     pub async fn delete(&self, path: &str) -> anyhow::Result<()> {
         check(self.send(self.request(Method::DELETE, path)?).await?).await?;
         Ok(())
+    }
+}
+
+/// An error and its causes, `: `-separated (reqwest hides the TLS reason in a source).
+fn error_chain(err: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = err.to_string();
+    let mut source = err.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
+
+/// Prints each `Warning: 299 <agent> "<text>"` header the server sent (fields it stores but does
+/// not act on) as `warning: <text>` on stderr.
+fn print_warnings(headers: &reqwest::header::HeaderMap) {
+    for value in headers.get_all(reqwest::header::WARNING) {
+        let Ok(text) = value.to_str() else { continue };
+        let message = text
+            .split_once('"')
+            .map(|(_, rest)| rest.trim_end().trim_end_matches('"'))
+            .unwrap_or(text);
+        eprintln!("warning: {message}");
     }
 }
 

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use anyhow::{Context, anyhow, bail};
 use clap::{Subcommand, ValueEnum};
+use fngate_functions::bundle::{IgnoreRules, ignore, pack_dir};
 use fngate_functions::deploy::{DeployEvent, DeployRequest};
 use fngate_functions::funcfile;
 use fngate_functions::lang::{self, Lang};
@@ -32,12 +33,14 @@ pub enum FnCommand {
         /// Function name; the files go to ./NAME (created; must not hold a function already).
         name: String,
     },
-    /// Deploy the function in DIR (default: current directory) to an app on the running server.
+    /// Deploy the function in DIR (default: current directory) to an app on the server.
     ///
-    /// Validates func.yaml, bumps its patch version (written back on success), then the server
-    /// copies the code, prepares the environment (Python venv + requirements.txt, or npm install;
-    /// reused while the dependency files are unchanged) and creates or updates the function and
-    /// its triggers.
+    /// Validates func.yaml, bumps its patch version (written back on success), packs DIR into a
+    /// tar.gz bundle (leaving out what .fnignore lists, as `fn` does, and .git, node_modules,
+    /// .venv, …) and uploads it through the admin API. The server, local or remote, stores the
+    /// bundle by its sha256, prepares the environment (Python venv + requirements.txt, or npm
+    /// install; reused while the dependency files are unchanged) and creates or updates the
+    /// function and its triggers. It never reads this machine's disk.
     Deploy {
         /// App to deploy into.
         #[arg(long)]
@@ -48,6 +51,14 @@ pub enum FnCommand {
         /// Keep func.yaml's version as it is.
         #[arg(long)]
         no_bump: bool,
+        /// Refuse to upload a bundle larger than this (MiB, compressed); the server has its
+        /// own cap (`fngate up --max-bundle-mib`).
+        #[arg(long, default_value_t = fngate_functions::bundle::DEFAULT_MAX_BUNDLE_MIB)]
+        max_bundle_mib: u64,
+        /// Refuse to upload more files, directories and symlinks than this (the server has its
+        /// own cap, `fngate up --max-bundle-entries`).
+        #[arg(long, default_value_t = fngate_functions::bundle::DEFAULT_MAX_BUNDLE_ENTRIES)]
+        max_bundle_entries: usize,
         /// Function directory holding func.yaml.
         #[arg(default_value = ".")]
         dir: PathBuf,
@@ -126,6 +137,10 @@ pub enum CreateCommand {
     App {
         /// App name (letters, digits, `_` and `-`).
         name: String,
+        /// Syslog URL stored with the app, as Fn's `--syslog-url` (fngate keeps it but does not
+        /// send function output there; it warns so).
+        #[arg(long)]
+        syslog_url: Option<String>,
     },
 }
 
@@ -161,8 +176,13 @@ pub async fn run(command: FnCommand, global: &GlobalArgs) -> anyhow::Result<()> 
             app,
             create_app,
             no_bump,
+            max_bundle_mib,
+            max_bundle_entries,
             dir,
-        } => deploy(global, app, create_app, no_bump, &dir).await,
+        } => {
+            let limits = fngate_functions::bundle::Limits::new(max_bundle_mib, max_bundle_entries);
+            deploy(global, app, create_app, no_bump, &dir, limits).await
+        }
         FnCommand::Invoke {
             app,
             function,
@@ -170,9 +190,13 @@ pub async fn run(command: FnCommand, global: &GlobalArgs) -> anyhow::Result<()> 
             verbose,
         } => invoke(global, &app, &function, &content_type, verbose).await,
         FnCommand::List(list) => list_cmd(global, list).await,
-        FnCommand::Create(CreateCommand::App { name }) => {
+        FnCommand::Create(CreateCommand::App { name, syslog_url }) => {
             let client = AdminClient::new(global)?;
-            let app: App = client.post("/v2/apps", &json!({ "name": name })).await?;
+            let mut body = json!({ "name": name });
+            if let Some(url) = syslog_url {
+                body["syslog_url"] = json!(url);
+            }
+            let app: App = client.post("/v2/apps", &body).await?;
             println!("Successfully created app: {}", app.name);
             Ok(())
         }
@@ -236,15 +260,21 @@ async fn latest_fdk_version(lang: Lang) -> Option<String> {
 
 // === deploy ===
 
-async fn deploy(global: &GlobalArgs, app: String, create_app: bool, no_bump: bool, dir: &Path) -> anyhow::Result<()> {
+async fn deploy(
+    global: &GlobalArgs,
+    app: String,
+    create_app: bool,
+    no_bump: bool,
+    dir: &Path,
+    limits: fngate_functions::bundle::Limits,
+) -> anyhow::Result<()> {
     let dir = dir
         .canonicalize()
         .with_context(|| format!("function directory {} not found", dir.display()))?;
     let yaml_path = dir.join(funcfile::FILE_NAME);
+    // Checked here so mistakes show with this machine's path; the server checks again and
+    // reports the warnings (unknown or unused fields).
     let parsed = funcfile::load(&dir)?;
-    for warning in &parsed.warnings {
-        eprintln!("warning: {warning}");
-    }
     let file = &parsed.file;
     let runtime = file.runtime.as_deref().unwrap_or("python");
     let lang = Lang::for_runtime(runtime).map_err(|m| anyhow!("{}: runtime: {m}", yaml_path.display()))?;
@@ -272,16 +302,52 @@ async fn deploy(global: &GlobalArgs, app: String, create_app: bool, no_bump: boo
     let request = DeployRequest {
         app: app.clone(),
         create_app,
-        dir: dir.clone(),
         version: version.clone(),
     };
-    let response = check(
-        client
-            .send(client.request(Method::POST, "/fngate/functions/deploy")?.json(&request))
-            .await?,
-    )
-    .await?;
     let progress = Progress::new();
+    progress.step(format!("Packing {}", dir.display()));
+    let pack_from = dir.clone();
+    let packed = tokio::task::spawn_blocking(move || {
+        let rules = IgnoreRules::load(&pack_from)
+            .with_context(|| format!("cannot read {}", pack_from.join(ignore::FILE_NAME).display()))?;
+        let packed = pack_dir(&pack_from, &rules, &limits).map_err(|e| anyhow!("{e}"))?;
+        Ok::<_, anyhow::Error>((packed, rules.from_file))
+    })
+    .await
+    .context("packing the function failed")?;
+    let (packed, used_fnignore) = match packed {
+        Ok(done) => done,
+        Err(err) => {
+            progress.finish();
+            return Err(err);
+        }
+    };
+    progress.step(format!(
+        "Uploading {} ({} entries, {} bytes{}) to {}",
+        packed.digest,
+        packed.entries,
+        packed.bytes.len(),
+        if used_fnignore { ", .fnignore applied" } else { "" },
+        global.server
+    ));
+    let upload = client
+        .request(Method::POST, &format!("/fngate/functions/deploy?{}", request.query()))?
+        .header(
+            reqwest::header::CONTENT_TYPE,
+            fngate_functions::deploy::BUNDLE_CONTENT_TYPE,
+        )
+        .body(packed.bytes);
+    let response = match client.send(upload).await {
+        Ok(response) => check(response).await,
+        Err(err) => Err(err),
+    };
+    let response = match response {
+        Ok(response) => response,
+        Err(err) => {
+            progress.finish();
+            return Err(err);
+        }
+    };
     progress.step(format!("Deploying {name} to app {app}"));
     let mut response = response;
     let mut buffer = Vec::new();

@@ -21,6 +21,11 @@ pub struct GlobalArgs {
     #[arg(long, global = true, env = "FNGATE_SERVER", default_value = client::DEFAULT_SERVER)]
     pub server: String,
 
+    /// PEM file with the CA certificate(s) to trust for an `https://` --server (instead of the
+    /// system's roots), e.g. the CA that signed `fngate up --admin-tls-cert`.
+    #[arg(long, global = true, env = "FNGATE_SERVER_CA", value_name = "FILE")]
+    pub server_ca: Option<PathBuf>,
+
     /// Admin token, sent as `Authorization: Bearer` (default: read from `<data-dir>/admin-token`,
     /// which `fngate up` writes readable by its own user only).
     #[arg(long, global = true, env = "FNGATE_ADMIN_TOKEN", hide_env_values = true)]

@@ -65,6 +65,7 @@ pub async fn run(global: &GlobalArgs) -> anyhow::Result<()> {
                 text(&f["version"]),
                 text(&f["instances"]),
                 text(&f["idle"]),
+                text(&f["provisioned"]),
                 text(&f["fn_id"]),
             ]
         })
@@ -72,7 +73,7 @@ pub async fn run(global: &GlobalArgs) -> anyhow::Result<()> {
     print_list(
         OutputFormat::Table,
         &functions,
-        &["app", "function", "version", "instances", "idle", "id"],
+        &["app", "function", "version", "instances", "idle", "provisioned", "id"],
         rows,
     );
 
