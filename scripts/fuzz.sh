@@ -41,7 +41,9 @@ fi
 # them with RUSTC_BOOTSTRAP=1. Nothing else in the build sees this variable.
 export RUSTC_BOOTSTRAP=1
 
-fuzz_flags=(--fuzz-dir fuzz --features libfuzzer --target-dir target/fuzz --debug-assertions
+# The dev profile (dependencies at opt-level 1, no LTO): the release profile's thin LTO made the
+# instrumented build take far longer than the fuzzing it serves. Debug assertions stay on.
+fuzz_flags=(--fuzz-dir fuzz --features libfuzzer --target-dir target/fuzz --dev --debug-assertions
   --sanitizer "${FUZZ_SANITIZER:-none}")
 
 if [ -n "$reproduce" ]; then

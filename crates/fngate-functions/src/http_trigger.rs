@@ -35,17 +35,26 @@ pub fn wrap_request(method: &Method, url: &str, inbound: &HeaderMap) -> HeaderMa
 
 /// The client's status and headers from the FDK's 200 answer: `Fn-Http-Status` (else 200),
 /// `Fn-Http-H-*` un-prefixed, `Content-Type` and `Fn-Call-Id`; everything else is dropped.
+///
+/// The response's framing belongs to the listener, never to the function: `Fn-Http-H-Content-Length`,
+/// `Fn-Http-H-Transfer-Encoding`, `Fn-Http-H-Connection`, `Fn-Http-H-Upgrade` and the other
+/// hop-by-hop headers are dropped (a function-chosen length desynchronised the client's connection),
+/// and a 1xx `Fn-Http-Status` (not a final status) counts as no status (200).
 pub fn unwrap_response(fdk: &HeaderMap) -> (StatusCode, HeaderMap) {
     let status = fdk
         .get("fn-http-status")
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.trim().parse::<u16>().ok())
         .and_then(|code| StatusCode::from_u16(code).ok())
+        .filter(|code| !code.is_informational())
         .unwrap_or(StatusCode::OK);
     let mut out = HeaderMap::new();
     for (name, value) in fdk {
         if let Some(original) = name.as_str().strip_prefix(PREFIX) {
-            if let Ok(name) = HeaderName::from_bytes(original.as_bytes()) {
+            if let Ok(name) = HeaderName::from_bytes(original.as_bytes())
+                && name != CONTENT_LENGTH
+                && !fngate_http::is_hop_by_hop(name.as_str())
+            {
                 out.append(name, value.clone());
             }
         } else if name == CONTENT_TYPE || name.as_str() == "fn-call-id" {
@@ -82,5 +91,33 @@ mod tests {
         assert_eq!(headers["x-resp"], "r1");
         assert!(!headers.contains_key("fn-fdk-version"));
         assert_eq!(headers.len(), 2);
+    }
+
+    /// Found by fuzzing (fuzz target `fdk_response`): a function's `Fn-Http-H-Content-Length`
+    /// reached the client as the response's length (hyper trusts it in release builds: the client
+    /// read a shorter or longer body than sent), and `Fn-Http-H-Upgrade`/`Connection` and a 1xx
+    /// `Fn-Http-Status` went out as the function wrote them (hyper answered the 1xx with 500).
+    #[test]
+    fn the_function_cannot_set_framing_or_an_interim_status() {
+        let mut fdk = HeaderMap::new();
+        for name in [
+            "fn-http-h-content-length",
+            "fn-http-h-transfer-encoding",
+            "fn-http-h-connection",
+            "fn-http-h-keep-alive",
+            "fn-http-h-upgrade",
+            "fn-http-h-te",
+            "fn-http-h-trailer",
+        ] {
+            fdk.insert(HeaderName::from_static(name), HeaderValue::from_static("1"));
+        }
+        fdk.insert("fn-http-h-x-kept", HeaderValue::from_static("yes"));
+        for (given, expected) in [("100", 200), ("101", 200), ("199", 200), ("200", 200), ("599", 599)] {
+            fdk.insert("fn-http-status", HeaderValue::from_static(given));
+            let (status, headers) = unwrap_response(&fdk);
+            assert_eq!(status.as_u16(), expected, "Fn-Http-Status {given}");
+            assert_eq!(headers.len(), 1, "{headers:?}");
+            assert_eq!(headers["x-kept"], "yes");
+        }
     }
 }
