@@ -433,16 +433,38 @@ pub fn bump_version(version: Option<&str>) -> Result<String, String> {
     let parts: Vec<&str> = version.split('.').collect();
     let numbers: Option<Vec<u64>> = parts.iter().map(|p| p.parse().ok()).collect();
     match numbers.as_deref() {
-        Some([major, minor, patch]) => Ok(format!("{major}.{minor}.{}", patch + 1)),
+        Some([major, minor, patch]) => match patch.checked_add(1) {
+            Some(next) => Ok(format!("{major}.{minor}.{next}")),
+            None => Err(format!("version {version:?} has a patch number too large to bump")),
+        },
         _ => Err(format!(
             "version {version:?} is not MAJOR.MINOR.PATCH; fix it to let deploy bump it"
         )),
     }
 }
 
-/// Rewrites the `version:` line of func.yaml text in place (keeping comments and order), or
-/// appends one after `name:` when there is none.
+/// Sets `version` in func.yaml text: rewrites the `version:` line in place (keeping comments and
+/// order), or appends one when there is none. A file that edit cannot handle (flow style
+/// `{name: x}`, a quoted `"version":` key, a `...` end marker) is written out whole instead, so
+/// the result always parses with the new version and is otherwise unchanged.
 pub fn set_version(text: &str, version: &str) -> String {
+    let edited = set_version_line(text, version);
+    let path = Path::new(FILE_NAME);
+    let Ok(original) = parse(path, text) else {
+        return edited;
+    };
+    let wanted = FuncFile {
+        version: Some(version.to_string()),
+        ..original.file
+    };
+    match parse(path, &edited) {
+        Ok(parsed) if parsed.file == wanted => edited,
+        _ => serde_yaml_ng::to_string(&wanted).unwrap_or(edited),
+    }
+}
+
+/// The line edit of [`set_version`].
+fn set_version_line(text: &str, version: &str) -> String {
     let mut out = String::with_capacity(text.len() + 20);
     let mut done = false;
     for line in text.split_inclusive('\n') {
@@ -621,5 +643,38 @@ mod tests {
         assert!(bump_version(Some("latest")).is_err());
         let text = set_version(GOOD, "0.0.2");
         assert!(text.contains("\nversion: 0.0.2\n") && !text.contains("0.0.1"));
+    }
+
+    /// Found by fuzzing (fuzz target `funcfile`): `u64::MAX` as the patch number overflowed.
+    #[test]
+    fn bumping_the_largest_patch_number_is_an_error() {
+        let err = bump_version(Some("0.0.18446744073709551615")).unwrap_err();
+        assert!(err.contains("too large"), "{err}");
+    }
+
+    /// Found by fuzzing (fuzz target `funcfile`): the line edit appended `version:` after a
+    /// flow-style mapping (or next to a quoted key), and the next deploy refused the file.
+    #[test]
+    fn the_rewritten_version_always_parses() {
+        for text in [
+            "{schema_version: 20180708, name: flow, runtime: python}\n",
+            "schema_version: 20180708\nname: q\n\"version\": 0.0.1\nruntime: node\n",
+            "schema_version: 20180708\nname: e\nruntime: node\n...\n",
+        ] {
+            let before = parse_str(text).unwrap_or_else(|e| panic!("{text:?}: {e}")).file;
+            let written = set_version(text, "0.0.2");
+            let after = parse_str(&written).unwrap_or_else(|e| panic!("{written:?}: {e}")).file;
+            assert_eq!(after.version.as_deref(), Some("0.0.2"), "{written:?}");
+            assert_eq!(
+                after,
+                FuncFile {
+                    version: Some("0.0.2".into()),
+                    ..before
+                }
+            );
+        }
+        // The usual file keeps its comments.
+        let commented = format!("# mine\n{GOOD}");
+        assert!(set_version(&commented, "0.0.2").starts_with("# mine\n"));
     }
 }

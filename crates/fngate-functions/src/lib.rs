@@ -37,6 +37,13 @@ pub mod prepare;
 pub mod registry;
 pub mod sandbox;
 
+/// What the fuzz targets (`fuzz/`) drive directly: the FDK socket the runtime reads answers from.
+/// Not an API.
+#[doc(hidden)]
+pub mod fuzzing {
+    pub use crate::fdk_stream::FdkStream;
+}
+
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;

@@ -234,4 +234,33 @@ mod tests {
             "the FDK's Content-Type when the function set none"
         );
     }
+
+    /// Found by fuzzing (fuzz target `fdk_response`): a function's `Fn-Http-H-Content-Length`,
+    /// `Upgrade`, `Connection` or a 1xx `Fn-Http-Status` must never reach the client as written
+    /// (a function-chosen length desynchronises the client's connection).
+    #[test]
+    fn the_function_cannot_set_framing_or_an_interim_status() {
+        let mut fdk = HeaderMap::new();
+        for name in [
+            "fn-http-h-content-length",
+            "fn-http-h-transfer-encoding",
+            "fn-http-h-connection",
+            "fn-http-h-keep-alive",
+            "fn-http-h-upgrade",
+            "fn-http-h-te",
+            "fn-http-h-trailer",
+        ] {
+            fdk.insert(HeaderName::from_static(name), HeaderValue::from_static("1"));
+        }
+        fdk.insert("fn-http-h-x-kept", HeaderValue::from_static("yes"));
+        for front in [HttpFront::FnTrigger, HttpFront::ApiGateway] {
+            for (given, expected) in [("100", 200), ("101", 200), ("199", 200), ("200", 200), ("599", 599)] {
+                fdk.insert("fn-http-status", HeaderValue::from_static(given));
+                let (status, headers) = unwrap_response(front, StatusCode::OK, &fdk);
+                assert_eq!(status.as_u16(), expected, "{front:?} Fn-Http-Status {given}");
+                assert_eq!(headers.len(), 1, "{front:?} {headers:?}");
+                assert_eq!(headers["x-kept"], "yes");
+            }
+        }
+    }
 }
