@@ -18,8 +18,11 @@ use crate::policy::cors::CorsPolicy;
 use crate::policy::rate_limit::RateLimiter;
 use crate::policy::transform::{FilterKind, HeaderTransforms, IfExists, QueryTransforms, SetItem};
 use crate::policy::validate::{BodyCheck, Check, Mode, Validations};
-use crate::router::{MethodSet, PathPattern};
+use crate::router::{self, MethodSet};
 use crate::table::{Deployment, Route, match_prefix};
+
+/// At most one log line per this interval for a deployment's failed authentications.
+const AUTH_FAILURE_LOG_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// One problem found while compiling, with the JSON path it concerns.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -164,7 +167,7 @@ pub(crate) async fn compile(
     if !problems.is_empty() {
         return Err(problems);
     }
-    routes.sort_by(|a, b| a.pattern.precedence(&b.pattern));
+    routes.sort_by(|a, b| router::precedence(&a.pattern, &b.pattern));
     let access_log = spec
         .logging_policies
         .as_ref()
@@ -180,6 +183,7 @@ pub(crate) async fn compile(
         rate_limit,
         auth: auth_policy,
         access_log,
+        auth_failure_log: std::sync::Mutex::new(fngate_http::LogEvery::new(AUTH_FAILURE_LOG_EVERY)),
     })
 }
 
@@ -214,10 +218,12 @@ fn route(
             message,
         })
     };
-    let pattern = match PathPattern::parse(&r.path) {
+    // The spec's grammar (already checked by `fngate_spec::parse`), with its literals normalised
+    // as request paths are, so they compare with what requests become.
+    let pattern = match spec::PathPattern::parse(&r.path).and_then(|p| router::normalise_pattern(&p)) {
         Ok(p) => Some(p),
         Err(e) => {
-            problem("path", e.to_string());
+            problem("path", e);
             None
         }
     };
@@ -420,7 +426,7 @@ fn backend(b: &spec::Backend, env: &Env<'_>) -> Result<Backend, FieldError> {
             if parsed.host_str().is_none_or(str::is_empty) {
                 return Err(url_error(format!("{:?} has no host", h.url)));
             }
-            let path = Template::parse(path).map_err(|e| url_error(e.to_string()))?;
+            let path = Template::parse(path).map_err(url_error)?;
             let host_header = HeaderValue::from_str(authority).map_err(|_| url_error("bad host".into()))?;
             let upstream = if scheme == "http" {
                 let host = parsed.host_str().unwrap_or_default();
@@ -468,8 +474,8 @@ fn backend(b: &spec::Backend, env: &Env<'_>) -> Result<Backend, FieldError> {
             Ok(Backend::Function(backend::function::FunctionBackend::new(target)))
         }
         spec::Backend::DynamicRouting(d) => {
-            let selector = ContextVar::parse(d.selection_source.selector())
-                .map_err(|e| ("selectionSource.selector".to_string(), e.to_string()))?;
+            let selector = ContextVar::parse(d.selection_source.selector().trim())
+                .map_err(|e| ("selectionSource.selector".to_string(), e))?;
             let mut keys = Vec::new();
             let mut default = None;
             for (i, rb) in d.routing_backends.iter().enumerate() {
@@ -523,7 +529,7 @@ fn set_items<N>(items: &[spec::SetItem], name: impl Fn(&str) -> Option<N>) -> Re
                 .values
                 .iter()
                 .enumerate()
-                .map(|(j, v)| Template::parse(v).map_err(|e| (format!("items[{i}].values[{j}]"), e.to_string())))
+                .map(|(j, v)| Template::parse(v).map_err(|e| (format!("items[{i}].values[{j}]"), e)))
                 .collect::<Result<Vec<_>, _>>()?;
             Ok(SetItem {
                 name: n,
@@ -620,13 +626,13 @@ fn modify_response(p: &spec::ModifyResponseValidationFailurePolicy) -> Result<Mo
             .as_deref()
             .map(Template::parse)
             .transpose()
-            .map_err(|e| ("responseCode".to_string(), e.to_string()))?,
+            .map_err(|e| ("responseCode".to_string(), e))?,
         message: p
             .response_message
             .as_deref()
             .map(Template::parse)
             .transpose()
-            .map_err(|e| ("responseMessage".to_string(), e.to_string()))?,
+            .map_err(|e| ("responseMessage".to_string(), e))?,
         headers: match &p.response_header_transformations {
             Some(t) => header_transforms(t).map_err(|(f, m)| (join("responseHeaderTransformations", &f), m))?,
             None => HeaderTransforms::default(),

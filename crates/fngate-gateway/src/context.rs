@@ -1,122 +1,14 @@
-//! Context variables: `${request.path[id]}`, `request.query[..]`, `request.headers[..]`,
-//! `request.auth[..]`, `request.host`, `request.subdomain[..]`, substituted as OCI documents:
-//! first value of a repeated parameter, URL encoding preserved, missing key = empty string, a dot
-//! inside a key is literal.
+//! Context variables' values for one request: `${request.path[id]}`, `request.query[..]`,
+//! `request.headers[..]`, `request.auth[..]`, `request.host`, `request.subdomain[..]`,
+//! substituted as OCI documents: first value of a repeated parameter, URL encoding preserved,
+//! missing key = empty string, a dot inside a key is literal. The grammar (templates and bare
+//! references) is `fngate-spec`'s, parsed once at load time; this module only fills it in.
 
 use std::fmt::Write as _;
 
+pub(crate) use fngate_spec::{ContextTable, ContextVar, Template, TemplatePart};
 use http::HeaderMap;
 use serde_json::{Map, Value};
-
-/// One context variable reference, parsed once at deployment load.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum ContextVar {
-    Path(String),
-    Query(String),
-    Header(String),
-    Auth(String),
-    Host,
-    Subdomain(String),
-    /// `request.body`: only meaningful as an authorizer argument; empty elsewhere.
-    Body,
-    /// Tables the gateway does not fill (`request.cert`, `request.usage_plan`): always empty.
-    Unsupported(String),
-}
-
-#[derive(Debug, thiserror::Error, PartialEq, Eq)]
-pub(crate) enum ContextError {
-    #[error("unterminated `${{` in {0:?}")]
-    Unterminated(String),
-    #[error(
-        "unknown context variable {0:?} (expected request.path[..], request.query[..], request.headers[..], request.auth[..], request.host or request.subdomain[..])"
-    )]
-    Unknown(String),
-}
-
-impl ContextVar {
-    /// Parses a bare reference such as `request.headers[X-Api-Key]`.
-    pub fn parse(text: &str) -> Result<Self, ContextError> {
-        let text = text.trim();
-        if text == "request.host" {
-            return Ok(ContextVar::Host);
-        }
-        if text == "request.body" {
-            return Ok(ContextVar::Body);
-        }
-        let unknown = || ContextError::Unknown(text.to_string());
-        let rest = text.strip_prefix("request.").ok_or_else(unknown)?;
-        let open = rest.find('[').ok_or_else(unknown)?;
-        let key = rest[open + 1..].strip_suffix(']').ok_or_else(unknown)?.to_string();
-        match &rest[..open] {
-            "path" => Ok(ContextVar::Path(key)),
-            "query" => Ok(ContextVar::Query(key)),
-            "headers" => Ok(ContextVar::Header(key)),
-            "auth" => Ok(ContextVar::Auth(key)),
-            "subdomain" => Ok(ContextVar::Subdomain(key)),
-            "cert" | "usage_plan" => Ok(ContextVar::Unsupported(text.to_string())),
-            _ => Err(unknown()),
-        }
-    }
-}
-
-/// A string with embedded `${...}` references.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct Template {
-    parts: Vec<Part>,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-enum Part {
-    Literal(String),
-    Var(ContextVar),
-}
-
-impl Template {
-    pub fn parse(text: &str) -> Result<Self, ContextError> {
-        let mut parts = Vec::new();
-        let mut rest = text;
-        while let Some(start) = rest.find("${") {
-            if start > 0 {
-                parts.push(Part::Literal(rest[..start].to_string()));
-            }
-            let after = &rest[start + 2..];
-            let end = after
-                .find('}')
-                .ok_or_else(|| ContextError::Unterminated(text.to_string()))?;
-            parts.push(Part::Var(ContextVar::parse(&after[..end])?));
-            rest = &after[end + 1..];
-        }
-        if !rest.is_empty() {
-            parts.push(Part::Literal(rest.to_string()));
-        }
-        Ok(Template { parts })
-    }
-
-    #[cfg(test)]
-    pub fn is_literal(&self) -> bool {
-        self.parts.iter().all(|p| matches!(p, Part::Literal(_)))
-    }
-
-    /// The text itself when the template has no context variables (rendering is then a no-op).
-    pub fn as_literal(&self) -> Option<&str> {
-        match self.parts.as_slice() {
-            [] => Some(""),
-            [Part::Literal(text)] => Some(text),
-            _ => None,
-        }
-    }
-
-    pub fn render(&self, ctx: &RequestContext<'_>) -> String {
-        let mut out = String::new();
-        for part in &self.parts {
-            match part {
-                Part::Literal(text) => out.push_str(text),
-                Part::Var(var) => ctx.write_value(var, &mut out),
-            }
-        }
-        out
-    }
-}
 
 /// What context variables read from, for one request.
 pub(crate) struct RequestContext<'a> {
@@ -126,6 +18,8 @@ pub(crate) struct RequestContext<'a> {
     pub headers: &'a HeaderMap,
     pub auth: Option<&'a Map<String, Value>>,
     pub host: &'a str,
+    /// The matched route's `{name*}` wildcard, whose value may span `/` in a backend URL path.
+    pub wildcard: Option<&'a str>,
 }
 
 impl<'a> RequestContext<'a> {
@@ -138,52 +32,140 @@ impl<'a> RequestContext<'a> {
             headers,
             auth: None,
             host: "",
+            wildcard: None,
         }
     }
 
     pub fn value(&self, var: &ContextVar) -> String {
         let mut out = String::new();
-        self.write_value(var, &mut out);
+        self.write_value(var.table, var.key.as_deref(), var.subkey.as_deref(), &mut out);
         out
     }
 
-    fn write_value(&self, var: &ContextVar, out: &mut String) {
-        match var {
-            ContextVar::Path(key) => {
+    /// The template with every variable filled in (a missing value is empty).
+    pub fn render(&self, template: &Template) -> String {
+        let mut out = String::new();
+        for part in &template.parts {
+            match part {
+                TemplatePart::Literal(text) => out.push_str(text),
+                TemplatePart::Var { table, key, subkey } => {
+                    self.write_value(*table, key.as_deref(), subkey.as_deref(), &mut out)
+                }
+            }
+        }
+        out
+    }
+
+    /// Renders an `HTTP_BACKEND` URL path. A value can add `/` segments only as the route's
+    /// wildcard matched them (from the normalised request path); any other value is one piece of
+    /// one segment: a `/`, `\`, `?`, `#` or an encoded `/`, `.`, `\` in it, or a dot segment in
+    /// the result, refuses the request. Characters a URI path cannot carry are percent-encoded.
+    pub fn render_path(&self, template: &Template) -> Result<String, UnsafePathValue> {
+        let mut out = String::new();
+        for part in &template.parts {
+            match part {
+                TemplatePart::Literal(text) => out.push_str(text),
+                TemplatePart::Var { table, key, subkey } => {
+                    let mut value = String::new();
+                    self.write_value(*table, key.as_deref(), subkey.as_deref(), &mut value);
+                    let spans_segments =
+                        *table == ContextTable::Path && key.is_some() && key.as_deref() == self.wildcard;
+                    push_path_value(&value, spans_segments, &mut out)?;
+                }
+            }
+        }
+        let body = out.split(['?', '#']).next().unwrap_or("");
+        if body.split('/').any(|segment| {
+            let name = segment.split(';').next().unwrap_or("");
+            name == "." || name == ".."
+        }) {
+            return Err(UnsafePathValue);
+        }
+        Ok(out)
+    }
+
+    fn write_value(&self, table: ContextTable, key: Option<&str>, subkey: Option<&str>, out: &mut String) {
+        let key = key.unwrap_or("");
+        match table {
+            ContextTable::Path => {
                 if let Some((_, v)) = self.path_params.iter().find(|(n, _)| n == key) {
                     out.push_str(v);
                 }
             }
-            ContextVar::Query(key) => {
+            ContextTable::Query => {
                 if let Some((_, v)) = self.query.iter().find(|(n, _)| n == key) {
                     out.push_str(v);
                 }
             }
-            ContextVar::Header(key) => {
-                if let Some(v) = self.headers.get(key.as_str()).and_then(|v| v.to_str().ok()) {
+            ContextTable::Headers => {
+                if let Some(v) = self.headers.get(key).and_then(|v| v.to_str().ok()) {
                     out.push_str(v);
                 }
             }
-            ContextVar::Auth(key) => match self.auth.and_then(|claims| claims.get(key)) {
-                Some(Value::String(s)) => out.push_str(s),
-                // Arrays follow the "first value" rule of repeated parameters.
-                Some(Value::Array(items)) => match items.first() {
-                    Some(Value::String(s)) => out.push_str(s),
-                    Some(other) => {
-                        let _ = write!(out, "{other}");
-                    }
-                    None => {}
-                },
-                Some(Value::Null) | None => {}
-                Some(other) => {
-                    let _ = write!(out, "{other}");
-                }
-            },
-            ContextVar::Host => out.push_str(self.host),
-            ContextVar::Subdomain(suffix) => out.push_str(subdomain(self.host, suffix)),
-            ContextVar::Body | ContextVar::Unsupported(_) => {}
+            ContextTable::Auth => {
+                let claim = self.auth.and_then(|claims| claims.get(key));
+                let claim = match subkey {
+                    Some(sub) => claim.and_then(|c| c.get(sub)),
+                    None => claim,
+                };
+                write_claim(claim, out);
+            }
+            ContextTable::Host => out.push_str(self.host),
+            ContextTable::Subdomain => out.push_str(subdomain(self.host, key)),
+            // `request.body` is only an authorizer argument; the gateway fills no `cert` or
+            // `usage_plan` table (mutual TLS and usage plans are refused at deploy).
+            ContextTable::Body | ContextTable::Cert | ContextTable::UsagePlan => {}
         }
     }
+}
+
+fn write_claim(claim: Option<&Value>, out: &mut String) {
+    match claim {
+        Some(Value::String(s)) => out.push_str(s),
+        // Arrays follow the "first value" rule of repeated parameters.
+        Some(Value::Array(items)) => match items.first() {
+            Some(Value::String(s)) => out.push_str(s),
+            Some(other) => {
+                let _ = write!(out, "{other}");
+            }
+            None => {}
+        },
+        Some(Value::Null) | None => {}
+        Some(other) => {
+            let _ = write!(out, "{other}");
+        }
+    }
+}
+
+/// A context value would have changed the backend path's segments (`/`, `..`, an encoded slash).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct UnsafePathValue;
+
+/// Appends one substituted value to a URL path: kept `%XX` as they are (OCI keeps encoding),
+/// everything a path segment cannot hold raw percent-encoded; refuses what could make segments.
+fn push_path_value(value: &str, spans_segments: bool, out: &mut String) -> Result<(), UnsafePathValue> {
+    let bytes = value.as_bytes();
+    for (i, &b) in bytes.iter().enumerate() {
+        match b {
+            b'/' if spans_segments => out.push('/'),
+            b'/' | b'\\' | b'?' | b'#' => return Err(UnsafePathValue),
+            b'%' => {
+                let escaped = bytes.get(i + 1..i + 3).filter(|h| h.iter().all(u8::is_ascii_hexdigit));
+                match escaped {
+                    Some(hex) if matches!(hex.to_ascii_uppercase().as_slice(), b"2F" | b"2E" | b"5C") => {
+                        return Err(UnsafePathValue);
+                    }
+                    Some(_) => out.push('%'),
+                    None => out.push_str("%25"),
+                }
+            }
+            b if b.is_ascii_alphanumeric() || b"-._~!$&'()*+,;=:@".contains(&b) => out.push(char::from(b)),
+            b => {
+                let _ = write!(out, "%{b:02X}");
+            }
+        }
+    }
+    Ok(())
 }
 
 /// `request.subdomain[example.com]` for host `a.b.example.com` is `a.b`; the port is ignored.
@@ -243,7 +225,12 @@ mod tests {
             headers,
             auth,
             host: "api.eu.example.com:8443",
+            wildcard: None,
         }
+    }
+
+    fn t(text: &str) -> Template {
+        Template::parse(text).unwrap()
     }
 
     #[test]
@@ -252,37 +239,66 @@ mod tests {
         let query = split_query("name=San+Jos%C3%A9&name=second&flag");
         let mut headers = HeaderMap::new();
         headers.insert("x-api-key", "k1".parse().unwrap());
-        let claims: Map<String, Value> =
-            serde_json::from_str(r#"{"sub":"u1","a.b":"dot","n":7,"roles":["r1","r2"]}"#).unwrap();
-        let c = ctx(&params, &query, &headers, Some(&claims));
-        let t = Template::parse(
-            "/items/${request.path[id]}?q=${request.query[name]}&k=${request.headers[X-Api-Key]}&s=${request.auth[sub]}",
+        let claims: Map<String, Value> = serde_json::from_str(
+            r#"{"sub":"u1","a.b":"dot","n":7,"roles":["r1","r2"],"id_token_claims":{"oid":"o1"}}"#,
         )
         .unwrap();
-        assert_eq!(c_render(&t, &c), "/items/42?q=San+Jos%C3%A9&k=k1&s=u1");
-        let t =
-            Template::parse("${request.auth[a.b]}|${request.auth[n]}|${request.auth[roles]}|${request.auth[none]}|")
-                .unwrap();
-        assert_eq!(c_render(&t, &c), "dot|7|r1||");
-        let t = Template::parse("${request.host} ${request.subdomain[example.com]}").unwrap();
-        assert_eq!(c_render(&t, &c), "api.eu.example.com:8443 api.eu");
-    }
-
-    fn c_render(t: &Template, c: &RequestContext<'_>) -> String {
-        t.render(c)
+        let c = ctx(&params, &query, &headers, Some(&claims));
+        let out = c.render(&t(
+            "/items/${request.path[id]}?q=${request.query[name]}&k=${request.headers[X-Api-Key]}&s=${request.auth[sub]}",
+        ));
+        assert_eq!(out, "/items/42?q=San+Jos%C3%A9&k=k1&s=u1");
+        let out = c.render(&t(
+            "${request.auth[a.b]}|${request.auth[n]}|${request.auth[roles]}|${request.auth[none]}|${request.auth[id_token_claims][oid]}",
+        ));
+        assert_eq!(out, "dot|7|r1||o1");
+        let out = c.render(&t("${request.host} ${request.subdomain[example.com]}"));
+        assert_eq!(out, "api.eu.example.com:8443 api.eu");
     }
 
     #[test]
-    fn rejects_bad_references() {
-        assert!(matches!(
-            Template::parse("${request.path[id]"),
-            Err(ContextError::Unterminated(_))
-        ));
-        assert!(matches!(
-            Template::parse("${request.nope[x]}"),
-            Err(ContextError::Unknown(_))
-        ));
-        assert!(matches!(Template::parse("${foo}"), Err(ContextError::Unknown(_))));
-        assert!(Template::parse("plain").unwrap().is_literal());
+    fn backend_paths_gain_segments_only_from_the_wildcard() {
+        let params = vec![
+            ("rest".to_string(), "a/b/c.txt".to_string()),
+            ("id".to_string(), "42".to_string()),
+        ];
+        let query = split_query("u=..&s=x%2Fy&ok=San+Jos%C3%A9&sp=a%20b");
+        let mut headers = HeaderMap::new();
+        headers.insert("x-user", "../admin".parse().unwrap());
+        headers.insert("x-name", "a b\"c".parse().unwrap());
+        let mut c = ctx(&params, &query, &headers, None);
+        c.wildcard = Some("rest");
+        assert_eq!(
+            c.render_path(&t("/public/${request.path[rest]}")).unwrap(),
+            "/public/a/b/c.txt"
+        );
+        assert_eq!(c.render_path(&t("/i/${request.path[id]}")).unwrap(), "/i/42");
+        assert_eq!(
+            c.render_path(&t("/q/${request.query[ok]}/${request.query[sp]}"))
+                .unwrap(),
+            "/q/San+Jos%C3%A9/a%20b"
+        );
+        assert_eq!(
+            c.render_path(&t("/h/${request.headers[x-name]}")).unwrap(),
+            "/h/a%20b%22c"
+        );
+        for unsafe_template in [
+            "/u/${request.headers[x-user]}",
+            "/u/${request.query[u]}",
+            "/u/${request.query[s]}",
+            "/u/.${request.query[missing]}./x",
+        ] {
+            assert_eq!(
+                c.render_path(&t(unsafe_template)),
+                Err(UnsafePathValue),
+                "{unsafe_template}"
+            );
+        }
+        c.wildcard = None;
+        assert_eq!(
+            c.render_path(&t("/public/${request.path[rest]}")),
+            Err(UnsafePathValue),
+            "only the route's own wildcard may carry `/`"
+        );
     }
 }

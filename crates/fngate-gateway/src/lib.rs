@@ -26,6 +26,7 @@ mod compile;
 mod context;
 mod log_sink;
 mod observe;
+pub mod path;
 mod pipeline;
 mod policy;
 mod respond;

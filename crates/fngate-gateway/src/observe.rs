@@ -110,10 +110,68 @@ fn requests_counter(deployment: SharedString, route: SharedString, status: Statu
     )
 }
 
-/// Counts a failed backend call in `fngate_gateway_backend_errors_total` (`connect`,
-/// `connect_timeout`, `timeout`, `read_timeout`, `protocol`, or a function failure's kind).
+tokio::task_local! {
+    /// The route whose backend is being called, so backend errors counted deep in a backend
+    /// (or later, while its response body streams) carry the deployment and route labels.
+    static BACKEND_ROUTE: Arc<RouteMetrics>;
+}
+
+/// Runs a backend call with `route` as the route its errors are counted under.
+pub(crate) async fn calling_backend<F: std::future::Future>(route: &Arc<RouteMetrics>, call: F) -> F::Output {
+    BACKEND_ROUTE.scope(route.clone(), call).await
+}
+
+/// The route of the backend call in progress (see [`calling_backend`]), if any.
+pub(crate) fn current_route() -> Option<Arc<RouteMetrics>> {
+    BACKEND_ROUTE.try_with(Arc::clone).ok()
+}
+
+/// Counts a failed backend call in `fngate_gateway_backend_errors_total` by deployment, route and
+/// `kind` (`connect`, `connect_timeout`, `timeout`, `read_timeout`, `protocol`, or a function
+/// failure's kind), under the route of the call in progress.
 pub(crate) fn count_backend_error(kind: &'static str) {
-    metrics::counter!("fngate_gateway_backend_errors_total", "kind" => kind).increment(1);
+    count_backend_error_for(current_route().as_deref(), kind);
+}
+
+/// [`count_backend_error`] for a known route (a response body outlives the backend call).
+pub(crate) fn count_backend_error_for(route: Option<&RouteMetrics>, kind: &'static str) {
+    let (deployment, route) = labels_of(route);
+    metrics::counter!(
+        "fngate_gateway_backend_errors_total",
+        "deployment" => deployment,
+        "route" => route,
+        "kind" => kind
+    )
+    .increment(1);
+}
+
+/// Counts a refusal by the deployment's rate limit (`fngate_gateway_rate_limited_total`).
+pub(crate) fn count_rate_limited(route: &RouteMetrics) {
+    metrics::counter!(
+        "fngate_gateway_rate_limited_total",
+        "deployment" => route.deployment_label(),
+        "route" => route.route_label()
+    )
+    .increment(1);
+}
+
+/// Counts a failed authentication or authorization (`fngate_gateway_auth_failures_total`, by
+/// deployment, route and the status answered).
+pub(crate) fn count_auth_failure(route: &RouteMetrics, status: StatusCode) {
+    metrics::counter!(
+        "fngate_gateway_auth_failures_total",
+        "deployment" => route.deployment_label(),
+        "route" => route.route_label(),
+        "status" => status_label(status)
+    )
+    .increment(1);
+}
+
+fn labels_of(route: Option<&RouteMetrics>) -> (SharedString, SharedString) {
+    match route {
+        Some(route) => (route.deployment_label(), route.route_label()),
+        None => (SharedString::const_str(""), SharedString::const_str("")),
+    }
 }
 
 /// The request latency series (seconds, by deployment and route).

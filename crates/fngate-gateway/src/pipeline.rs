@@ -8,22 +8,25 @@
 //! Every stage either passes the request on or returns a [`Rejection`]; CORS headers are added
 //! to whatever comes back, so browsers can read gateway errors too.
 
+use std::borrow::Cow;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::body::Body;
 use http::header::{ACCESS_CONTROL_REQUEST_METHOD, ALLOW, CONTENT_LENGTH, HOST, ORIGIN, RETRY_AFTER};
-use http::{HeaderMap, HeaderValue, Method, Request, Response, StatusCode};
+use http::uri::PathAndQuery;
+use http::{HeaderMap, HeaderValue, Method, Request, Response, StatusCode, Uri};
 use tokio::time::Instant;
 
 use crate::access_log::{BytesIn, Entry};
 use crate::backend::Outbound;
 use crate::context::{RequestContext, split_query};
 use crate::observe::{self, LogInfo};
+use crate::path::{PathRejected, normalise};
 use crate::policy::cors::CorsPolicy;
 use crate::policy::rate_limit::retry_after_seconds;
 use crate::respond::Rejection;
-use crate::router::split_path;
+use crate::router::{RouteMatch, wildcard_name};
 use crate::table::{Deployment, Route, RouteTable};
 use crate::{MAX_HEADER_BYTES, MAX_REQUEST_BODY, Shared};
 
@@ -82,7 +85,7 @@ async fn process(
     request_id: &HeaderValue,
     info: &mut LogInfo,
 ) -> Result<Response<Body>, Rejection> {
-    let (parts, body) = request.into_parts();
+    let (mut parts, body) = request.into_parts();
     if head_size(&parts) > MAX_HEADER_BYTES {
         return Err(Rejection::new(
             StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
@@ -98,6 +101,11 @@ async fn process(
             None => return Err(Rejection::new(StatusCode::BAD_REQUEST, "bad_content_length")),
         }
     }
+    // One path, normalised once: the deployment, the route, its policies and the backend all see
+    // this one (`crate::path`); a path that cannot be normalised safely is refused here.
+    if let Err(why) = normalise_uri(&mut parts.uri) {
+        return Err(Rejection::new(StatusCode::BAD_REQUEST, why.log_reason()).with_message(why.to_string()));
+    }
     let path = parts.uri.path();
     let Some((deployment, rest)) = table.find(path) else {
         return Err(Rejection::new(StatusCode::NOT_FOUND, "no_deployment"));
@@ -105,35 +113,20 @@ async fn process(
     info.deployment = Some(deployment.name.clone());
     info.access_log = deployment.access_log;
 
-    // Route match: first route (most specific first) whose path and method both match.
-    let segments = split_path(rest);
-    let mut params = Vec::new();
-    let mut path_matched: Option<&Route> = None;
-    let mut chosen: Option<&Route> = None;
-    let mut allowed: Vec<String> = Vec::new();
-    for route in &deployment.routes {
-        if route.pattern.matches(&segments, &mut params) {
-            path_matched.get_or_insert(route);
-            if route.methods.allows(&parts.method) {
-                chosen = Some(route);
-                break;
-            }
-            for name in route.methods.names() {
-                if !allowed.contains(&name) {
-                    allowed.push(name);
-                }
-            }
-        }
-    }
+    let found = deployment.route(&parts.method, rest);
     // Logged and counted under the route whose path matched, also when its method did not (405).
-    if let Some(matched) = chosen.or(path_matched) {
-        info.route = Some(matched.metrics.clone());
+    match &found {
+        RouteMatch::Found { route, .. } | RouteMatch::MethodNotAllowed { route, .. } => {
+            info.route = Some(route.metrics.clone());
+        }
+        RouteMatch::NotFound => {}
     }
     // A preflight asks about the request that follows: it is answered with the CORS policy of the
     // route that will serve `Access-Control-Request-Method` on this path (not of a catch-all `ANY`
     // route that happens to allow OPTIONS), else of the most specific route whose path matched.
     if CorsPolicy::is_preflight(&parts.method, &parts.headers)
-        && let Some(target) = preflight_route(&deployment.routes, &segments, &parts.headers).or(path_matched)
+        && let Some(target) =
+            preflight_route(deployment, rest, &parts.headers).or_else(|| deployment.first_path_match(rest))
         && let Some(cors) = &target.cors
     {
         info.route = Some(target.metrics.clone());
@@ -142,27 +135,20 @@ async fn process(
         *response.headers_mut() = cors.preflight_headers(&parts.headers);
         return Ok(response);
     }
-    let Some(route) = chosen else {
+    let (route, params) = match found {
+        RouteMatch::Found { route, params } => (route, params),
         // 405 carries the path's route policy, 404 the deployment's: browsers can read both.
-        let (rejection, cors) = match path_matched {
-            Some(matched) => {
-                let mut rejection = Rejection::new(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed");
-                if let Ok(value) = HeaderValue::from_str(&allowed.join(", ")) {
-                    rejection.headers.insert(ALLOW, value);
-                }
-                (rejection, matched.cors.as_ref())
+        RouteMatch::MethodNotAllowed { route, allowed } => {
+            let mut rejection = Rejection::new(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed");
+            if let Ok(value) = HeaderValue::from_str(&allowed.join(", ")) {
+                rejection.headers.insert(ALLOW, value);
             }
-            None => (
-                Rejection::new(StatusCode::NOT_FOUND, "no_route"),
-                deployment.cors.as_ref(),
-            ),
-        };
-        info.reason = Some(rejection.log_reason);
-        let mut response = rejection.into_response();
-        if let Some(cors) = cors {
-            cors.apply_to_response(parts.headers.get(ORIGIN), response.headers_mut());
+            return Ok(answer(rejection, route.cors.as_ref(), &parts.headers, info));
         }
-        return Ok(response);
+        RouteMatch::NotFound => {
+            let rejection = Rejection::new(StatusCode::NOT_FOUND, "no_route");
+            return Ok(answer(rejection, deployment.cors.as_ref(), &parts.headers, info));
+        }
     };
     let origin = route.cors.as_ref().and_then(|_| parts.headers.get(ORIGIN).cloned());
     let result = run_route(
@@ -198,8 +184,7 @@ async fn run_route(
     if let Some(limiter) = &deployment.rate_limit
         && let Err(wait) = limiter.check(client.ip())
     {
-        metrics::counter!("fngate_gateway_rate_limited_total", "deployment" => deployment.name.to_string())
-            .increment(1);
+        observe::count_rate_limited(&route.metrics);
         return Err(Rejection::new(StatusCode::TOO_MANY_REQUESTS, "rate_limited")
             .with_header(RETRY_AFTER, HeaderValue::from(retry_after_seconds(wait))));
     }
@@ -224,18 +209,26 @@ async fn run_route(
                 headers: &parts.headers,
                 auth: None,
                 host,
+                wildcard: wildcard_name(&route.pattern),
             };
             let realm = crate::context::strip_port(host);
             // Boxed: the authentication future is large and only authenticated routes need it;
             // inline it would grow every request's future (moved into hyper per request).
-            Box::pin(crate::policy::auth::authenticate(
+            let outcome = Box::pin(crate::policy::auth::authenticate(
                 policy,
                 &parts,
                 realm,
                 &route.authorization,
                 &ctx,
             ))
-            .await?
+            .await;
+            match outcome {
+                Ok(principal) => principal,
+                Err(rejection) => {
+                    auth_failed(deployment, route, client, rejection.status);
+                    return Err(rejection);
+                }
+            }
         }
         None => None,
     };
@@ -257,6 +250,7 @@ async fn run_route(
         headers: &original_headers,
         auth: principal.as_ref().map(|p| &p.claims),
         host,
+        wildcard: wildcard_name(&route.pattern),
     };
 
     if let Err(invalid) = route.validations.check(&parts.headers, &query, &body) {
@@ -285,7 +279,8 @@ async fn run_route(
         request_id,
         scheme,
     };
-    let mut response = route.backend.call(outbound, shared.invoker.as_ref()).await?;
+    let call = route.backend.call(outbound, shared.invoker.as_ref());
+    let mut response = observe::calling_backend(&route.metrics, call).await?;
     if !route.response_headers.is_empty() {
         route.response_headers.apply(response.headers_mut(), &ctx);
     }
@@ -294,13 +289,64 @@ async fn run_route(
 
 /// The first (most specific) route whose path matches and that serves the method a preflight's
 /// `Access-Control-Request-Method` names.
-fn preflight_route<'r>(routes: &'r [Route], segments: &[&str], headers: &HeaderMap) -> Option<&'r Route> {
+fn preflight_route<'d>(deployment: &'d Deployment, path: &str, headers: &HeaderMap) -> Option<&'d Route> {
     let requested = headers.get(ACCESS_CONTROL_REQUEST_METHOD)?;
     let method = Method::from_bytes(requested.as_bytes()).ok()?;
-    let mut params = Vec::new();
-    routes
-        .iter()
-        .find(|route| route.pattern.matches(segments, &mut params) && route.methods.allows(&method))
+    match deployment.route(&method, path) {
+        RouteMatch::Found { route, .. } => Some(route),
+        _ => None,
+    }
+}
+
+/// Counts a failed authentication and logs it, at most one line per second per deployment (a
+/// flood of bad tokens must not become a flood of log lines; the line says how many it stands for).
+fn auth_failed(deployment: &Deployment, route: &Route, client: SocketAddr, status: StatusCode) {
+    observe::count_auth_failure(&route.metrics, status);
+    let due = deployment.auth_failure_log.lock().ok().and_then(|mut log| log.hit());
+    if let Some(failures) = due {
+        tracing::info!(
+            target: "fngate::gateway::auth",
+            deployment = %deployment.name,
+            route = route.path(),
+            status = status.as_u16(),
+            %client,
+            failures,
+            "authentication failed ({failures} failure(s) since the last line for this deployment)"
+        );
+    }
+}
+
+/// The gateway's own answer (404, 405) with the CORS headers of `cors`.
+fn answer(
+    rejection: Rejection,
+    cors: Option<&Arc<CorsPolicy>>,
+    request_headers: &HeaderMap,
+    info: &mut LogInfo,
+) -> Response<Body> {
+    info.reason = Some(rejection.log_reason);
+    let mut response = rejection.into_response();
+    if let Some(cors) = cors {
+        cors.apply_to_response(request_headers.get(ORIGIN), response.headers_mut());
+    }
+    response
+}
+
+/// Replaces the request path by its normal form (`crate::path::normalise`), the query kept.
+fn normalise_uri(uri: &mut Uri) -> Result<(), PathRejected> {
+    let path = match normalise(uri.path())? {
+        Cow::Borrowed(_) => return Ok(()),
+        Cow::Owned(path) => path,
+    };
+    let target = match uri.query() {
+        Some(query) => format!("{path}?{query}"),
+        None => path,
+    };
+    let mut parts = uri.clone().into_parts();
+    // The normal form only holds characters the received path held (and upper-case hex), so it
+    // parses; refused all the same if it does not.
+    parts.path_and_query = Some(PathAndQuery::try_from(target).map_err(|_| PathRejected::BadPercent)?);
+    *uri = Uri::from_parts(parts).map_err(|_| PathRejected::BadPercent)?;
+    Ok(())
 }
 
 /// Method + URI + header names and values: what OCI's 8 KB header limit counts.

@@ -13,7 +13,10 @@ use crate::policy::cors::CorsPolicy;
 use crate::policy::rate_limit::RateLimiter;
 use crate::policy::transform::{HeaderTransforms, QueryTransforms};
 use crate::policy::validate::Validations;
-use crate::router::{MethodSet, PathPattern};
+use fngate_spec::PathPattern;
+use http::Method;
+
+use crate::router::{self, MethodSet, Routable, RouteMatch};
 
 pub(crate) struct Deployment {
     pub name: Arc<str>,
@@ -21,7 +24,7 @@ pub(crate) struct Deployment {
     pub path_prefix: String,
     /// Normalised for matching: no trailing slash; `/` becomes empty.
     pub match_prefix: String,
-    /// Most specific first (see `router::PathPattern::precedence`).
+    /// Most specific first (see `router::precedence`).
     pub routes: Vec<Route>,
     /// The deployment-wide CORS policy (routes hold their own or a copy of this one); used for
     /// answers no route produced (404).
@@ -29,9 +32,24 @@ pub(crate) struct Deployment {
     pub rate_limit: Option<RateLimiter>,
     pub auth: Option<AuthPolicy>,
     pub access_log: bool,
+    /// Failed authentications are logged through this: one line per second at most.
+    pub auth_failure_log: std::sync::Mutex<fngate_http::LogEvery>,
+}
+
+impl Deployment {
+    /// The route for `method` on `path` (relative to the prefix, normalised).
+    pub fn route(&self, method: &Method, path: &str) -> RouteMatch<'_, Route> {
+        router::find(&self.routes, method, path)
+    }
+
+    /// The most specific route whose path matches `path`, whatever its methods.
+    pub fn first_path_match(&self, path: &str) -> Option<&Route> {
+        router::first_path_match(&self.routes, path)
+    }
 }
 
 pub(crate) struct Route {
+    /// The spec's pattern, literals normalised (`router::normalise_pattern`).
     pub pattern: PathPattern,
     pub methods: MethodSet,
     pub backend: Backend,
@@ -44,6 +62,16 @@ pub(crate) struct Route {
     pub response_headers: HeaderTransforms,
     /// The route's metric handles; they also keep its path as the spec wrote it.
     pub metrics: Arc<RouteMetrics>,
+}
+
+impl Routable for Route {
+    fn pattern(&self) -> &PathPattern {
+        &self.pattern
+    }
+
+    fn methods(&self) -> &MethodSet {
+        &self.methods
+    }
 }
 
 impl Route {

@@ -1,5 +1,6 @@
 //! The gateway's Prometheus series, rendered by the real exporter: requests by deployment, route
-//! and status; the latency histogram; backend errors by kind; rate-limit rejections. Its own test
+//! and status; the latency histogram; backend errors and rate-limit rejections by deployment and
+//! route (as the README says; #13 item 8), backend errors also by kind. Its own test
 //! binary, because the metrics recorder is global to the process.
 
 mod common;
@@ -101,12 +102,20 @@ async fn requests_latency_backend_errors_and_rate_limits_are_counted_by_route() 
         "{text}"
     );
     assert_eq!(
-        value(&text, "fngate_gateway_rate_limited_total", &["deployment=\"limited\""]),
+        value(
+            &text,
+            "fngate_gateway_rate_limited_total",
+            &["deployment=\"limited\"", "route=\"/x\""]
+        ),
         Some(limited as f64),
         "{text}"
     );
     assert_eq!(
-        value(&text, "fngate_gateway_backend_errors_total", &["kind=\"connect\""]),
+        value(
+            &text,
+            "fngate_gateway_backend_errors_total",
+            &["deployment=\"shop\"", "route=\"/down\"", "kind=\"connect\""]
+        ),
         Some(1.0),
         "{text}"
     );

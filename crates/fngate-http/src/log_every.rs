@@ -1,11 +1,12 @@
 //! A log line that may be due thousands of times a second (every refused connection, every failed
-//! accept) written at most once per interval, with how many times it was due meanwhile.
+//! accept, every failed authentication) written at most once per interval, with how many times it
+//! was due meanwhile.
 
 use std::time::Duration;
 
 use tokio::time::Instant;
 
-pub(crate) struct LogEvery {
+pub struct LogEvery {
     interval: Duration,
     last: Option<Instant>,
     /// Occurrences since the last line, the one that triggers the next line included.
@@ -31,6 +32,15 @@ impl LogEvery {
         }
         self.last = Some(now);
         Some(std::mem::take(&mut self.pending))
+    }
+}
+
+impl std::fmt::Debug for LogEvery {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LogEvery")
+            .field("interval", &self.interval)
+            .field("pending", &self.pending)
+            .finish()
     }
 }
 

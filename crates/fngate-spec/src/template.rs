@@ -211,6 +211,15 @@ impl Template {
         self.parts.iter().all(|p| matches!(p, TemplatePart::Literal(_)))
     }
 
+    /// The text itself when the template has no variables (rendering it changes nothing).
+    pub fn as_literal(&self) -> Option<&str> {
+        match self.parts.as_slice() {
+            [] => Some(""),
+            [TemplatePart::Literal(text)] => Some(text),
+            _ => None,
+        }
+    }
+
     /// The variables referenced, in order.
     pub fn vars(&self) -> impl Iterator<Item = ContextVar> + '_ {
         self.parts.iter().filter_map(|p| match p {
@@ -292,6 +301,9 @@ mod tests {
             }]
         );
         assert!(Template::parse("cost: $5 {not a var}").unwrap().is_literal());
+        assert_eq!(Template::parse("/a/b").unwrap().as_literal(), Some("/a/b"));
+        assert_eq!(Template::parse("").unwrap().as_literal(), Some(""));
+        assert_eq!(Template::parse("/a/${request.host}").unwrap().as_literal(), None);
     }
 
     #[test]

@@ -7,9 +7,11 @@
 //! large share of the CPU per request. Here the request's own task polls the connection
 //! (hyper's `client::conn::http1`, so the protocol code is still hyper's) while it waits for the
 //! response head and while the response body streams, and puts the connection back when the body
-//! has been read to its end. A connection whose response was abandoned half-way is closed.
+//! has been read to its end. A connection whose response was abandoned half-way is closed, and so
+//! is one that received anything it was not asked for (see [`UpstreamConn::ready_now`]).
 
 use std::future::Future;
+use std::os::fd::{AsRawFd, RawFd};
 use std::pin::Pin;
 use std::sync::{Arc, Mutex, Weak};
 use std::task::{Context, Poll};
@@ -23,6 +25,8 @@ use http_body::{Frame, SizeHint};
 use hyper::body::Incoming;
 use hyper::client::conn::http1::{self, Connection, SendRequest};
 use hyper_util::rt::TokioIo;
+use nix::errno::Errno;
+use nix::sys::socket::{MsgFlags, recv};
 use tokio::net::TcpStream;
 
 use super::read_timeout::ReadTimeout;
@@ -74,18 +78,32 @@ impl UpstreamError {
 struct UpstreamConn {
     sender: SendRequest<Body>,
     driver: Connection<TokioIo<TcpStream>, Body>,
+    /// The socket's descriptor, owned by `driver`'s stream and so open as long as this is.
+    fd: RawFd,
 }
 
 impl UpstreamConn {
-    /// Lets the connection notice a close (or a stray byte) from the backend without waiting:
-    /// `true` if it can take a request now.
+    /// Whether the connection can take a request now, with nothing the backend sent unasked.
+    /// Polling the connection lets hyper notice a close, or bytes it already read past the
+    /// response (it fails an idle client connection that has any); a look at the socket itself
+    /// then finds bytes that arrived while idle. That look is a `recv(MSG_PEEK)`, not the
+    /// runtime's readiness, which is only as fresh as the I/O driver's last turn: on a busy
+    /// server a stray response could otherwise be read as the answer to the next request, and
+    /// delivered to another client.
     fn ready_now(&mut self) -> bool {
         let mut cx = Context::from_waker(std::task::Waker::noop());
         if Pin::new(&mut self.driver).poll(&mut cx).is_ready() {
             return false;
         }
-        matches!(self.sender.poll_ready(&mut cx), Poll::Ready(Ok(())))
+        matches!(self.sender.poll_ready(&mut cx), Poll::Ready(Ok(()))) && nothing_waiting(self.fd)
     }
+}
+
+/// No byte (and no end of stream) waiting on the socket.
+fn nothing_waiting(fd: RawFd) -> bool {
+    let mut byte = [0u8; 1];
+    let flags = MsgFlags::MSG_PEEK | MsgFlags::MSG_DONTWAIT;
+    matches!(recv(fd, &mut byte, flags), Err(Errno::EAGAIN))
 }
 
 struct Idle {
@@ -197,6 +215,7 @@ impl H1Pool {
             Ok(Ok(stream)) => stream,
         };
         let _ = stream.set_nodelay(true);
+        let fd = stream.as_raw_fd();
         let (sender, driver) = http1::Builder::new()
             // Head and small body copied into one buffer, one plain write: measured cheaper on
             // loopback than a two-part `writev` (see docs/notes/gateway.md, Benchmark).
@@ -204,7 +223,7 @@ impl H1Pool {
             .handshake(TokioIo::new(stream))
             .await
             .map_err(UpstreamError::Http)?;
-        Ok(UpstreamConn { sender, driver })
+        Ok(UpstreamConn { sender, driver, fd })
     }
 
     fn close_expired(&self) {
@@ -356,5 +375,82 @@ impl Drop for DrivenBody {
         if http_body::Body::is_end_stream(&self.incoming) {
             self.release();
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::net::TcpListener;
+
+    /// A backend connection: reads one request head, answers `200 first`.
+    async fn answer_once(listener: &TcpListener) -> TcpStream {
+        let (mut stream, _) = listener.accept().await.unwrap();
+        let mut head = Vec::new();
+        while !head.ends_with(b"\r\n\r\n") {
+            let mut byte = [0u8; 1];
+            assert_eq!(stream.read(&mut byte).await.unwrap(), 1);
+            head.push(byte[0]);
+        }
+        stream
+            .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nfirst")
+            .await
+            .unwrap();
+        stream
+    }
+
+    async fn get(pool: &Arc<H1Pool>) -> Bytes {
+        use http_body_util::BodyExt;
+        let request = Request::get("/").header("host", "backend").body(Body::empty()).unwrap();
+        let response = pool
+            .send(request, Duration::from_secs(5), Duration::from_secs(5))
+            .await
+            .unwrap();
+        response.into_body().collect().await.unwrap().to_bytes()
+    }
+
+    // Current-thread runtime: nothing turns the I/O driver between the stray write and the
+    // checkout, so the runtime's cached readiness of the pooled socket is stale, as it can be
+    // on a busy server. Only a look at the socket itself sees the bytes.
+    #[tokio::test(flavor = "current_thread")]
+    async fn a_connection_that_received_bytes_while_idle_is_not_reused() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let pool = H1Pool::new(listener.local_addr().unwrap().to_string(), Duration::from_secs(5));
+        let (body, mut backend) = tokio::join!(get(&pool), answer_once(&listener));
+        assert_eq!(body, "first");
+        assert_eq!(pool.idle.lock().unwrap().len(), 1, "the clean connection was pooled");
+        backend
+            .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 6\r\n\r\nSECRET")
+            .await
+            .unwrap();
+        assert!(
+            pool.checkout().is_none(),
+            "a connection with unrequested bytes was handed out"
+        );
+        assert!(pool.idle.lock().unwrap().is_empty(), "and it was closed");
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn bytes_past_the_framed_response_close_the_connection() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let pool = H1Pool::new(listener.local_addr().unwrap().to_string(), Duration::from_secs(5));
+        let serve = async {
+            let (mut stream, _) = listener.accept().await.unwrap();
+            let mut buf = [0u8; 1024];
+            let _ = stream.read(&mut buf).await.unwrap();
+            // Content-Length 5, then more: the extra bytes are no response to anything.
+            stream
+                .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nfirstHTTP/1.1 200 OK\r\nContent-Length: 6\r\n\r\nSECRET")
+                .await
+                .unwrap();
+            stream
+        };
+        let (body, _backend) = tokio::join!(get(&pool), serve);
+        assert_eq!(body, "first");
+        assert!(
+            pool.checkout().is_none(),
+            "the over-long answer's connection was reused"
+        );
     }
 }

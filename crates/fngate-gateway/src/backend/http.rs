@@ -16,6 +16,7 @@ use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::{TokioExecutor, TokioTimer};
 
+use super::client_body::{ClientBody, ClientBodyError};
 use super::forwarded::forwarded_for;
 use super::h1_pool::{H1Pool, UpstreamError};
 use super::read_timeout::ReadTimeout;
@@ -114,7 +115,11 @@ impl HttpBackend {
         let uri = match (&self.fixed_uri, query.is_empty()) {
             (Some(uri), true) => uri.clone(),
             _ => {
-                let path = self.path.render(ctx);
+                let path = ctx.render_path(&self.path).map_err(|_| {
+                    Rejection::new(StatusCode::BAD_REQUEST, "unsafe_backend_path").with_message(
+                        "a request value would change the backend path's segments (`/`, `..` or an encoded slash)",
+                    )
+                })?;
                 target(&self.target_prefix, &path, self.url_query.as_deref(), &query)
                     .parse()
                     .map_err(|_| {
@@ -147,8 +152,9 @@ impl HttpBackend {
         parts.version = http::Version::HTTP_11;
         // A body of known size was checked against the limit by the pipeline (and hyper holds it
         // to its Content-Length); only streamed bodies of unknown size need counting on the way.
+        let body = ClientBody(body);
         let body = match http_body::Body::size_hint(&body).exact() {
-            Some(n) if n <= MAX_REQUEST_BODY as u64 => body,
+            Some(n) if n <= MAX_REQUEST_BODY as u64 => Body::new(body),
             _ => Body::new(http_body_util::Limited::new(body, MAX_REQUEST_BODY)),
         };
         let request = http::Request::from_parts(parts, body);
@@ -225,6 +231,12 @@ fn classify(err: &(dyn std::error::Error + 'static), is_connect: bool) -> Reject
     }
     if super::function::is_body_timeout(err) {
         return super::function::body_timed_out();
+    }
+    // The client's own body broke the exchange (bad chunked framing, cut mid-body): its fault.
+    if let Some(client) = error_sources(err).find_map(|e| e.downcast_ref::<ClientBodyError>()) {
+        tracing::debug!(target: "fngate::gateway::client", error = %error_chain(client), "client sent a malformed or truncated request body");
+        return Rejection::new(StatusCode::BAD_REQUEST, "client_body_invalid")
+            .with_message("the request body is malformed or was cut short");
     }
     let kind = if is_connect { "connect" } else { "protocol" };
     tracing::warn!(target: "fngate::gateway::backend", error = %error_chain(err), kind, "HTTP backend failed");

@@ -4,6 +4,7 @@
 //! transformations. Failures come back as [`Rejection`]s (502 connection / function failure,
 //! 504 timeout, 413 body too large) so they share the gateway's error shape.
 
+pub(crate) mod client_body;
 pub(crate) mod forwarded;
 pub(crate) mod function;
 pub(crate) mod h1_pool;

@@ -4,6 +4,7 @@
 
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -11,7 +12,7 @@ use bytes::Bytes;
 use http_body::{Frame, SizeHint};
 use tokio::time::{Instant, Sleep};
 
-use crate::observe::count_backend_error;
+use crate::observe::{RouteMetrics, count_backend_error_for, current_route};
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
@@ -33,6 +34,8 @@ pub(crate) struct ReadTimeout<B> {
     /// Armed on the first wait (a body already buffered never needs a timer); pushed back on
     /// every frame.
     timer: Option<Pin<Box<Sleep>>>,
+    /// The route whose backend sent the body (the stall is counted under it).
+    route: Option<Arc<RouteMetrics>>,
 }
 
 impl<B> ReadTimeout<B> {
@@ -41,6 +44,7 @@ impl<B> ReadTimeout<B> {
             inner,
             limit,
             timer: None,
+            route: current_route(),
         }
     }
 }
@@ -67,7 +71,7 @@ where
                 let timer = this.timer.get_or_insert_with(|| Box::pin(tokio::time::sleep(limit)));
                 match timer.as_mut().poll(cx) {
                     Poll::Ready(()) => {
-                        count_backend_error("read_timeout");
+                        count_backend_error_for(this.route.as_deref(), "read_timeout");
                         tracing::warn!(target: "fngate::gateway::backend", timeout = ?limit, "HTTP backend stalled mid-body");
                         Poll::Ready(Some(Err(Box::new(BodyStalled(limit)))))
                     }

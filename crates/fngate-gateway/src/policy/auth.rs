@@ -63,8 +63,8 @@ fn reject(failure: Option<&ModifyResponse>, rejection: AuthRejection, ctx: &Requ
     let is_validation_failure = rejection.status.is_client_error();
     if let Some(policy) = failure.filter(|_| is_validation_failure) {
         if let Some(code) = &policy.code {
-            match code
-                .render(ctx)
+            match ctx
+                .render(code)
                 .trim()
                 .parse::<u16>()
                 .ok()
@@ -79,7 +79,7 @@ fn reject(failure: Option<&ModifyResponse>, rejection: AuthRejection, ctx: &Requ
             }
         }
         if let Some(message) = &policy.message {
-            out.message = Some(message.render(ctx));
+            out.message = Some(ctx.render(message));
         }
         policy.headers.apply(&mut out.headers, ctx);
     }

@@ -82,7 +82,7 @@ impl HeaderTransforms {
                 _ => {}
             }
             for template in &item.values {
-                let text = template.render(ctx);
+                let text = ctx.render(template);
                 // A substituted value that is not a valid header value is dropped, not forwarded raw.
                 if let Ok(value) = HeaderValue::from_str(&text) {
                     headers.append(item.name.clone(), value);
@@ -142,7 +142,7 @@ impl QueryTransforms {
                 _ => {}
             }
             for template in &item.values {
-                let value = utf8_percent_encode(&template.render(ctx), QUERY_VALUE).to_string();
+                let value = utf8_percent_encode(&ctx.render(template), QUERY_VALUE).to_string();
                 pairs.push((item.name.clone(), value));
             }
         }
@@ -192,6 +192,7 @@ mod tests {
             headers: &ctx_headers,
             auth: None,
             host: "gw.example.com",
+            wildcard: None,
         };
         policy.apply(&mut h, &ctx);
         assert!(!h.contains_key("x-debug"));
