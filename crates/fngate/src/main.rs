@@ -27,6 +27,8 @@ struct Cli {
 }
 
 #[derive(Debug, Subcommand)]
+// Parsed once per process: `up`'s many flags make its variant large, and boxing it buys nothing.
+#[allow(clippy::large_enum_variant)]
 enum Command {
     /// Run the whole stack: functions, gateway, identity provider and admin API.
     ///

@@ -506,6 +506,21 @@ fn load_tls(cert: &Path, key: &Path, listener: &str) -> anyhow::Result<Arc<rustl
     Ok(Arc::new(config))
 }
 
+/// What JWKS and discovery fetches trust besides the system store: this server's own IdP CA (so
+/// an `https://` JWKS URI on its IdP works) and every `--trust-ca` file.
+fn trusted_roots(idp: &fngate_idp::Idp, extra: &[PathBuf]) -> anyhow::Result<fngate_auth::TrustedRoots> {
+    let mut roots = fngate_auth::TrustedRoots::default();
+    roots
+        .add_pem_file(&idp.ca_cert_path())
+        .map_err(|e| anyhow::anyhow!("the IdP's local CA: {e}"))?;
+    for path in extra {
+        roots
+            .add_pem_file(path)
+            .map_err(|e| anyhow::anyhow!("--trust-ca {e}"))?;
+    }
+    Ok(roots)
+}
+
 #[cfg(test)]
 mod tests {
     use clap::Parser;
@@ -526,19 +541,4 @@ mod tests {
         let err = AllowedHosts::for_listener("127.0.0.1:1".parse().unwrap(), &bad.up.allowed_hosts).unwrap_err();
         assert!(err.to_string().contains("\"http://x\""), "{err}");
     }
-}
-
-/// What JWKS and discovery fetches trust besides the system store: this server's own IdP CA (so
-/// an `https://` JWKS URI on its IdP works) and every `--trust-ca` file.
-fn trusted_roots(idp: &fngate_idp::Idp, extra: &[PathBuf]) -> anyhow::Result<fngate_auth::TrustedRoots> {
-    let mut roots = fngate_auth::TrustedRoots::default();
-    roots
-        .add_pem_file(&idp.ca_cert_path())
-        .map_err(|e| anyhow::anyhow!("the IdP's local CA: {e}"))?;
-    for path in extra {
-        roots
-            .add_pem_file(path)
-            .map_err(|e| anyhow::anyhow!("--trust-ca {e}"))?;
-    }
-    Ok(roots)
 }
