@@ -136,6 +136,7 @@ impl Runtime {
                 Arc::new(move |except: &str| weak.upgrade().is_some_and(|runtime| runtime.evict_idle_except(except)));
             Runtime::new(store, config, root, sandbox, envs_dir, logs, evict)
         });
+        runtime.restore_missing_code().await;
         runtime.reload().await?;
         runtime.clean_code_snapshots();
         let reaper = Arc::downgrade(&runtime);
@@ -311,6 +312,77 @@ impl Runtime {
     /// Holds the control-plane write lock (writes + reload are serialised).
     pub async fn lock_writes(&self) -> tokio::sync::MutexGuard<'_, ()> {
         self.write_lock.lock().await
+    }
+
+    /// Unpacks, from the stored bundle, the code of every deployment whose code directory is
+    /// missing (a wiped data dir, or a node that never saw the deploy), and rebuilds a missing
+    /// environment, before anything is served; status shows those functions `preparing`.
+    async fn restore_missing_code(self: &Arc<Self>) {
+        let Ok(rows) = fngate_store::functions::load_all(self.store.pool()).await else {
+            return;
+        };
+        let apps: std::collections::HashMap<String, String> =
+            rows.apps.iter().map(|a| (a.id.clone(), a.name.clone())).collect();
+        for row in &rows.fns {
+            let Some(deployment) = row
+                .deployment
+                .as_deref()
+                .and_then(|d| serde_json::from_str::<registry::Deployment>(d).ok())
+            else {
+                continue;
+            };
+            let Some(digest) = deployment.bundle.clone() else {
+                continue;
+            };
+            let code_missing = !deployment.code_dir.is_dir();
+            let env_missing = !deployment.env_dir.join(prepare::READY_MARKER).is_file();
+            if !code_missing && !env_missing {
+                continue;
+            }
+            let app = apps.get(&row.app_id).cloned().unwrap_or_default();
+            let _preparing = self.preparing(&app, &row.name, &deployment.version);
+            if let Err(err) = self.restore(&deployment, &digest, code_missing).await {
+                tracing::error!(app = %app, function = %row.name, error = %err, "cannot restore the function's code from its stored bundle");
+            }
+        }
+    }
+
+    async fn restore(&self, d: &registry::Deployment, digest: &str, code_missing: bool) -> anyhow::Result<()> {
+        if code_missing {
+            let bytes = self
+                .store
+                .get_bundle(digest)
+                .await?
+                .ok_or_else(|| anyhow::anyhow!("bundle {digest} is not in the store"))?;
+            let (code_dir, limits) = (d.code_dir.clone(), self.bundle_limits());
+            tokio::task::spawn_blocking(move || {
+                let staging = code_dir.with_extension("restoring");
+                let _ = std::fs::remove_dir_all(&staging);
+                if let Some(parent) = code_dir.parent() {
+                    std::fs::create_dir_all(parent)?;
+                }
+                bundle::unpack(&bytes, &staging, &limits).map_err(|e| anyhow::anyhow!("{e}"))?;
+                std::fs::rename(&staging, &code_dir)?;
+                Ok::<_, anyhow::Error>(())
+            })
+            .await??;
+            tracing::info!(bundle = %digest, dir = %d.code_dir.display(), "restored function code from the store");
+        }
+        if !d.env_dir.join(prepare::READY_MARKER).is_file() {
+            let (sandbox, lang, runtime, code, envs) = (
+                self.settings.sandbox.clone(),
+                d.lang,
+                d.runtime.clone(),
+                d.code_dir.clone(),
+                self.envs_dir.clone(),
+            );
+            tokio::task::spawn_blocking(move || {
+                let interpreter = prepare::resolve_interpreter(lang, &lang.interpreter(&runtime))?;
+                prepare::prepare_env(&sandbox, lang, &interpreter, &code, &envs, &|_| {})
+            })
+            .await??;
+        }
+        Ok(())
     }
 
     /// Removes code snapshots no stored function refers to.

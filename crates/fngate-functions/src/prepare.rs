@@ -1,9 +1,8 @@
-//! Deploy-time preparation: a snapshot of the function directory, and a language environment
+//! Deploy-time preparation: a language environment
 //! (Python venv with requirements.txt installed, or Node `npm install`) shared by every function
 //! whose dependency files, runtime and layout hash the same. The installers run in the function
 //! sandbox (as the build uid when fngate is root), with only the new environment writable.
 
-use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -13,48 +12,7 @@ use nix::fcntl::{Flock, FlockArg};
 use crate::lang::Lang;
 use crate::sandbox::{BuildRequest, Layout, Sandbox};
 
-const READY_MARKER: &str = ".fngate-ready";
-/// Directories never copied into a snapshot (local build output and VCS data).
-const SKIP: [&str; 5] = [".git", "node_modules", ".venv", "__pycache__", ".pip_cache"];
-
-/// Copies `src` into a new directory under `code_root`; returns its path.
-pub fn snapshot(src: &Path, code_root: &Path) -> anyhow::Result<PathBuf> {
-    std::fs::create_dir_all(code_root).with_context(|| format!("cannot create {}", code_root.display()))?;
-    let dest = code_root.join(crate::model::new_id().to_lowercase());
-    copy_dir(src, &dest).with_context(|| format!("cannot copy {} to {}", src.display(), dest.display()))?;
-    Ok(dest)
-}
-
-fn set_mode(path: &Path, mode: u32) -> std::io::Result<()> {
-    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))
-}
-
-fn copy_dir(src: &Path, dest: &Path) -> std::io::Result<()> {
-    std::fs::create_dir_all(dest)?;
-    set_mode(dest, 0o755)?;
-    for entry in std::fs::read_dir(src)? {
-        let entry = entry?;
-        let name = entry.file_name();
-        if SKIP.iter().any(|skip| name == *skip) {
-            continue;
-        }
-        let kind = entry.file_type()?;
-        let target = dest.join(&name);
-        if kind.is_dir() {
-            copy_dir(&entry.path(), &target)?;
-        } else if kind.is_file() {
-            std::fs::copy(entry.path(), &target)?;
-            // Readable by the function's uid whatever the author's umask (the snapshot lives in
-            // the owner-only data directory and reaches the function only through its sandbox).
-            let executable = std::fs::metadata(&target)?.permissions().mode() & 0o111 != 0;
-            set_mode(&target, if executable { 0o755 } else { 0o644 })?;
-        } else if kind.is_symlink() {
-            std::os::unix::fs::symlink(std::fs::read_link(entry.path())?, &target)?;
-        }
-    }
-    Ok(())
-}
-
+pub(crate) const READY_MARKER: &str = ".fngate-ready";
 /// The key of an environment: language, interpreter, layout and the dependency files' contents.
 pub fn env_key(lang: Lang, interpreter: &Path, layout: Layout, code_dir: &Path) -> anyhow::Result<String> {
     let mut digest = aws_lc_rs::digest::Context::new(&aws_lc_rs::digest::SHA256);

@@ -324,3 +324,29 @@ async fn bundle_caps_refuse_with_a_clear_error() {
         .unwrap();
     assert_eq!(r.status(), 413);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_server_whose_code_is_gone_restores_it_from_the_stored_bundle() {
+    let mut server = Server::start_with(ServerOptions {
+        ports: Some(Ports::free()),
+        ..ServerOptions::default()
+    });
+    let work = tempfile::tempdir().unwrap();
+    let dir = init(&server, work.path(), "python", "phoenix", false);
+    server.cli_ok(&dir, &["deploy", "--app", "store", "--create-app"], None);
+    let fn_id = server.fn_id("store", "phoenix").await;
+    let (ports, data) = (server.ports(), server.data.clone());
+    server.terminate();
+    // Only the store is left of the deploy: the unpacked code is wiped, and so is the client's copy.
+    std::fs::remove_dir_all(data.join("functions/code")).unwrap();
+    std::fs::remove_dir_all(&dir).unwrap();
+    let server = Server::start_with(ServerOptions {
+        ports: Some(ports),
+        data: Some(data),
+        ..ServerOptions::default()
+    });
+    let r = server.invoker(&fn_id).post("", &[]).await;
+    assert_eq!(r.status(), 200);
+    assert!(r.text().await.unwrap().contains("Hello"));
+    assert_eq!(server.fn_status("store", "phoenix").await["state"], "ready");
+}
