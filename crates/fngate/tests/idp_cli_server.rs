@@ -1,0 +1,109 @@
+//! `fngate idp token --server URL` asks that server's own IdP (issue #13 item 4): with two
+//! servers on non-default ports, each token comes from the server named, not from whatever
+//! listens on 127.0.0.1:8082.
+
+mod support;
+
+use base64::Engine;
+use serde_json::Value;
+use support::Server;
+
+fn ok_json(output: std::process::Output) -> Value {
+    assert!(
+        output.status.success(),
+        "command failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    serde_json::from_slice(&output.stdout).unwrap()
+}
+
+/// Registers `orders` and a client on `server`; returns (tenant id, client id, secret).
+fn register(server: &Server, dir: &std::path::Path) -> (String, String, String) {
+    ok_json(server.cli(
+        dir,
+        &[
+            "idp",
+            "app",
+            "create",
+            "orders",
+            "--identifier-uri",
+            "api://orders",
+            "-o",
+            "json",
+        ],
+        None,
+    ));
+    let created = ok_json(server.cli(dir, &["idp", "client", "create", "daemon", "-o", "json"], None));
+    (
+        created["client"]["tenant_id"].as_str().unwrap().to_string(),
+        created["client"]["client_id"].as_str().unwrap().to_string(),
+        created["secret"]["value"].as_str().unwrap().to_string(),
+    )
+}
+
+fn claims(jwt: &str) -> Value {
+    let payload = jwt.trim().split('.').nth(1).unwrap();
+    serde_json::from_slice(
+        &base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(payload)
+            .unwrap(),
+    )
+    .unwrap()
+}
+
+#[test]
+fn idp_token_needs_only_server_and_asks_that_servers_idp() {
+    let dir_a = tempfile::tempdir().unwrap();
+    let dir_b = tempfile::tempdir().unwrap();
+    let a = Server::start_idp(dir_a.path());
+    let b = Server::start_idp(dir_b.path());
+    let (tid_a, _, _) = register(&a, dir_a.path());
+    let (tid_b, client_b, secret_b) = register(&b, dir_b.path());
+    assert_ne!(tid_a, tid_b);
+
+    // The admin API reports where the IdP listens.
+    let overview = ok_json(b.cli(dir_b.path(), &["idp", "list", "-o", "json"], None));
+    assert_eq!(overview["idp_url"], b.idp(""));
+
+    // No --idp: the token comes from B's IdP, for B's tenant.
+    let token = b.cli(
+        dir_b.path(),
+        &[
+            "idp",
+            "token",
+            "--client-id",
+            &client_b,
+            "--client-secret",
+            &secret_b,
+            "--scope",
+            "api://orders/.default",
+        ],
+        None,
+    );
+    assert!(token.status.success(), "{}", String::from_utf8_lossy(&token.stderr));
+    let claims = claims(&String::from_utf8(token.stdout).unwrap());
+    assert_eq!(claims["tid"], tid_b.as_str());
+    assert_eq!(
+        claims["azp"].as_str().or(claims["appid"].as_str()),
+        Some(client_b.as_str())
+    );
+
+    // B's client is unknown to A: asking A (by --server alone) gets A's refusal, naming A's tenant.
+    let wrong = a.cli(
+        dir_a.path(),
+        &[
+            "idp",
+            "token",
+            "--client-id",
+            &client_b,
+            "--client-secret",
+            &secret_b,
+            "--scope",
+            "api://orders/.default",
+        ],
+        None,
+    );
+    assert!(!wrong.status.success());
+    let stderr = String::from_utf8_lossy(&wrong.stderr);
+    assert!(stderr.contains("AADSTS700016") && stderr.contains(&tid_a), "{stderr}");
+}
