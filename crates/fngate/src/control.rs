@@ -552,10 +552,7 @@ mod tests {
         assert_eq!(send(&router, "GET", "//t/app/x", &[]).await.0, StatusCode::UNAUTHORIZED);
         // Dot segments are not resolved: an open prefix can only reach the trigger routes.
         assert_eq!(send(&router, "POST", "/t/../v2/apps", &[]).await.1, "trigger");
-        assert_eq!(
-            send(&router, "GET", "/%74/app/x", &[]).await.0,
-            StatusCode::UNAUTHORIZED
-        );
+        assert_eq!(send(&router, "GET", "/%74/app/x", &[]).await.0, StatusCode::UNAUTHORIZED);
     }
 
     #[tokio::test]
