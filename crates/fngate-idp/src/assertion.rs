@@ -104,8 +104,8 @@ pub fn verify(assertion_type: Option<&str>, assertion: &str, ctx: &Context<'_>) 
     if !audience_ok {
         return Err(EntraError::assertion_wrong_audience());
     }
-    let exp = jwt.claims.get("exp").and_then(Value::as_i64);
-    let nbf = jwt.claims.get("nbf").and_then(Value::as_i64);
+    let exp = jwt.claims.get("exp").and_then(numeric_date);
+    let nbf = jwt.claims.get("nbf").and_then(numeric_date);
     let valid = match exp {
         Some(exp) => now <= exp + SKEW_SECS && nbf.is_none_or(|nbf| nbf <= now + SKEW_SECS),
         None => false,
@@ -119,6 +119,14 @@ pub fn verify(assertion_type: Option<&str>, assertion: &str, ctx: &Context<'_>) 
         return Err(EntraError::assertion_replayed(jti));
     }
     Ok(())
+}
+
+/// A JWT NumericDate (RFC 7519 §2): seconds, possibly fractional (MSAL Python sends
+/// `time.time() + 600`).
+fn numeric_date(value: &Value) -> Option<i64> {
+    value
+        .as_i64()
+        .or_else(|| value.as_f64().filter(|f| f.is_finite()).map(|f| f.floor() as i64))
 }
 
 struct Jwt {
@@ -191,6 +199,13 @@ mod tests {
         assert!(!cache.first_use("c", "j", 100, 60));
         assert!(cache.first_use("other", "j", 100, 60), "per client");
         assert!(cache.first_use("c", "j", 100, 100 + SKEW_SECS + 1), "after expiry");
+    }
+
+    #[test]
+    fn numeric_dates_may_be_fractional() {
+        assert_eq!(numeric_date(&serde_json::json!(1700000000)), Some(1700000000));
+        assert_eq!(numeric_date(&serde_json::json!(1700000000.75)), Some(1700000000));
+        assert_eq!(numeric_date(&serde_json::json!("1700000000")), None);
     }
 
     #[test]
