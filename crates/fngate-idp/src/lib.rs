@@ -700,7 +700,7 @@ impl Idp {
         user_id: &str,
         groups: &[String],
         assignments: &[String],
-    ) -> Result<(Vec<db::GroupRow>, Vec<db::GroupMemberRow>, Vec<db::UserAssignmentRow>), IdpError> {
+    ) -> Result<Memberships, IdpError> {
         let mut new_groups: Vec<db::GroupRow> = Vec::new();
         let mut members = Vec::new();
         for (index, name) in groups.iter().enumerate() {
@@ -850,6 +850,9 @@ async fn load_keys(store: &Store) -> anyhow::Result<KeySet> {
     let signing = signing.context("no signing key in the store")?;
     Ok(KeySet { signing, all })
 }
+
+/// Groups to create, memberships and assignments, to store with a user.
+type Memberships = (Vec<db::GroupRow>, Vec<db::GroupMemberRow>, Vec<db::UserAssignmentRow>);
 
 pub(crate) fn new_guid() -> String {
     uuid::Uuid::new_v4().to_string()

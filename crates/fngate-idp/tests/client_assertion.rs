@@ -19,7 +19,9 @@ async fn post(http: &reqwest::Client, url: &str, form: &[(&str, String)]) -> (u1
     (status, response.json().await.unwrap())
 }
 
-fn form(client_id: &str, assertion: String) -> Vec<(&'static str, String)> {
+type Form = Vec<(&'static str, String)>;
+
+fn form(client_id: &str, assertion: String) -> Form {
     vec![
         ("grant_type", "client_credentials".into()),
         ("client_id", client_id.into()),
@@ -113,7 +115,7 @@ async fn certificate_assertions_get_tokens_and_each_bad_one_gets_entras_error() 
         parts[1] = base64::Engine::encode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, payload.to_string());
         parts.join(".")
     };
-    let cases: Vec<(&str, Vec<(&'static str, String)>, u16, &str, u64)> = vec![
+    let cases: Vec<(&str, Form, u16, &str, u64)> = vec![
         ("expired", form(&id, cert.sign(&expired)), 401, "invalid_client", 700024),
         (
             "not yet valid",
