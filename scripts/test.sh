@@ -20,6 +20,13 @@ if ! python3 -c 'import venv, ensurepip' >/dev/null 2>&1; then
   else sudo apt-get update -qq && sudo apt-get install -y -qq python3-venv; fi
 fi
 
+# The IdP CLI test makes its client certificate with the openssl command, as users do.
+if ! command -v openssl >/dev/null 2>&1; then
+  step "installing openssl (apt)"
+  if [ "$(id -u)" -eq 0 ]; then apt-get update -qq && apt-get install -y -qq openssl
+  else sudo apt-get update -qq && sudo apt-get install -y -qq openssl; fi
+fi
+
 step "Python test tools (fdk, msal, oci-cli) in $tools/venv"
 [ -x "$tools/venv/bin/python" ] || python3 -m venv "$tools/venv"
 "$tools/venv/bin/pip" install -q --disable-pip-version-check fdk msal oci-cli

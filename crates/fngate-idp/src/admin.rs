@@ -13,8 +13,14 @@
 //! | DELETE | `/idp/clients/{client}/secrets/{id}` | 204 |
 //! | GET / POST | `/idp/keys`, `/idp/keys/rotate` | `[KeyInfo]` / `RotateKeys` -> `[KeyInfo]` |
 //! | GET | `/idp/ca` | `CaInfo` |
+//! | PATCH | `/idp/apps/{app}` | `ApiSettings` -> `ApiAppInfo` |
+//! | PATCH | `/idp/clients/{client}` | `ClientSettings` -> `ClientAppInfo` |
+//! | GET / POST | `/idp/clients/{client}/certificates` | `[CertificateInfo]` / `NewCertificate` -> `CertificateInfo` (201) |
+//! | DELETE | `/idp/clients/{client}/certificates/{id or thumbprint}` | 204 |
+//! | GET / POST | `/idp/users` | `[UserInfo]` / `NewUser` -> `CreatedUser` (201) |
+//! | GET / PATCH / DELETE | `/idp/users/{user}` | `UserInfo` / `UserChanges` -> `UserInfo` / 204 |
 //!
-//! `{app}` and `{client}` take a name or a client id. Errors: `{"message": …}` with 400, 404, 409.
+//! `{app}` and `{client}` take a name or a client id, `{user}` an object id, user name or UPN. Errors: `{"message": …}` with 400, 404, 409.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -35,9 +41,25 @@ pub fn router(idp: Arc<Idp>) -> Router {
         .route("/idp", get(overview))
         .route("/idp/tenants", post(create_tenant))
         .route("/idp/apps", post(create_app))
-        .route("/idp/apps/{app}", delete(delete_app))
+        .route("/idp/apps/{app}", delete(delete_app).patch(update_app))
         .route("/idp/clients", post(create_client))
-        .route("/idp/clients/{client}", get(get_client).delete(delete_client))
+        .route(
+            "/idp/clients/{client}",
+            get(get_client).delete(delete_client).patch(update_client),
+        )
+        .route(
+            "/idp/clients/{client}/certificates",
+            get(list_certificates).post(add_certificate),
+        )
+        .route(
+            "/idp/clients/{client}/certificates/{certificate}",
+            delete(remove_certificate),
+        )
+        .route("/idp/users", get(list_users).post(create_user))
+        .route(
+            "/idp/users/{user}",
+            get(get_user).patch(update_user).delete(delete_user),
+        )
         .route("/idp/clients/{client}/grants", post(grant))
         .route("/idp/clients/{client}/secrets", get(list_secrets).post(add_secret))
         .route("/idp/clients/{client}/secrets/{secret}", delete(remove_secret))
@@ -155,4 +177,74 @@ async fn rotate_keys(
 
 async fn ca(State(idp): State<Arc<Idp>>) -> Json<CaInfo> {
     Json(idp.ca_info())
+}
+
+async fn update_app(
+    State(idp): State<Arc<Idp>>,
+    Path(app): Path<String>,
+    payload: Result<Json<ApiSettings>, JsonRejection>,
+) -> Answer<Json<ApiAppInfo>> {
+    Ok(Json(idp.update_api_app(&app, body(payload)?).await?))
+}
+
+async fn update_client(
+    State(idp): State<Arc<Idp>>,
+    Path(client): Path<String>,
+    payload: Result<Json<ClientSettings>, JsonRejection>,
+) -> Answer<Json<ClientAppInfo>> {
+    Ok(Json(idp.update_client(&client, body(payload)?).await?))
+}
+
+async fn list_certificates(
+    State(idp): State<Arc<Idp>>,
+    Path(client): Path<String>,
+) -> Answer<Json<Vec<CertificateInfo>>> {
+    Ok(Json(idp.client(&client)?.certificates))
+}
+
+async fn add_certificate(
+    State(idp): State<Arc<Idp>>,
+    Path(client): Path<String>,
+    payload: Result<Json<NewCertificate>, JsonRejection>,
+) -> Answer<(StatusCode, Json<CertificateInfo>)> {
+    Ok((
+        StatusCode::CREATED,
+        Json(idp.add_certificate(&client, body(payload)?).await?),
+    ))
+}
+
+async fn remove_certificate(
+    State(idp): State<Arc<Idp>>,
+    Path((client, certificate)): Path<(String, String)>,
+) -> Answer<StatusCode> {
+    idp.remove_certificate(&client, &certificate).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn list_users(State(idp): State<Arc<Idp>>) -> Json<Vec<UserInfo>> {
+    Json(idp.overview().users)
+}
+
+async fn create_user(
+    State(idp): State<Arc<Idp>>,
+    payload: Result<Json<NewUser>, JsonRejection>,
+) -> Answer<(StatusCode, Json<CreatedUser>)> {
+    Ok((StatusCode::CREATED, Json(idp.create_user(body(payload)?).await?)))
+}
+
+async fn get_user(State(idp): State<Arc<Idp>>, Path(user): Path<String>) -> Answer<Json<UserInfo>> {
+    Ok(Json(idp.user(&user)?))
+}
+
+async fn update_user(
+    State(idp): State<Arc<Idp>>,
+    Path(user): Path<String>,
+    payload: Result<Json<UserChanges>, JsonRejection>,
+) -> Answer<Json<UserInfo>> {
+    Ok(Json(idp.update_user(&user, body(payload)?).await?))
+}
+
+async fn delete_user(State(idp): State<Arc<Idp>>, Path(user): Path<String>) -> Answer<StatusCode> {
+    idp.delete_user(&user).await?;
+    Ok(StatusCode::NO_CONTENT)
 }

@@ -26,6 +26,15 @@ pub struct ApiAppInfo {
     /// `requestedAccessTokenVersion`: 1 (default, as Entra) or 2.
     pub token_version: u8,
     pub created_at: String,
+    /// Only assigned users and clients get tokens for it (appRoleAssignmentRequired).
+    #[serde(default)]
+    pub assignment_required: bool,
+    /// Optional access-token claims (optionalClaims.accessToken).
+    #[serde(default)]
+    pub optional_claims: Vec<String>,
+    /// `groups` (object ids) in user tokens for it (groupMembershipClaims SecurityGroup).
+    #[serde(default)]
+    pub group_claims: bool,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -49,6 +58,69 @@ pub struct SecretInfo {
     pub expired: bool,
 }
 
+/// A certificate registered on a client (a key credential); the private key stays with the client.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CertificateInfo {
+    /// Key id.
+    pub id: String,
+    pub client_id: String,
+    pub description: String,
+    /// Upper-case hex SHA-1 of the certificate, as the Entra portal shows it (MSAL's `thumbprint`).
+    pub thumbprint: String,
+    /// Upper-case hex SHA-256 (`x5t#S256`).
+    pub thumbprint_sha256: String,
+    pub subject: String,
+    pub not_before: String,
+    pub not_after: String,
+    pub expired: bool,
+    pub created_at: String,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct NewCertificate {
+    /// The PEM certificate (`-----BEGIN CERTIFICATE-----`); an RSA key of 2048 bits or more.
+    pub pem: String,
+    #[serde(default)]
+    pub description: String,
+}
+
+/// A redirect URI and its platform.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RedirectUri {
+    pub uri: String,
+    /// `web` (default), `spa` or `public` (mobile and desktop), as Entra's platforms.
+    #[serde(default = "default_platform")]
+    pub platform: String,
+}
+
+fn default_platform() -> String {
+    "web".into()
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct ClientSettings {
+    /// Redirect URIs to add.
+    #[serde(default)]
+    pub add_redirect_uris: Vec<RedirectUri>,
+    /// Redirect URIs to remove.
+    #[serde(default)]
+    pub remove_redirect_uris: Vec<String>,
+    /// allowPublicClient (device code flow without a credential).
+    #[serde(default)]
+    pub public_client: Option<bool>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct ApiSettings {
+    #[serde(default)]
+    pub assignment_required: Option<bool>,
+    /// Replaces the optional access-token claims.
+    #[serde(default)]
+    pub optional_claims: Option<Vec<String>>,
+    #[serde(default)]
+    pub group_claims: Option<bool>,
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct CreatedSecret {
     #[serde(flatten)]
@@ -67,6 +139,13 @@ pub struct ClientAppInfo {
     pub created_at: String,
     pub grants: Vec<GrantInfo>,
     pub secrets: Vec<SecretInfo>,
+    #[serde(default)]
+    pub certificates: Vec<CertificateInfo>,
+    #[serde(default)]
+    pub redirect_uris: Vec<RedirectUri>,
+    /// allowPublicClient.
+    #[serde(default)]
+    pub public_client: bool,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -96,9 +175,15 @@ pub struct CaInfo {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Overview {
     pub default_tenant_id: String,
+    /// Where this server's IdP listener answers (`http://ADDR`; the same port speaks https), so
+    /// the CLI needs only `--server`. `None` while the IdP is not serving.
+    #[serde(default)]
+    pub idp_url: Option<String>,
     pub tenants: Vec<TenantInfo>,
     pub api_apps: Vec<ApiAppInfo>,
     pub clients: Vec<ClientAppInfo>,
+    #[serde(default)]
+    pub users: Vec<UserInfo>,
     pub keys: Vec<KeyInfo>,
     pub ca_cert_path: String,
 }
@@ -124,6 +209,12 @@ pub struct NewApiApp {
     /// 1 (default) or 2.
     #[serde(default)]
     pub token_version: Option<u8>,
+    #[serde(default)]
+    pub assignment_required: bool,
+    #[serde(default)]
+    pub optional_claims: Vec<String>,
+    #[serde(default)]
+    pub group_claims: bool,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -136,6 +227,14 @@ pub struct NewClientApp {
     pub grants: Vec<String>,
     #[serde(default)]
     pub secret: NewSecret,
+    /// Certificates to register besides the secret.
+    #[serde(default)]
+    pub certificates: Vec<NewCertificate>,
+    #[serde(default)]
+    pub redirect_uris: Vec<RedirectUri>,
+    /// allowPublicClient.
+    #[serde(default)]
+    pub public_client: bool,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -158,4 +257,78 @@ pub struct RotateKeys {
     /// How long the previous key stays published (default: the server's, 24 h).
     #[serde(default)]
     pub overlap_seconds: Option<u64>,
+}
+
+/// A user who signs in (Entra's member user).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct UserInfo {
+    /// Object id: `oid` of the user's tokens.
+    pub object_id: String,
+    pub tenant_id: String,
+    /// Sign-in name (the UPN also signs in).
+    pub user_name: String,
+    /// userPrincipalName: `preferred_username` (v2), `upn` / `unique_name` (v1).
+    pub upn: String,
+    pub display_name: String,
+    pub given_name: String,
+    pub surname: String,
+    pub email: String,
+    /// Group names and object ids.
+    pub groups: Vec<GroupInfo>,
+    /// Assignments to API apps: `API/ROLE`, or `API` for default access.
+    pub assignments: Vec<String>,
+    pub created_at: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct GroupInfo {
+    pub object_id: String,
+    pub name: String,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct NewUser {
+    /// Sign-in name, e.g. `alice`.
+    pub user_name: String,
+    /// At least 8 characters; a random one is generated (and returned once) when absent.
+    #[serde(default)]
+    pub password: Option<String>,
+    #[serde(default)]
+    pub tenant: Option<String>,
+    /// Default: `NAME@<tenant name>.onmicrosoft.com`, as Entra's initial domain.
+    #[serde(default)]
+    pub upn: Option<String>,
+    /// Default: the user name.
+    #[serde(default)]
+    pub display_name: Option<String>,
+    #[serde(default)]
+    pub given_name: String,
+    #[serde(default)]
+    pub surname: String,
+    /// Default: the UPN.
+    #[serde(default)]
+    pub email: Option<String>,
+    /// Group names, created in the tenant when missing.
+    #[serde(default)]
+    pub groups: Vec<String>,
+    /// `API/ROLE` app-role assignments, or `API` for default access.
+    #[serde(default)]
+    pub assignments: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CreatedUser {
+    pub user: UserInfo,
+    /// The generated password, when none was given (shown once; only an argon2 hash is kept).
+    pub password: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct UserChanges {
+    #[serde(default)]
+    pub password: Option<String>,
+    #[serde(default)]
+    pub add_groups: Vec<String>,
+    #[serde(default)]
+    pub add_assignments: Vec<String>,
 }

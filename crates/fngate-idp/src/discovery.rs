@@ -33,6 +33,10 @@ pub fn base_url(conn: &ConnInfo, headers: &HeaderMap, uri: &axum::http::Uri) -> 
     format!("{}://{host}", conn.scheme)
 }
 
+/// Client authentication methods the token endpoint takes (`private_key_jwt`: a certificate's
+/// RFC 7523 assertion).
+const AUTH_METHODS: [&str; 3] = ["client_secret_post", "private_key_jwt", "client_secret_basic"];
+
 /// Entra serves metadata with a day of private caching and open CORS.
 fn metadata_response(body: Value) -> Response {
     let mut response = (StatusCode::OK, json_body(body.to_string())).into_response();
@@ -66,30 +70,22 @@ pub async fn openid_configuration_v2(
     let base = base_url(&conn, &headers, &uri);
     metadata_response(json!({
         "token_endpoint": format!("{base}/{tid}/oauth2/v2.0/token"),
-        "token_endpoint_auth_methods_supported": ["client_secret_post", "client_secret_basic"],
+        "token_endpoint_auth_methods_supported": AUTH_METHODS,
         "jwks_uri": format!("{base}/{tid}/discovery/v2.0/keys"),
         "response_modes_supported": ["query", "fragment", "form_post"],
         "subject_types_supported": ["pairwise"],
         "id_token_signing_alg_values_supported": ["RS256"],
-        "response_types_supported": ["code", "id_token", "code id_token", "id_token token"],
+        "response_types_supported": ["code"],
         "scopes_supported": ["openid", "profile", "email", "offline_access"],
         "issuer": issuer_v2(&tid),
         "request_uri_parameter_supported": false,
-        "userinfo_endpoint": "https://graph.microsoft.com/oidc/userinfo",
         "authorization_endpoint": format!("{base}/{tid}/oauth2/v2.0/authorize"),
-        "device_authorization_endpoint": format!("{base}/{tid}/oauth2/v2.0/devicecode"),
-        "http_logout_supported": true,
-        "frontchannel_logout_supported": true,
-        "end_session_endpoint": format!("{base}/{tid}/oauth2/v2.0/logout"),
-        "claims_supported": ["sub", "iss", "cloud_instance_name", "cloud_instance_host_name", "cloud_graph_host_name",
-            "msgraph_host", "aud", "exp", "iat", "auth_time", "acr", "nonce", "preferred_username", "name", "tid",
-            "ver", "at_hash", "c_hash", "email"],
-        "kerberos_endpoint": format!("{base}/{tid}/kerberos"),
+        "claims_supported": ["sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "preferred_username", "name",
+            "tid", "ver", "email"],
         "tenant_region_scope": "WW",
         "cloud_instance_name": "microsoftonline.com",
         "cloud_graph_host_name": "graph.windows.net",
         "msgraph_host": "graph.microsoft.com",
-        "rbac_url": "https://pas.windows.net",
     }))
 }
 
@@ -107,31 +103,22 @@ pub async fn openid_configuration_v1(
     let base = base_url(&conn, &headers, &uri);
     metadata_response(json!({
         "token_endpoint": format!("{base}/{tid}/oauth2/token"),
-        "token_endpoint_auth_methods_supported": ["client_secret_post", "client_secret_basic"],
+        "token_endpoint_auth_methods_supported": AUTH_METHODS,
         "jwks_uri": format!("{base}/{tid}/discovery/keys"),
         "response_modes_supported": ["query", "fragment", "form_post"],
         "subject_types_supported": ["pairwise"],
         "id_token_signing_alg_values_supported": ["RS256"],
-        "response_types_supported": ["code", "id_token", "code id_token", "token id_token", "token"],
+        "response_types_supported": ["code"],
         "scopes_supported": ["openid"],
         "issuer": issuer_v1(&tid),
         "microsoft_multi_refresh_token": true,
         "authorization_endpoint": format!("{base}/{tid}/oauth2/authorize"),
-        "device_authorization_endpoint": format!("{base}/{tid}/oauth2/devicecode"),
-        "http_logout_supported": true,
-        "frontchannel_logout_supported": true,
-        "end_session_endpoint": format!("{base}/{tid}/oauth2/logout"),
-        "claims_supported": ["sub", "iss", "cloud_instance_name", "cloud_instance_host_name", "cloud_graph_host_name",
-            "msgraph_host", "aud", "exp", "iat", "auth_time", "acr", "amr", "nonce", "email", "given_name",
-            "family_name", "nickname"],
-        "check_session_iframe": format!("{base}/{tid}/oauth2/checksession"),
-        "userinfo_endpoint": format!("{base}/{tid}/openid/userinfo"),
-        "kerberos_endpoint": format!("{base}/{tid}/kerberos"),
+        "claims_supported": ["sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "email", "given_name",
+            "family_name", "unique_name", "upn"],
         "tenant_region_scope": "WW",
         "cloud_instance_name": "microsoftonline.com",
         "cloud_graph_host_name": "graph.windows.net",
         "msgraph_host": "graph.microsoft.com",
-        "rbac_url": "https://pas.windows.net",
     }))
 }
 
@@ -189,4 +176,17 @@ pub async fn instance_discovery(
         "metadata": [{"preferred_network": host, "preferred_cache": host, "aliases": [host]}],
     });
     (StatusCode::OK, Json(body)).into_response()
+}
+
+/// The authorization endpoint MSAL requires in the metadata: until users can sign in, it answers
+/// Entra's error for a flow the app may not use, on a page (it is a browser endpoint).
+pub async fn authorize_not_yet() -> Response {
+    let page = "<!doctype html><title>Sign in</title><p>AADSTS70005: unsupported_response_type: the fngate dev \
+                identity provider issues client-credentials tokens only.</p>";
+    (
+        StatusCode::BAD_REQUEST,
+        [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
+        page,
+    )
+        .into_response()
 }

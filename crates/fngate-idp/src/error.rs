@@ -89,9 +89,130 @@ impl EntraError {
             StatusCode::UNAUTHORIZED,
             "invalid_client",
             7000216,
-            "'client_assertion', 'client_secret' or 'request' is required for the 'client_credentials' grant type. \
-             (The fngate dev IdP accepts client secrets only.)"
+            "'client_assertion', 'client_secret' or 'request' is required for the 'client_credentials' grant type."
                 .into(),
+        )
+    }
+
+    pub fn unsupported_assertion_type(assertion_type: &str) -> Self {
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            90011,
+            format!(
+                "Unexpected client assertion type '{assertion_type}'. The client_assertion_type must be \
+                 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer'."
+            ),
+        )
+    }
+
+    pub fn malformed_assertion() -> Self {
+        Self::new(
+            StatusCode::UNAUTHORIZED,
+            "invalid_client",
+            50027,
+            "JWT token is invalid or malformed: the client_assertion is not a signed JWT (header.payload.signature, \
+             base64url JSON)."
+                .into(),
+        )
+    }
+
+    pub fn unknown_certificate(thumbprint: &str, client_id: &str) -> Self {
+        Self::new(
+            StatusCode::UNAUTHORIZED,
+            "invalid_client",
+            700027,
+            format!(
+                "The certificate with identifier used to sign the client assertion is not registered on application. \
+                 [Reason - The key was not found., Thumbprint of key used by client: '{thumbprint}', Please visit \
+                 `fngate idp client show {client_id}` to see configured keys for app Id '{client_id}'. Register a \
+                 certificate with `fngate idp cert add {client_id} CERT.pem`.]"
+            ),
+        )
+    }
+
+    pub fn certificate_out_of_validity(
+        thumbprint: &str,
+        not_before: time::OffsetDateTime,
+        not_after: time::OffsetDateTime,
+    ) -> Self {
+        Self::new(
+            StatusCode::UNAUTHORIZED,
+            "invalid_client",
+            700027,
+            format!(
+                "Client assertion contains an invalid signature. [Reason - The key used is expired or not yet valid., \
+                 Thumbprint of key used by client: '{thumbprint}', Found key 'Start={}, End={}']",
+                entra_time(not_before),
+                entra_time(not_after)
+            ),
+        )
+    }
+
+    pub fn assertion_bad_signature(thumbprint: &str) -> Self {
+        Self::new(
+            StatusCode::UNAUTHORIZED,
+            "invalid_client",
+            700027,
+            format!(
+                "Client assertion contains an invalid signature. [Reason - The provided signature value did not match \
+                 the expected signature value (RS256 or PS256 with the registered certificate's key)., Thumbprint of \
+                 key used by client: '{thumbprint}']"
+            ),
+        )
+    }
+
+    pub fn assertion_wrong_client() -> Self {
+        Self::new(
+            StatusCode::UNAUTHORIZED,
+            "invalid_client",
+            700021,
+            "Client assertion application identifier doesn't match 'client_id' parameter: 'iss' and 'sub' must both \
+             be the client id."
+                .into(),
+        )
+    }
+
+    pub fn assertion_wrong_audience() -> Self {
+        Self::new(
+            StatusCode::UNAUTHORIZED,
+            "invalid_client",
+            700023,
+            "Client assertion audience claim does not match Realm issuer: 'aud' must be this tenant's token endpoint \
+             URL."
+                .into(),
+        )
+    }
+
+    pub fn assertion_out_of_time_range(now: time::OffsetDateTime, nbf: Option<i64>, exp: Option<i64>) -> Self {
+        let at = |t: Option<i64>| {
+            t.and_then(|t| time::OffsetDateTime::from_unix_timestamp(t).ok())
+                .map(entra_time)
+                .unwrap_or_else(|| "(none)".into())
+        };
+        Self::new(
+            StatusCode::UNAUTHORIZED,
+            "invalid_client",
+            700024,
+            format!(
+                "Client assertion is not within its valid time range. Current time: {}, assertion valid from {}, \
+                 expiry time of assertion {}.",
+                entra_time(now),
+                at(nbf),
+                at(exp)
+            ),
+        )
+    }
+
+    pub fn assertion_replayed(jti: &str) -> Self {
+        Self::new(
+            StatusCode::UNAUTHORIZED,
+            "invalid_client",
+            50013,
+            format!(
+                "Assertion failed signature validation: the client assertion with jti '{jti}' was already used. Sign a \
+                 new assertion (a new jti) for each token request."
+            ),
         )
     }
 
@@ -182,6 +303,14 @@ impl EntraError {
         }
         response
     }
+}
+
+/// Times in messages, as Entra writes its `timestamp`: `2026-12-02 14:03:05Z`.
+fn entra_time(at: time::OffsetDateTime) -> String {
+    at.format(time::macros::format_description!(
+        "[year]-[month]-[day] [hour]:[minute]:[second]Z"
+    ))
+    .unwrap_or_default()
 }
 
 /// The client's `client-request-id` when it is a GUID (MSAL sends one), else a new GUID.

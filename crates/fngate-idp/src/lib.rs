@@ -23,10 +23,13 @@
 
 mod admin;
 pub mod api;
+mod assertion;
 mod ca;
+mod certificate;
 mod discovery;
 mod error;
 mod keys;
+mod password;
 mod registry;
 mod secret;
 mod server;
@@ -129,6 +132,10 @@ pub struct Idp {
     ca: ca::LocalCa,
     /// Serialises changes so each reload sees every committed change.
     changes: tokio::sync::Mutex<()>,
+    /// The listener address `serve` was given, reported by the admin API (`Overview::idp_url`).
+    listening: arc_swap::ArcSwapOption<std::net::SocketAddr>,
+    /// Client-assertion `jti`s already used.
+    pub(crate) replay: assertion::ReplayCache,
 }
 
 impl Idp {
@@ -161,6 +168,8 @@ impl Idp {
             keys: ArcSwap::from_pointee(keys),
             ca,
             changes: tokio::sync::Mutex::new(()),
+            listening: arc_swap::ArcSwapOption::empty(),
+            replay: Default::default(),
         }))
     }
 
@@ -172,7 +181,23 @@ impl Idp {
         limits: fngate_http::ConnectionLimits,
         shutdown: CancellationToken,
     ) -> anyhow::Result<()> {
+        if let Ok(addr) = listener.local_addr() {
+            self.listening.store(Some(Arc::new(addr)));
+        }
         server::serve(self, listener, limits, shutdown).await
+    }
+
+    /// `http://ADDR` of the serving listener (an unspecified address becomes loopback, where
+    /// the CLI on this machine reaches it); `None` before `serve`.
+    pub fn public_url(&self) -> Option<String> {
+        let mut addr = **self.listening.load().as_ref()?;
+        if addr.ip().is_unspecified() {
+            addr.set_ip(match addr {
+                std::net::SocketAddr::V4(_) => std::net::Ipv4Addr::LOCALHOST.into(),
+                std::net::SocketAddr::V6(_) => std::net::Ipv6Addr::LOCALHOST.into(),
+            });
+        }
+        Some(format!("http://{addr}"))
     }
 
     pub fn admin_router(self: &Arc<Self>) -> axum::Router {
@@ -227,9 +252,11 @@ impl Idp {
         let registry = self.registry.load();
         Overview {
             default_tenant_id: registry.default_tenant().map(|t| t.id.clone()).unwrap_or_default(),
+            idp_url: self.public_url(),
             tenants: registry.tenants.iter().map(|t| tenant_info(t)).collect(),
             api_apps: registry.apis.iter().map(|a| api_info(a)).collect(),
             clients: registry.clients.iter().map(|c| client_info(&registry, c)).collect(),
+            users: registry.users.iter().map(|u| user_info(&registry, u)).collect(),
             keys: self.list_keys(),
             ca_cert_path: self.ca.cert_path.display().to_string(),
         }
@@ -314,6 +341,7 @@ impl Idp {
         };
         let scopes = valid_values("scope", &new.scopes)?;
         let app_roles = valid_values("app role", &new.app_roles)?;
+        let optional_claims = valid_optional_claims(&new.optional_claims)?;
         let token_version = match new.token_version {
             None | Some(1) => 1,
             Some(2) => 2,
@@ -334,6 +362,9 @@ impl Idp {
                 app_roles: serde_json::to_string(&app_roles).context("app roles")?,
                 token_version,
                 created_at: fngate_store::now_rfc3339(),
+                assignment_required: new.assignment_required,
+                optional_claims: serde_json::to_string(&optional_claims).context("optional claims")?,
+                group_claims: new.group_claims,
             },
         )
         .await?;
@@ -392,6 +423,7 @@ impl Idp {
             name,
             object_id: new_guid(),
             created_at: fngate_store::now_rfc3339(),
+            public_client: new.public_client,
         };
         let probe = ClientApp {
             client_id: row.client_id.clone(),
@@ -400,11 +432,34 @@ impl Idp {
             object_id: row.object_id.clone(),
             created_at: row.created_at.clone(),
             secrets: Vec::new(),
+            certificates: Vec::new(),
+            redirect_uris: Vec::new(),
+            public_client: row.public_client,
             grants: Default::default(),
         };
         let grants = parse_grants(&registry, &probe, &new.grants)?;
         let (secret_row, value) = new_secret_row(&row.client_id, &new.secret, None)?;
-        db::insert_client_app(&self.store, &row, std::slice::from_ref(&secret_row), &grants).await?;
+        let certificates = new
+            .certificates
+            .iter()
+            .enumerate()
+            .map(|(index, c)| {
+                new_certificate_row(&row.client_id, c)
+                    .map_err(|err| IdpError::Invalid(format!("certificates[{index}]: {err}")))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let redirect_uris = redirect_uri_rows(&row.client_id, &new.redirect_uris)?;
+        db::insert_client_app(
+            &self.store,
+            &row,
+            db::ClientCredentials {
+                secrets: std::slice::from_ref(&secret_row),
+                certificates: &certificates,
+                grants: &grants,
+                redirect_uris: &redirect_uris,
+            },
+        )
+        .await?;
         self.reload().await?;
         let registry = self.registry.load();
         let client = find_client(&registry, &row.client_id)?;
@@ -464,6 +519,284 @@ impl Idp {
         self.client(&found.client_id)
     }
 
+    /// Registers a certificate (PEM) as a credential of `client`.
+    pub async fn add_certificate(&self, client: &str, new: NewCertificate) -> Result<CertificateInfo, IdpError> {
+        let _guard = self.changes.lock().await;
+        let client_id = find_client(&self.registry.load(), client)?.client_id.clone();
+        let row = new_certificate_row(&client_id, &new)?;
+        db::insert_certificate(&self.store, &row).await?;
+        self.reload().await?;
+        Ok(certificate_info(
+            &client_id,
+            &registry::ClientCertificate::from_row(&row)?,
+        ))
+    }
+
+    pub async fn remove_certificate(&self, client: &str, id_or_thumbprint: &str) -> Result<(), IdpError> {
+        let _guard = self.changes.lock().await;
+        let registry = self.registry.load();
+        let found = find_client(&registry, client)?;
+        let wanted = id_or_thumbprint.trim();
+        let id = found
+            .certificates
+            .iter()
+            .find(|c| {
+                c.id == wanted
+                    || hex::encode_upper(&c.sha1).eq_ignore_ascii_case(wanted)
+                    || hex::encode_upper(&c.sha256).eq_ignore_ascii_case(wanted)
+            })
+            .map(|c| c.id.clone())
+            .ok_or_else(|| {
+                IdpError::NotFound(format!(
+                    "client {} has no certificate with id or thumbprint {wanted:?} (see `fngate idp client show {client}`)",
+                    found.client_id
+                ))
+            })?;
+        db::delete_certificate(&self.store, &found.client_id, &id).await?;
+        self.reload().await
+    }
+
+    /// Adds or removes redirect URIs and sets allowPublicClient.
+    pub async fn update_client(&self, client: &str, changes: ClientSettings) -> Result<ClientAppInfo, IdpError> {
+        let _guard = self.changes.lock().await;
+        let client_id = find_client(&self.registry.load(), client)?.client_id.clone();
+        let rows = redirect_uri_rows(&client_id, &changes.add_redirect_uris)?;
+        db::insert_redirect_uris(&self.store, &rows).await?;
+        for uri in &changes.remove_redirect_uris {
+            if !db::delete_redirect_uri(&self.store, &client_id, uri).await? {
+                return Err(IdpError::NotFound(format!(
+                    "remove_redirect_uris: {uri:?} is not registered on client {client_id}"
+                )));
+            }
+        }
+        if let Some(public_client) = changes.public_client {
+            db::set_public_client(&self.store, &client_id, public_client).await?;
+        }
+        self.reload().await?;
+        self.client(&client_id)
+    }
+
+    /// Changes an API app's assignment requirement, optional claims and group claims.
+    pub async fn update_api_app(&self, app: &str, changes: ApiSettings) -> Result<ApiAppInfo, IdpError> {
+        let _guard = self.changes.lock().await;
+        let registry = self.registry.load();
+        let api = find_api(&registry, app)?;
+        let optional_claims = match &changes.optional_claims {
+            Some(claims) => valid_optional_claims(claims)?,
+            None => api.optional_claims.clone(),
+        };
+        let row = db::ApiAppRow {
+            client_id: api.client_id.clone(),
+            tenant_id: api.tenant_id.clone(),
+            name: api.name.clone(),
+            identifier_uri: api.identifier_uri.clone(),
+            scopes: String::new(),
+            app_roles: String::new(),
+            token_version: api.token_version.into(),
+            created_at: api.created_at.clone(),
+            assignment_required: changes.assignment_required.unwrap_or(api.assignment_required),
+            optional_claims: serde_json::to_string(&optional_claims).context("optional claims")?,
+            group_claims: changes.group_claims.unwrap_or(api.group_claims),
+        };
+        db::update_api_settings(&self.store, &row).await?;
+        self.reload().await?;
+        let registry = self.registry.load();
+        Ok(api_info(find_api(&registry, &row.client_id)?))
+    }
+
+    // ---- users ----------------------------------------------------------------------------
+
+    pub fn user(&self, reference: &str) -> Result<UserInfo, IdpError> {
+        let registry = self.registry.load();
+        let user = find_user(&registry, reference)?;
+        Ok(user_info(&registry, user))
+    }
+
+    /// Creates a user; `password` absent: a generated one, returned this once.
+    pub async fn create_user(&self, new: NewUser) -> Result<CreatedUser, IdpError> {
+        let _guard = self.changes.lock().await;
+        let registry = self.registry.load();
+        let tenant_id = resolve_tenant(&registry, new.tenant.as_deref())?;
+        let tenant = registry
+            .tenant(&tenant_id)
+            .ok_or_else(|| IdpError::Internal(anyhow::anyhow!("tenant {tenant_id} vanished")))?;
+        let user_name = valid_user_name(&new.user_name)?;
+        let upn = match new.upn.as_deref().map(str::trim).filter(|u| !u.is_empty()) {
+            Some(upn) => valid_upn(upn)?,
+            None => format!("{user_name}@{}.onmicrosoft.com", tenant.name.to_ascii_lowercase()),
+        };
+        let (password, generated) = match new.password {
+            Some(password) => (password, None),
+            None => {
+                let generated = password::generate();
+                (generated.clone(), Some(generated))
+            }
+        };
+        password::check_policy(&password)?;
+        let object_id = new_guid();
+        let (groups, memberships, assignments) =
+            self.memberships(&registry, &tenant_id, &object_id, &new.groups, &new.assignments)?;
+        let display_name = new
+            .display_name
+            .as_deref()
+            .map(str::trim)
+            .filter(|d| !d.is_empty())
+            .unwrap_or(&user_name)
+            .to_string();
+        let row = db::UserRow {
+            object_id: object_id.clone(),
+            tenant_id,
+            email: new.email.clone().unwrap_or_else(|| upn.clone()),
+            user_name,
+            upn,
+            display_name,
+            given_name: new.given_name.trim().to_string(),
+            surname: new.surname.trim().to_string(),
+            password_hash: password::hash(password).await?,
+            created_at: fngate_store::now_rfc3339(),
+        };
+        db::insert_user(&self.store, &row, &groups, &memberships, &assignments).await?;
+        self.reload().await?;
+        let registry = self.registry.load();
+        let user = find_user(&registry, &object_id)?;
+        Ok(CreatedUser {
+            user: user_info(&registry, user),
+            password: generated,
+        })
+    }
+
+    pub async fn update_user(&self, reference: &str, changes: UserChanges) -> Result<UserInfo, IdpError> {
+        let _guard = self.changes.lock().await;
+        let registry = self.registry.load();
+        let user = find_user(&registry, reference)?.clone();
+        if let Some(password) = changes.password {
+            password::check_policy(&password)?;
+            db::set_user_password(&self.store, &user.object_id, &password::hash(password).await?).await?;
+        }
+        let (groups, memberships, assignments) = self.memberships(
+            &registry,
+            &user.tenant_id,
+            &user.object_id,
+            &changes.add_groups,
+            &changes.add_assignments,
+        )?;
+        db::insert_memberships(&self.store, &groups, &memberships, &assignments).await?;
+        self.reload().await?;
+        self.user(&user.object_id)
+    }
+
+    pub async fn delete_user(&self, reference: &str) -> Result<(), IdpError> {
+        let _guard = self.changes.lock().await;
+        let object_id = find_user(&self.registry.load(), reference)?.object_id.clone();
+        db::delete_user(&self.store, &object_id).await?;
+        self.reload().await
+    }
+
+    /// The groups to create, memberships and assignments for a user of `tenant_id`.
+    fn memberships(
+        &self,
+        registry: &Registry,
+        tenant_id: &str,
+        user_id: &str,
+        groups: &[String],
+        assignments: &[String],
+    ) -> Result<Memberships, IdpError> {
+        let mut new_groups: Vec<db::GroupRow> = Vec::new();
+        let mut members = Vec::new();
+        for (index, name) in groups.iter().enumerate() {
+            let name = valid_name(&format!("groups[{index}]"), name)?;
+            let existing = registry
+                .groups
+                .iter()
+                .chain(new_groups.iter())
+                .find(|g| g.tenant_id == tenant_id && g.name == name)
+                .map(|g| g.object_id.clone());
+            let group_id = match existing {
+                Some(id) => id,
+                None => {
+                    let row = db::GroupRow {
+                        object_id: new_guid(),
+                        tenant_id: tenant_id.to_string(),
+                        name,
+                        created_at: fngate_store::now_rfc3339(),
+                    };
+                    let id = row.object_id.clone();
+                    new_groups.push(row);
+                    id
+                }
+            };
+            members.push(db::GroupMemberRow {
+                group_id,
+                user_id: user_id.to_string(),
+            });
+        }
+        let mut rows = Vec::new();
+        let api_named = |reference: &str| {
+            registry
+                .apis
+                .iter()
+                .filter(|a| a.tenant_id == tenant_id)
+                .find(|a| a.name == reference || a.identifier_uri == reference || a.client_id == reference)
+        };
+        for (index, assignment) in assignments.iter().enumerate() {
+            // `API/ROLE` when API names an app defining ROLE; else the whole text names the API
+            // (identifier URIs hold '/' too) for default access.
+            let with_role = assignment.rsplit_once('/').and_then(|(api, role)| {
+                api_named(api)
+                    .filter(|a| a.app_roles.iter().any(|r| r == role))
+                    .map(|a| (a, role))
+            });
+            let (api, role) = match with_role.or_else(|| api_named(assignment).map(|a| (a, ""))) {
+                Some(found) => found,
+                None => {
+                    return Err(IdpError::NotFound(format!(
+                        "assignments[{index}]: {assignment:?} names no API app (with that app role) in the user's \
+                         tenant: use API/ROLE, or API for default access"
+                    )));
+                }
+            };
+            rows.push(db::UserAssignmentRow {
+                user_id: user_id.to_string(),
+                api_client_id: api.client_id.clone(),
+                role: role.to_string(),
+                created_at: fngate_store::now_rfc3339(),
+            });
+        }
+        Ok((new_groups, members, rows))
+    }
+
+    #[allow(dead_code)] // the sign-in flow (next commit) records consent
+    /// Records that `user_id` consented `client_id` to `scopes` per resource (sign-in flows).
+    pub(crate) async fn record_consent(
+        &self,
+        user_id: &str,
+        client_id: &str,
+        scopes: &[(String, Vec<String>)],
+    ) -> Result<(), IdpError> {
+        let _guard = self.changes.lock().await;
+        let registry = self.registry.load();
+        let rows = scopes
+            .iter()
+            .map(|(resource, wanted)| {
+                let mut all: Vec<String> = registry.consented(user_id, client_id, resource).to_vec();
+                for scope in wanted {
+                    if !all.contains(scope) {
+                        all.push(scope.clone());
+                    }
+                }
+                Ok(db::ConsentRow {
+                    user_id: user_id.to_string(),
+                    client_id: client_id.to_string(),
+                    resource: resource.clone(),
+                    scopes: serde_json::to_string(&all).context("consent scopes")?,
+                    updated_at: fngate_store::now_rfc3339(),
+                })
+            })
+            .collect::<Result<Vec<_>, IdpError>>()?;
+        db::upsert_consents(&self.store, &rows).await?;
+        self.reload().await
+    }
+
     /// Starts signing with a new key; the previous ones stay published for `overlap` (default
     /// `IdpOptions::key_overlap`), then disappear from the JWKS and the store.
     pub async fn rotate_keys(&self, overlap: Option<Duration>) -> Result<Vec<KeyInfo>, IdpError> {
@@ -517,6 +850,9 @@ async fn load_keys(store: &Store) -> anyhow::Result<KeySet> {
     let signing = signing.context("no signing key in the store")?;
     Ok(KeySet { signing, all })
 }
+
+/// Groups to create, memberships and assignments, to store with a user.
+type Memberships = (Vec<db::GroupRow>, Vec<db::GroupMemberRow>, Vec<db::UserAssignmentRow>);
 
 pub(crate) fn new_guid() -> String {
     uuid::Uuid::new_v4().to_string()
@@ -690,6 +1026,9 @@ fn api_info(api: &ApiApp) -> ApiAppInfo {
         app_roles: api.app_roles.clone(),
         token_version: api.token_version,
         created_at: api.created_at.clone(),
+        assignment_required: api.assignment_required,
+        optional_claims: api.optional_claims.clone(),
+        group_claims: api.group_claims,
     }
 }
 
@@ -732,5 +1071,199 @@ fn client_info(registry: &Registry, client: &ClientApp) -> ClientAppInfo {
             .iter()
             .map(|s| secret_info(&client.client_id, s))
             .collect(),
+        certificates: client
+            .certificates
+            .iter()
+            .map(|c| certificate_info(&client.client_id, c))
+            .collect(),
+        redirect_uris: client
+            .redirect_uris
+            .iter()
+            .map(|(uri, platform)| RedirectUri {
+                uri: uri.clone(),
+                platform: platform.as_str().into(),
+            })
+            .collect(),
+        public_client: client.public_client,
+    }
+}
+
+fn certificate_info(client_id: &str, cert: &registry::ClientCertificate) -> CertificateInfo {
+    CertificateInfo {
+        id: cert.id.clone(),
+        client_id: client_id.to_string(),
+        description: cert.description.clone(),
+        thumbprint: hex::encode_upper(&cert.sha1),
+        thumbprint_sha256: hex::encode_upper(&cert.sha256),
+        subject: cert.subject.clone(),
+        not_before: format_time(cert.not_before),
+        not_after: format_time(cert.not_after),
+        expired: cert.not_after <= OffsetDateTime::now_utc(),
+        created_at: cert.created_at.clone(),
+    }
+}
+
+fn user_info(registry: &Registry, user: &registry::User) -> UserInfo {
+    let mut assignments: Vec<String> = user
+        .assignments
+        .iter()
+        .flat_map(|(api_id, roles)| {
+            let api = registry
+                .client_api(api_id)
+                .map(|a| a.name.clone())
+                .unwrap_or_else(|| api_id.clone());
+            roles.iter().map(move |role| {
+                if role.is_empty() {
+                    api.clone()
+                } else {
+                    format!("{api}/{role}")
+                }
+            })
+        })
+        .collect();
+    assignments.sort();
+    UserInfo {
+        object_id: user.object_id.clone(),
+        tenant_id: user.tenant_id.clone(),
+        user_name: user.user_name.clone(),
+        upn: user.upn.clone(),
+        display_name: user.display_name.clone(),
+        given_name: user.given_name.clone(),
+        surname: user.surname.clone(),
+        email: user.email.clone(),
+        groups: user
+            .groups
+            .iter()
+            .map(|(id, name)| GroupInfo {
+                object_id: id.clone(),
+                name: name.clone(),
+            })
+            .collect(),
+        assignments,
+        created_at: user.created_at.clone(),
+    }
+}
+
+fn find_user<'a>(registry: &'a Registry, reference: &str) -> Result<&'a Arc<registry::User>, IdpError> {
+    registry.find_user(reference).ok_or_else(|| {
+        IdpError::NotFound(format!(
+            "no user {reference:?} (by object id, user name or UPN; see `fngate idp user list`)"
+        ))
+    })
+}
+
+fn new_certificate_row(client_id: &str, new: &NewCertificate) -> Result<db::ClientCertificateRow, IdpError> {
+    let der = certificate::der_from_pem(&new.pem)?;
+    let parsed = certificate::parse(&der)?;
+    Ok(db::ClientCertificateRow {
+        id: new_guid(),
+        client_id: client_id.to_string(),
+        description: new.description.trim().to_string(),
+        sha1: parsed.sha1,
+        sha256: parsed.sha256,
+        certificate: der,
+        created_at: fngate_store::now_rfc3339(),
+    })
+}
+
+/// Redirect URIs as Entra takes them: absolute, no fragment; https, or http only for
+/// `localhost` / loopback (web, spa) and any custom scheme for the public platform.
+fn redirect_uri_rows(client_id: &str, uris: &[RedirectUri]) -> Result<Vec<db::RedirectUriRow>, IdpError> {
+    let mut rows = Vec::new();
+    for (index, redirect) in uris.iter().enumerate() {
+        let field = format!("redirect_uris[{index}]");
+        let platform = registry::Platform::parse(&redirect.platform).ok_or_else(|| {
+            IdpError::Invalid(format!(
+                "{field}.platform: {:?} is not web, spa or public",
+                redirect.platform
+            ))
+        })?;
+        let uri = redirect.uri.trim();
+        let parsed = url::Url::parse(uri)
+            .map_err(|err| IdpError::Invalid(format!("{field}: {uri:?} is not an absolute URI ({err})")))?;
+        if parsed.fragment().is_some() || uri.len() > 256 {
+            return Err(IdpError::Invalid(format!(
+                "{field}: {uri:?} must not have a #fragment and must be at most 256 characters"
+            )));
+        }
+        let loopback = matches!(parsed.host_str(), Some("localhost" | "127.0.0.1" | "[::1]"));
+        let allowed = match (parsed.scheme(), platform) {
+            ("https", _) => true,
+            ("http", _) => loopback,
+            (_, registry::Platform::Public) => true,
+            _ => false,
+        };
+        if !allowed {
+            return Err(IdpError::Invalid(format!(
+                "{field}: {uri:?} must use https (http only for localhost; custom schemes only for the public platform)"
+            )));
+        }
+        rows.push(db::RedirectUriRow {
+            client_id: client_id.to_string(),
+            uri: uri.to_string(),
+            platform: platform.as_str().to_string(),
+            created_at: fngate_store::now_rfc3339(),
+        });
+    }
+    Ok(rows)
+}
+
+/// Optional access-token claims fngate can emit (a subset of Entra's list).
+pub const OPTIONAL_CLAIMS: &[&str] = &[
+    "email",
+    "upn",
+    "given_name",
+    "family_name",
+    "idtyp",
+    "ipaddr",
+    "auth_time",
+];
+
+fn valid_optional_claims(claims: &[String]) -> Result<Vec<String>, IdpError> {
+    let mut out: Vec<String> = Vec::new();
+    for (index, claim) in claims.iter().enumerate() {
+        let claim = claim.trim();
+        if !OPTIONAL_CLAIMS.contains(&claim) {
+            return Err(IdpError::Invalid(format!(
+                "optional_claims[{index}]: {claim:?} is not an optional claim fngate emits ({})",
+                OPTIONAL_CLAIMS.join(", ")
+            )));
+        }
+        if !out.iter().any(|c| c == claim) {
+            out.push(claim.to_string());
+        }
+    }
+    Ok(out)
+}
+
+/// Sign-in names: Entra's mailNickname characters (letters, digits, `.`, `-`, `_`).
+fn valid_user_name(name: &str) -> Result<String, IdpError> {
+    let name = name.trim();
+    if name.is_empty()
+        || name.len() > 64
+        || !name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_'))
+    {
+        return Err(IdpError::Invalid(format!(
+            "user name: {name:?} must be 1 to 64 letters, digits, '.', '-' or '_'"
+        )));
+    }
+    Ok(name.to_string())
+}
+
+fn valid_upn(upn: &str) -> Result<String, IdpError> {
+    match upn.split_once('@') {
+        Some((local, domain))
+            if !local.is_empty()
+                && domain.contains('.')
+                && !upn.chars().any(|c| c.is_whitespace() || c.is_control())
+                && upn.len() <= 113 =>
+        {
+            Ok(upn.to_string())
+        }
+        _ => Err(IdpError::Invalid(format!(
+            "upn: {upn:?} is not a user principal name (name@domain.tld)"
+        ))),
     }
 }

@@ -46,6 +46,14 @@ pub fn router(idp: Arc<Idp>) -> Router {
             get(discovery::openid_configuration_v1),
         )
         .route("/common/discovery/instance", get(discovery::instance_discovery))
+        .route(
+            "/{tenant}/oauth2/v2.0/authorize",
+            get(discovery::authorize_not_yet).post(discovery::authorize_not_yet),
+        )
+        .route(
+            "/{tenant}/oauth2/authorize",
+            get(discovery::authorize_not_yet).post(discovery::authorize_not_yet),
+        )
         .with_state(idp)
 }
 

@@ -6,6 +6,7 @@
 
 use std::sync::Arc;
 
+use axum::Extension;
 use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
@@ -18,7 +19,8 @@ use time::OffsetDateTime;
 
 use crate::error::{EntraError, correlation_id, json_body, no_store};
 use crate::registry::{ApiApp, ClientApp, Tenant};
-use crate::{Idp, issuer_v1, issuer_v2, secret};
+use crate::server::ConnInfo;
+use crate::{Idp, assertion, discovery, issuer_v1, issuer_v2, secret};
 
 /// Entra back-dates `iat`/`nbf` by five minutes to absorb clock skew.
 const BACKDATE_SECS: i64 = 300;
@@ -33,24 +35,32 @@ pub enum Endpoint {
 
 pub async fn token_v2(
     State(idp): State<Arc<Idp>>,
+    Extension(conn): Extension<ConnInfo>,
     Path(tenant): Path<String>,
+    uri: axum::http::Uri,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    respond(&idp, &tenant, &headers, &body, Endpoint::V2)
+    let base = discovery::base_url(&conn, &headers, &uri);
+    respond(&idp, &tenant, &base, &headers, &body, Endpoint::V2)
 }
 
 pub async fn token_v1(
     State(idp): State<Arc<Idp>>,
+    Extension(conn): Extension<ConnInfo>,
     Path(tenant): Path<String>,
+    uri: axum::http::Uri,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    respond(&idp, &tenant, &headers, &body, Endpoint::V1)
+    let base = discovery::base_url(&conn, &headers, &uri);
+    respond(&idp, &tenant, &base, &headers, &body, Endpoint::V1)
 }
 
-fn respond(idp: &Idp, tenant: &str, headers: &HeaderMap, body: &[u8], endpoint: Endpoint) -> Response {
-    match issue(idp, tenant, headers, body, endpoint) {
+/// `base` is `scheme://host` as the client reached this server: a client assertion's `aud`
+/// names the token endpoint under it.
+fn respond(idp: &Idp, tenant: &str, base: &str, headers: &HeaderMap, body: &[u8], endpoint: Endpoint) -> Response {
+    match issue(idp, tenant, base, headers, body, endpoint) {
         Ok(issued) => {
             let body = json!({
                 "token_type": "Bearer",
@@ -89,6 +99,8 @@ struct Form {
     grant_type: Option<String>,
     client_id: Option<String>,
     client_secret: Option<String>,
+    client_assertion: Option<String>,
+    client_assertion_type: Option<String>,
     scope: Option<String>,
     resource: Option<String>,
 }
@@ -101,6 +113,8 @@ impl Form {
                 "grant_type" => &mut form.grant_type,
                 "client_id" => &mut form.client_id,
                 "client_secret" => &mut form.client_secret,
+                "client_assertion" => &mut form.client_assertion,
+                "client_assertion_type" => &mut form.client_assertion_type,
                 "scope" => &mut form.scope,
                 "resource" => &mut form.resource,
                 _ => continue,
@@ -135,6 +149,7 @@ fn basic_credentials(headers: &HeaderMap) -> Option<(String, String)> {
 fn issue(
     idp: &Idp,
     tenant_ref: &str,
+    base: &str,
     headers: &HeaderMap,
     body: &[u8],
     endpoint: Endpoint,
@@ -179,7 +194,24 @@ fn issue(
         .client(client_id)
         .filter(|c| c.tenant_id == tenant.id)
         .ok_or_else(|| EntraError::unknown_client(client_id, &tenant.id))?;
-    authenticate(client, form.client_secret.as_deref())?;
+    // `appidacr`/`azpacr`: "1" for a secret, "2" for a certificate.
+    let client_auth = match form.client_assertion.as_deref() {
+        Some(jwt) => {
+            let audiences = token_endpoints(base, tenant_ref, &tenant);
+            let ctx = assertion::Context {
+                client,
+                audiences: &audiences,
+                replay: &idp.replay,
+                now: OffsetDateTime::now_utc(),
+            };
+            assertion::verify(form.client_assertion_type.as_deref(), jwt, &ctx)?;
+            "2"
+        }
+        None => {
+            authenticate(client, form.client_secret.as_deref())?;
+            "1"
+        }
+    };
 
     let resource = match endpoint {
         Endpoint::V2 => resource_of_scope(requested)?,
@@ -190,7 +222,7 @@ fn issue(
         .ok_or_else(|| EntraError::unknown_resource(resource, &tenant.name, &tenant.id))?;
     let keys = idp.key_set();
     let expires_in = idp.options().token_lifetime.as_secs();
-    let claims = claims(&tenant, client, api, resource, expires_in);
+    let claims = claims(&tenant, client, client_auth, api, resource, expires_in);
     let access_token = keys
         .signing
         .sign(&claims, api.token_version == 1)
@@ -201,8 +233,26 @@ fn issue(
     })
 }
 
+/// The token endpoint URLs a client assertion may name as `aud`: v2 and v1, under the tenant as
+/// the request named it, its id and its name, at the scheme and host the client used, and
+/// Entra's own (code written for Entra signs for `https://login.microsoftonline.com/…`).
+fn token_endpoints(base: &str, tenant_ref: &str, tenant: &Tenant) -> Vec<String> {
+    let mut out = Vec::new();
+    let hosts = [base.to_string(), "https://login.microsoftonline.com".to_string()];
+    for host in &hosts {
+        for name in [tenant_ref, tenant.id.as_str(), tenant.name.as_str()] {
+            for path in ["oauth2/v2.0/token", "oauth2/token"] {
+                let url = format!("{host}/{name}/{path}");
+                if !out.contains(&url) {
+                    out.push(url);
+                }
+            }
+        }
+    }
+    out
+}
+
 /// Checks the presented secret against every secret of the client, in constant time each.
-/// Client assertions (certificate, federated) are not supported: they count as no credential.
 fn authenticate(client: &ClientApp, presented: Option<&str>) -> Result<(), EntraError> {
     let Some(presented) = presented else {
         return Err(EntraError::missing_credential());
@@ -241,7 +291,14 @@ fn random_b64(len: usize, url_safe: bool) -> String {
 
 /// The claims of an app-only (client-credentials) access token, in Entra's order for the API's
 /// token version.
-fn claims(tenant: &Tenant, client: &ClientApp, api: &ApiApp, requested: &str, expires_in: u64) -> Value {
+fn claims(
+    tenant: &Tenant,
+    client: &ClientApp,
+    client_auth: &str,
+    api: &ApiApp,
+    requested: &str,
+    expires_in: u64,
+) -> Value {
     let now = OffsetDateTime::now_utc().unix_timestamp();
     let iat = now - BACKDATE_SECS;
     let exp = now + i64::try_from(expires_in).unwrap_or(3599);
@@ -263,7 +320,7 @@ fn claims(tenant: &Tenant, client: &ClientApp, api: &ApiApp, requested: &str, ex
     c.insert("aio".into(), json!(random_b64(39, false)));
     let (id_claim, acr_claim) = if v1 { ("appid", "appidacr") } else { ("azp", "azpacr") };
     c.insert(id_claim.into(), json!(client.client_id));
-    c.insert(acr_claim.into(), json!("1"));
+    c.insert(acr_claim.into(), json!(client_auth));
     c.insert("idp".into(), json!(issuer_v1(&tenant.id)));
     c.insert("oid".into(), json!(client.object_id));
     c.insert("rh".into(), json!(format!("0.A{}.", random_b64(33, true))));

@@ -1,5 +1,7 @@
 //! Stored registrations of the dev identity provider: tenants, API apps, client apps, client
-//! secrets (SHA-256 hashes only), app-role grants and RSA signing keys.
+//! secrets (SHA-256 hashes only), certificates, redirect URIs, app-role grants, RSA signing
+//! keys; users (argon2 password hashes only), groups, assignments, consents and refresh tokens
+//! (SHA-256 hashes only).
 //!
 //! Plain rows in, plain rows out: the idp crate keeps everything in memory and only comes here
 //! at start and when a registration changes.
@@ -29,6 +31,11 @@ pub struct ApiAppRow {
     pub app_roles: String,
     pub token_version: i64,
     pub created_at: String,
+    pub assignment_required: bool,
+    /// JSON array of optional access-token claim names.
+    pub optional_claims: String,
+    /// `groups` in tokens for this API (groupMembershipClaims SecurityGroup).
+    pub group_claims: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, FromRow)]
@@ -38,6 +45,8 @@ pub struct ClientAppRow {
     pub name: String,
     pub object_id: String,
     pub created_at: String,
+    /// allowPublicClient (device code without a credential).
+    pub public_client: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, FromRow)]
@@ -93,7 +102,8 @@ pub async fn insert_tenant(store: &Store, row: &TenantRow) -> Result<()> {
 
 pub async fn list_api_apps(store: &Store) -> Result<Vec<ApiAppRow>> {
     Ok(sqlx::query_as(
-        "SELECT client_id, tenant_id, name, identifier_uri, scopes, app_roles, token_version, created_at
+        "SELECT client_id, tenant_id, name, identifier_uri, scopes, app_roles, token_version, created_at,
+                assignment_required, optional_claims, group_claims
          FROM idp_api_apps ORDER BY created_at, client_id",
     )
     .fetch_all(store.pool())
@@ -102,8 +112,9 @@ pub async fn list_api_apps(store: &Store) -> Result<Vec<ApiAppRow>> {
 
 pub async fn insert_api_app(store: &Store, row: &ApiAppRow) -> Result<()> {
     sqlx::query(
-        "INSERT INTO idp_api_apps (client_id, tenant_id, name, identifier_uri, scopes, app_roles, token_version, created_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        "INSERT INTO idp_api_apps (client_id, tenant_id, name, identifier_uri, scopes, app_roles, token_version, created_at,
+                                   assignment_required, optional_claims, group_claims)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
     )
     .bind(&row.client_id)
     .bind(&row.tenant_id)
@@ -113,6 +124,9 @@ pub async fn insert_api_app(store: &Store, row: &ApiAppRow) -> Result<()> {
     .bind(&row.app_roles)
     .bind(row.token_version)
     .bind(&row.created_at)
+    .bind(row.assignment_required)
+    .bind(&row.optional_claims)
+    .bind(row.group_claims)
     .execute(store.pool())
     .await
     .map_err(|err| {
@@ -135,36 +149,50 @@ pub async fn delete_api_app(store: &Store, client_id: &str) -> Result<bool> {
 
 pub async fn list_client_apps(store: &Store) -> Result<Vec<ClientAppRow>> {
     Ok(sqlx::query_as(
-        "SELECT client_id, tenant_id, name, object_id, created_at FROM idp_client_apps ORDER BY created_at, client_id",
+        "SELECT client_id, tenant_id, name, object_id, created_at, public_client
+         FROM idp_client_apps ORDER BY created_at, client_id",
     )
     .fetch_all(store.pool())
     .await?)
 }
 
-/// Inserts a client app with its first secrets and grants in one transaction.
-pub async fn insert_client_app(
-    store: &Store,
-    row: &ClientAppRow,
-    secrets: &[ClientSecretRow],
-    grants: &[RoleGrantRow],
-) -> Result<()> {
+/// What a client app starts with, inserted in one transaction with it.
+#[derive(Debug, Clone, Default)]
+pub struct ClientCredentials<'a> {
+    pub secrets: &'a [ClientSecretRow],
+    pub certificates: &'a [ClientCertificateRow],
+    pub grants: &'a [RoleGrantRow],
+    pub redirect_uris: &'a [RedirectUriRow],
+}
+
+/// Inserts a client app with its first secrets, certificates, grants and redirect URIs in one
+/// transaction.
+pub async fn insert_client_app(store: &Store, row: &ClientAppRow, with: ClientCredentials<'_>) -> Result<()> {
     let mut tx = store.pool().begin().await?;
     sqlx::query(
-        "INSERT INTO idp_client_apps (client_id, tenant_id, name, object_id, created_at) VALUES (?, ?, ?, ?, ?)",
+        "INSERT INTO idp_client_apps (client_id, tenant_id, name, object_id, created_at, public_client)
+         VALUES (?, ?, ?, ?, ?, ?)",
     )
     .bind(&row.client_id)
     .bind(&row.tenant_id)
     .bind(&row.name)
     .bind(&row.object_id)
     .bind(&row.created_at)
+    .bind(row.public_client)
     .execute(&mut *tx)
     .await
     .map_err(|err| StoreError::from_insert(err, format!("client app {:?}", row.name)))?;
-    for secret in secrets {
+    for secret in with.secrets {
         insert_secret_in(&mut tx, secret).await?;
     }
-    for grant in grants {
+    for certificate in with.certificates {
+        insert_certificate_in(&mut tx, certificate).await?;
+    }
+    for grant in with.grants {
         insert_grant_in(&mut tx, grant).await?;
+    }
+    for uri in with.redirect_uris {
+        insert_redirect_uri_in(&mut tx, uri).await?;
     }
     tx.commit().await?;
     Ok(())
@@ -301,6 +329,429 @@ pub async fn delete_signing_keys(store: &Store, kids: &[String]) -> Result<()> {
     Ok(())
 }
 
+// === certificates, redirect URIs, API settings ===
+
+#[derive(Debug, Clone, PartialEq, Eq, FromRow)]
+pub struct ClientCertificateRow {
+    pub id: String,
+    pub client_id: String,
+    pub description: String,
+    pub sha1: Vec<u8>,
+    pub sha256: Vec<u8>,
+    /// X.509 DER.
+    pub certificate: Vec<u8>,
+    pub created_at: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, FromRow)]
+pub struct RedirectUriRow {
+    pub client_id: String,
+    pub uri: String,
+    /// `web`, `spa` or `public`.
+    pub platform: String,
+    pub created_at: String,
+}
+
+pub async fn list_certificates(store: &Store) -> Result<Vec<ClientCertificateRow>> {
+    Ok(sqlx::query_as(
+        "SELECT id, client_id, description, sha1, sha256, certificate, created_at
+         FROM idp_client_certificates ORDER BY created_at, id",
+    )
+    .fetch_all(store.pool())
+    .await?)
+}
+
+pub async fn insert_certificate(store: &Store, row: &ClientCertificateRow) -> Result<()> {
+    let mut tx = store.pool().begin().await?;
+    insert_certificate_in(&mut tx, row).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+async fn insert_certificate_in(tx: &mut sqlx::SqliteConnection, row: &ClientCertificateRow) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO idp_client_certificates (id, client_id, description, sha1, sha256, certificate, created_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?)",
+    )
+    .bind(&row.id)
+    .bind(&row.client_id)
+    .bind(&row.description)
+    .bind(&row.sha1)
+    .bind(&row.sha256)
+    .bind(&row.certificate)
+    .bind(&row.created_at)
+    .execute(&mut *tx)
+    .await
+    .map_err(|err| StoreError::from_insert(err, format!("this certificate on client {}", row.client_id)))?;
+    Ok(())
+}
+
+/// Removes one certificate of one client. Returns false when there was no such certificate.
+pub async fn delete_certificate(store: &Store, client_id: &str, id: &str) -> Result<bool> {
+    let done = sqlx::query("DELETE FROM idp_client_certificates WHERE client_id = ? AND id = ?")
+        .bind(client_id)
+        .bind(id)
+        .execute(store.pool())
+        .await?;
+    Ok(done.rows_affected() > 0)
+}
+
+pub async fn list_redirect_uris(store: &Store) -> Result<Vec<RedirectUriRow>> {
+    Ok(
+        sqlx::query_as("SELECT client_id, uri, platform, created_at FROM idp_redirect_uris ORDER BY created_at, uri")
+            .fetch_all(store.pool())
+            .await?,
+    )
+}
+
+/// Adds redirect URIs; one already registered keeps its platform unless given again.
+pub async fn insert_redirect_uris(store: &Store, rows: &[RedirectUriRow]) -> Result<()> {
+    let mut tx = store.pool().begin().await?;
+    for row in rows {
+        insert_redirect_uri_in(&mut tx, row).await?;
+    }
+    tx.commit().await?;
+    Ok(())
+}
+
+async fn insert_redirect_uri_in(tx: &mut sqlx::SqliteConnection, row: &RedirectUriRow) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO idp_redirect_uris (client_id, uri, platform, created_at) VALUES (?, ?, ?, ?)
+         ON CONFLICT (client_id, uri) DO UPDATE SET platform = excluded.platform",
+    )
+    .bind(&row.client_id)
+    .bind(&row.uri)
+    .bind(&row.platform)
+    .bind(&row.created_at)
+    .execute(&mut *tx)
+    .await?;
+    Ok(())
+}
+
+pub async fn delete_redirect_uri(store: &Store, client_id: &str, uri: &str) -> Result<bool> {
+    let done = sqlx::query("DELETE FROM idp_redirect_uris WHERE client_id = ? AND uri = ?")
+        .bind(client_id)
+        .bind(uri)
+        .execute(store.pool())
+        .await?;
+    Ok(done.rows_affected() > 0)
+}
+
+pub async fn set_public_client(store: &Store, client_id: &str, public_client: bool) -> Result<()> {
+    sqlx::query("UPDATE idp_client_apps SET public_client = ? WHERE client_id = ?")
+        .bind(public_client)
+        .bind(client_id)
+        .execute(store.pool())
+        .await?;
+    Ok(())
+}
+
+/// Changes an API app's settings (`assignment_required`, `optional_claims`, `group_claims`).
+pub async fn update_api_settings(store: &Store, row: &ApiAppRow) -> Result<()> {
+    sqlx::query(
+        "UPDATE idp_api_apps SET assignment_required = ?, optional_claims = ?, group_claims = ? WHERE client_id = ?",
+    )
+    .bind(row.assignment_required)
+    .bind(&row.optional_claims)
+    .bind(row.group_claims)
+    .bind(&row.client_id)
+    .execute(store.pool())
+    .await?;
+    Ok(())
+}
+
+// === users, groups, assignments ===
+
+#[derive(Debug, Clone, PartialEq, Eq, FromRow)]
+pub struct UserRow {
+    pub object_id: String,
+    pub tenant_id: String,
+    pub user_name: String,
+    pub upn: String,
+    pub display_name: String,
+    pub given_name: String,
+    pub surname: String,
+    pub email: String,
+    /// argon2id PHC string.
+    pub password_hash: String,
+    pub created_at: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, FromRow)]
+pub struct GroupRow {
+    pub object_id: String,
+    pub tenant_id: String,
+    pub name: String,
+    pub created_at: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, FromRow)]
+pub struct GroupMemberRow {
+    pub group_id: String,
+    pub user_id: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, FromRow)]
+pub struct UserAssignmentRow {
+    pub user_id: String,
+    pub api_client_id: String,
+    /// An app role, or '' for default access.
+    pub role: String,
+    pub created_at: String,
+}
+
+pub async fn list_users(store: &Store) -> Result<Vec<UserRow>> {
+    Ok(sqlx::query_as(
+        "SELECT object_id, tenant_id, user_name, upn, display_name, given_name, surname, email, password_hash, created_at
+         FROM idp_users ORDER BY created_at, object_id",
+    )
+    .fetch_all(store.pool())
+    .await?)
+}
+
+/// Inserts a user with the groups to create (those not yet there) and join, and assignments.
+pub async fn insert_user(
+    store: &Store,
+    row: &UserRow,
+    new_groups: &[GroupRow],
+    memberships: &[GroupMemberRow],
+    assignments: &[UserAssignmentRow],
+) -> Result<()> {
+    let mut tx = store.pool().begin().await?;
+    sqlx::query(
+        "INSERT INTO idp_users (object_id, tenant_id, user_name, upn, display_name, given_name, surname, email,
+                                password_hash, created_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+    )
+    .bind(&row.object_id)
+    .bind(&row.tenant_id)
+    .bind(&row.user_name)
+    .bind(&row.upn)
+    .bind(&row.display_name)
+    .bind(&row.given_name)
+    .bind(&row.surname)
+    .bind(&row.email)
+    .bind(&row.password_hash)
+    .bind(&row.created_at)
+    .execute(&mut *tx)
+    .await
+    .map_err(|err| StoreError::from_insert(err, format!("user {:?} (or UPN {:?})", row.user_name, row.upn)))?;
+    insert_memberships_in(&mut tx, new_groups, memberships, assignments).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Adds groups (created when missing), memberships and assignments to existing users.
+pub async fn insert_memberships(
+    store: &Store,
+    new_groups: &[GroupRow],
+    memberships: &[GroupMemberRow],
+    assignments: &[UserAssignmentRow],
+) -> Result<()> {
+    let mut tx = store.pool().begin().await?;
+    insert_memberships_in(&mut tx, new_groups, memberships, assignments).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+async fn insert_memberships_in(
+    tx: &mut sqlx::SqliteConnection,
+    new_groups: &[GroupRow],
+    memberships: &[GroupMemberRow],
+    assignments: &[UserAssignmentRow],
+) -> Result<()> {
+    for group in new_groups {
+        sqlx::query("INSERT INTO idp_groups (object_id, tenant_id, name, created_at) VALUES (?, ?, ?, ?)")
+            .bind(&group.object_id)
+            .bind(&group.tenant_id)
+            .bind(&group.name)
+            .bind(&group.created_at)
+            .execute(&mut *tx)
+            .await
+            .map_err(|err| StoreError::from_insert(err, format!("group {:?}", group.name)))?;
+    }
+    for member in memberships {
+        sqlx::query(
+            "INSERT INTO idp_group_members (group_id, user_id) VALUES (?, ?) ON CONFLICT (group_id, user_id) DO NOTHING",
+        )
+        .bind(&member.group_id)
+        .bind(&member.user_id)
+        .execute(&mut *tx)
+        .await?;
+    }
+    for assignment in assignments {
+        sqlx::query(
+            "INSERT INTO idp_user_assignments (user_id, api_client_id, role, created_at) VALUES (?, ?, ?, ?)
+             ON CONFLICT (user_id, api_client_id, role) DO NOTHING",
+        )
+        .bind(&assignment.user_id)
+        .bind(&assignment.api_client_id)
+        .bind(&assignment.role)
+        .bind(&assignment.created_at)
+        .execute(&mut *tx)
+        .await?;
+    }
+    Ok(())
+}
+
+pub async fn set_user_password(store: &Store, object_id: &str, password_hash: &str) -> Result<bool> {
+    let done = sqlx::query("UPDATE idp_users SET password_hash = ? WHERE object_id = ?")
+        .bind(password_hash)
+        .bind(object_id)
+        .execute(store.pool())
+        .await?;
+    Ok(done.rows_affected() > 0)
+}
+
+/// Deletes a user with their memberships, assignments, consents and refresh tokens.
+pub async fn delete_user(store: &Store, object_id: &str) -> Result<bool> {
+    let done = sqlx::query("DELETE FROM idp_users WHERE object_id = ?")
+        .bind(object_id)
+        .execute(store.pool())
+        .await?;
+    Ok(done.rows_affected() > 0)
+}
+
+pub async fn list_groups(store: &Store) -> Result<Vec<GroupRow>> {
+    Ok(
+        sqlx::query_as("SELECT object_id, tenant_id, name, created_at FROM idp_groups ORDER BY created_at, name")
+            .fetch_all(store.pool())
+            .await?,
+    )
+}
+
+pub async fn list_group_members(store: &Store) -> Result<Vec<GroupMemberRow>> {
+    Ok(
+        sqlx::query_as("SELECT group_id, user_id FROM idp_group_members ORDER BY group_id, user_id")
+            .fetch_all(store.pool())
+            .await?,
+    )
+}
+
+pub async fn list_user_assignments(store: &Store) -> Result<Vec<UserAssignmentRow>> {
+    Ok(sqlx::query_as(
+        "SELECT user_id, api_client_id, role, created_at FROM idp_user_assignments ORDER BY created_at, role",
+    )
+    .fetch_all(store.pool())
+    .await?)
+}
+
+// === consent and refresh tokens (written by the sign-in flows) ===
+
+#[derive(Debug, Clone, PartialEq, Eq, FromRow)]
+pub struct ConsentRow {
+    pub user_id: String,
+    pub client_id: String,
+    /// An API app's client id, or `openid` for the OIDC scopes.
+    pub resource: String,
+    /// JSON array of scope names.
+    pub scopes: String,
+    pub updated_at: String,
+}
+
+pub async fn list_consents(store: &Store) -> Result<Vec<ConsentRow>> {
+    Ok(sqlx::query_as(
+        "SELECT user_id, client_id, resource, scopes, updated_at FROM idp_consents ORDER BY updated_at, resource",
+    )
+    .fetch_all(store.pool())
+    .await?)
+}
+
+/// Records consent, replacing the scopes consented before for the same resource.
+pub async fn upsert_consents(store: &Store, rows: &[ConsentRow]) -> Result<()> {
+    let mut tx = store.pool().begin().await?;
+    for row in rows {
+        sqlx::query(
+            "INSERT INTO idp_consents (user_id, client_id, resource, scopes, updated_at) VALUES (?, ?, ?, ?, ?)
+             ON CONFLICT (user_id, client_id, resource) DO UPDATE SET scopes = excluded.scopes,
+                 updated_at = excluded.updated_at",
+        )
+        .bind(&row.user_id)
+        .bind(&row.client_id)
+        .bind(&row.resource)
+        .bind(&row.scopes)
+        .bind(&row.updated_at)
+        .execute(&mut *tx)
+        .await?;
+    }
+    tx.commit().await?;
+    Ok(())
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, FromRow)]
+pub struct RefreshTokenRow {
+    /// Hex SHA-256 of the token.
+    pub id: String,
+    pub family: String,
+    pub user_id: String,
+    pub client_id: String,
+    pub scopes: String,
+    pub auth_time: i64,
+    pub spa: bool,
+    pub created_at: String,
+    pub expires_at: String,
+    pub redeemed_at: Option<String>,
+}
+
+pub async fn insert_refresh_token(store: &Store, row: &RefreshTokenRow) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO idp_refresh_tokens (id, family, user_id, client_id, scopes, auth_time, spa, created_at, expires_at,
+                                         redeemed_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, NULL)",
+    )
+    .bind(&row.id)
+    .bind(&row.family)
+    .bind(&row.user_id)
+    .bind(&row.client_id)
+    .bind(&row.scopes)
+    .bind(row.auth_time)
+    .bind(row.spa)
+    .bind(&row.created_at)
+    .bind(&row.expires_at)
+    .execute(store.pool())
+    .await
+    .map_err(|err| StoreError::from_insert(err, "refresh token"))?;
+    Ok(())
+}
+
+pub async fn find_refresh_token(store: &Store, id: &str) -> Result<Option<RefreshTokenRow>> {
+    Ok(sqlx::query_as(
+        "SELECT id, family, user_id, client_id, scopes, auth_time, spa, created_at, expires_at, redeemed_at
+         FROM idp_refresh_tokens WHERE id = ?",
+    )
+    .bind(id)
+    .fetch_optional(store.pool())
+    .await?)
+}
+
+/// Marks a single-use token redeemed; false when it already was (a replay).
+pub async fn redeem_refresh_token(store: &Store, id: &str, at: &str) -> Result<bool> {
+    let done = sqlx::query("UPDATE idp_refresh_tokens SET redeemed_at = ? WHERE id = ? AND redeemed_at IS NULL")
+        .bind(at)
+        .bind(id)
+        .execute(store.pool())
+        .await?;
+    Ok(done.rows_affected() > 0)
+}
+
+/// Revokes every token of a sign-in (a rotated token came back: it leaked).
+pub async fn revoke_refresh_family(store: &Store, family: &str) -> Result<()> {
+    sqlx::query("DELETE FROM idp_refresh_tokens WHERE family = ?")
+        .bind(family)
+        .execute(store.pool())
+        .await?;
+    Ok(())
+}
+
+/// Drops expired refresh tokens.
+pub async fn delete_expired_refresh_tokens(store: &Store, now: &str) -> Result<u64> {
+    let done = sqlx::query("DELETE FROM idp_refresh_tokens WHERE expires_at < ?")
+        .bind(now)
+        .execute(store.pool())
+        .await?;
+    Ok(done.rows_affected())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -336,6 +787,9 @@ mod tests {
             app_roles: r#"["Orders.Read"]"#.into(),
             token_version: 2,
             created_at: crate::now_rfc3339(),
+            assignment_required: false,
+            optional_claims: "[]".into(),
+            group_claims: false,
         };
         insert_api_app(&store, &api).await.unwrap();
         let client = ClientAppRow {
@@ -344,6 +798,7 @@ mod tests {
             name: "daemon".into(),
             object_id: "o1".into(),
             created_at: crate::now_rfc3339(),
+            public_client: false,
         };
         let secret = ClientSecretRow {
             id: "s1".into(),
@@ -363,8 +818,11 @@ mod tests {
         insert_client_app(
             &store,
             &client,
-            std::slice::from_ref(&secret),
-            std::slice::from_ref(&grant),
+            ClientCredentials {
+                secrets: std::slice::from_ref(&secret),
+                grants: std::slice::from_ref(&grant),
+                ..Default::default()
+            },
         )
         .await
         .unwrap();

@@ -79,6 +79,7 @@ fn migrator() -> Migrator {
         (2, "deployments", include_str!("../migrations/0002_deployments.sql")),
         (3, "idp", include_str!("../migrations/0003_idp.sql")),
         (6, "oci", include_str!("../migrations/0006_oci.sql")),
+        (7, "idp users", include_str!("../migrations/0007_idp_users.sql")),
         (8, "bundles", include_str!("../migrations/0008_bundles.sql")),
     ];
     let migrations: Vec<Migration> = files

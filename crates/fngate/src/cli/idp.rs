@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use anyhow::{Context, bail};
 use clap::{Args, Subcommand};
 use fngate_idp::api::*;
+use reqwest::Method;
 use serde_json::Value;
 use tokio_util::sync::CancellationToken;
 
@@ -28,6 +29,12 @@ pub enum IdpCommand {
     /// Client secrets: add (shown once), list, remove.
     #[command(subcommand)]
     Secret(SecretCommand),
+    /// Client certificates (key credentials): add a PEM certificate, list, remove.
+    #[command(subcommand)]
+    Cert(CertCommand),
+    /// Users who sign in (authorization code, device code): create, list, show, update, delete.
+    #[command(subcommand)]
+    User(UserCommand),
     /// Tenants (a default one exists from the first start).
     #[command(subcommand)]
     Tenant(TenantCommand),
@@ -61,6 +68,27 @@ pub enum AppCommand {
         /// Name, identifier URI or client id.
         app: String,
     },
+    /// Change an API app's assignment requirement, optional claims or group claims.
+    Update(AppUpdateArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct AppUpdateArgs {
+    /// Name, identifier URI or client id.
+    pub app: String,
+    /// Only assigned users and clients get tokens (true/false).
+    #[arg(long, value_name = "BOOL")]
+    pub assignment_required: Option<bool>,
+    /// Optional access-token claim (repeatable; replaces the list): email, upn, given_name,
+    /// family_name, idtyp, ipaddr, auth_time.
+    #[arg(long = "optional-claim", value_name = "CLAIM")]
+    pub optional_claims: Vec<String>,
+    /// Remove every optional claim.
+    #[arg(long, conflicts_with = "optional_claims")]
+    pub no_optional_claims: bool,
+    /// Put the user's group object ids in `groups` (true/false).
+    #[arg(long, value_name = "BOOL")]
+    pub group_claims: Option<bool>,
 }
 
 #[derive(Debug, Args)]
@@ -82,6 +110,17 @@ pub struct AppCreateArgs {
     /// Tenant id or name (default: the default tenant).
     #[arg(long)]
     pub tenant: Option<String>,
+    /// Only assigned users (`fngate idp user create --assign`) and clients granted an app role
+    /// get tokens for it (Entra's "Assignment required"; AADSTS501051 otherwise).
+    #[arg(long)]
+    pub assignment_required: bool,
+    /// Optional access-token claim (repeatable): email, upn, given_name, family_name, idtyp,
+    /// ipaddr, auth_time.
+    #[arg(long = "optional-claim", value_name = "CLAIM")]
+    pub optional_claims: Vec<String>,
+    /// Put the user's group object ids in `groups` (groupMembershipClaims SecurityGroup).
+    #[arg(long)]
+    pub group_claims: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -108,6 +147,138 @@ pub enum ClientCommand {
         /// Client id or name.
         client: String,
     },
+    /// Add or remove redirect URIs, allow or forbid public-client flows.
+    Update(ClientUpdateArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ClientUpdateArgs {
+    /// Client id or name.
+    pub client: String,
+    #[command(flatten)]
+    pub redirects: RedirectArgs,
+    /// Redirect URI to remove (repeatable).
+    #[arg(long = "remove-redirect-uri", value_name = "URI")]
+    pub remove_redirect_uris: Vec<String>,
+    /// allowPublicClient: device code and other public flows without a credential (true/false).
+    #[arg(long, value_name = "BOOL")]
+    pub public_client: Option<bool>,
+}
+
+/// Redirect URIs by platform, as Entra's Authentication blade.
+#[derive(Debug, Args)]
+pub struct RedirectArgs {
+    /// Web redirect URI (server-side app redeeming codes with its secret or certificate; repeatable).
+    #[arg(long = "redirect-uri", value_name = "URI")]
+    pub web: Vec<String>,
+    /// Single-page app redirect URI (browser, PKCE, rotating refresh tokens; repeatable).
+    #[arg(long = "spa-redirect-uri", value_name = "URI")]
+    pub spa: Vec<String>,
+    /// Mobile and desktop redirect URI (public client, PKCE; http://localhost matches any port; repeatable).
+    #[arg(long = "public-redirect-uri", value_name = "URI")]
+    pub public: Vec<String>,
+}
+
+impl RedirectArgs {
+    fn uris(&self) -> Vec<RedirectUri> {
+        let of = |uris: &[String], platform: &str| {
+            uris.iter()
+                .map(|uri| RedirectUri {
+                    uri: uri.clone(),
+                    platform: platform.into(),
+                })
+                .collect::<Vec<_>>()
+        };
+        [of(&self.web, "web"), of(&self.spa, "spa"), of(&self.public, "public")].concat()
+    }
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CertCommand {
+    /// Register a certificate (PEM, RSA 2048+) as a credential; the private key stays with the client.
+    ///
+    /// Example: openssl req -x509 -newkey rsa:2048 -nodes -keyout key.pem -out cert.pem -subj /CN=daemon
+    ///          fngate idp cert add daemon cert.pem
+    Add {
+        /// Client id or name.
+        client: String,
+        /// PEM certificate file.
+        certificate: PathBuf,
+        #[arg(long, default_value = "")]
+        description: String,
+    },
+    /// List a client's certificates (thumbprints, validity).
+    List {
+        /// Client id or name.
+        client: String,
+    },
+    /// Remove a certificate by its id or thumbprint.
+    Remove {
+        /// Client id or name.
+        client: String,
+        /// Certificate id or SHA-1 / SHA-256 thumbprint (hex).
+        certificate: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum UserCommand {
+    /// Create a user who signs in with a password.
+    ///
+    /// Example: fngate idp user create alice --password 'S3cure pass' --display-name "Alice Smith" \
+    ///          --group Sales --assign orders/Orders.Read
+    Create(UserCreateArgs),
+    /// List users.
+    List,
+    /// Show one user (by object id, user name or UPN).
+    Show { user: String },
+    /// Change a user's password, add groups or assignments.
+    Update(UserUpdateArgs),
+    /// Delete a user with their consents and refresh tokens.
+    Delete { user: String },
+}
+
+#[derive(Debug, Args)]
+pub struct UserCreateArgs {
+    /// Sign-in name (letters, digits, '.', '-', '_').
+    pub user_name: String,
+    /// Password, 8 characters or more (default: a generated one, printed once).
+    #[arg(long, env = "FNGATE_USER_PASSWORD", hide_env_values = true)]
+    pub password: Option<String>,
+    /// `name` claim (default: the user name).
+    #[arg(long)]
+    pub display_name: Option<String>,
+    /// userPrincipalName (default: NAME@<tenant name>.onmicrosoft.com).
+    #[arg(long)]
+    pub upn: Option<String>,
+    #[arg(long, default_value = "")]
+    pub given_name: String,
+    #[arg(long, default_value = "")]
+    pub surname: String,
+    /// Default: the UPN.
+    #[arg(long)]
+    pub email: Option<String>,
+    /// Group to join (repeatable), created when missing.
+    #[arg(long = "group", value_name = "GROUP")]
+    pub groups: Vec<String>,
+    /// Assign to an API app: API/ROLE for an app role, API for default access (repeatable).
+    #[arg(long = "assign", value_name = "API[/ROLE]")]
+    pub assignments: Vec<String>,
+    /// Tenant id or name (default: the default tenant).
+    #[arg(long)]
+    pub tenant: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct UserUpdateArgs {
+    /// Object id, user name or UPN.
+    pub user: String,
+    #[arg(long, env = "FNGATE_USER_PASSWORD", hide_env_values = true)]
+    pub password: Option<String>,
+    #[arg(long = "group", value_name = "GROUP")]
+    pub groups: Vec<String>,
+    #[arg(long = "assign", value_name = "API[/ROLE]")]
+    pub assignments: Vec<String>,
 }
 
 #[derive(Debug, Args)]
@@ -126,6 +297,14 @@ pub struct ClientCreateArgs {
     /// Tenant id or name (default: the default tenant).
     #[arg(long)]
     pub tenant: Option<String>,
+    /// Register a certificate (PEM file) as a credential too (repeatable).
+    #[arg(long = "certificate", value_name = "PEM")]
+    pub certificates: Vec<PathBuf>,
+    #[command(flatten)]
+    pub redirects: RedirectArgs,
+    /// allowPublicClient: device code and other public flows without a credential.
+    #[arg(long)]
+    pub public_client: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -183,9 +362,10 @@ pub struct TokenArgs {
     /// Scope: <identifier URI or client id>/.default, e.g. api://orders/.default.
     #[arg(long)]
     pub scope: String,
-    /// IdP base URL (http or https).
-    #[arg(long, env = "FNGATE_IDP", default_value = DEFAULT_IDP)]
-    pub idp: String,
+    /// IdP base URL (http or https); default: the IdP of the server `--server` names, as its
+    /// admin API reports it.
+    #[arg(long, env = "FNGATE_IDP")]
+    pub idp: Option<String>,
     /// Tenant id or name (default: the server's default tenant, asked from the admin API).
     #[arg(long)]
     pub tenant: Option<String>,
@@ -240,6 +420,9 @@ pub async fn run(command: IdpCommand, global: &GlobalArgs) -> anyhow::Result<()>
                 scopes: args.scopes,
                 app_roles: args.roles,
                 token_version: Some(args.token_version),
+                assignment_required: args.assignment_required,
+                optional_claims: args.optional_claims,
+                group_claims: args.group_claims,
             };
             let app: ApiAppInfo = AdminClient::new(global)?.post("/idp/apps", &new).await?;
             print_apps(format, std::slice::from_ref(&app));
@@ -252,7 +435,48 @@ pub async fn run(command: IdpCommand, global: &GlobalArgs) -> anyhow::Result<()>
             println!("deleted API app {app}");
             Ok(())
         }
+        IdpCommand::App(AppCommand::Update(args)) => {
+            let changes = ApiSettings {
+                assignment_required: args.assignment_required,
+                optional_claims: if args.no_optional_claims {
+                    Some(Vec::new())
+                } else if args.optional_claims.is_empty() {
+                    None
+                } else {
+                    Some(args.optional_claims)
+                },
+                group_claims: args.group_claims,
+            };
+            let client = AdminClient::new(global)?;
+            let path = format!("/idp/apps/{}", segment(&args.app));
+            let app: ApiAppInfo = client
+                .json(client.request(Method::PATCH, &path)?.json(&changes))
+                .await?;
+            print_apps(format, std::slice::from_ref(&app));
+            Ok(())
+        }
+        IdpCommand::Client(ClientCommand::Update(args)) => {
+            let changes = ClientSettings {
+                add_redirect_uris: args.redirects.uris(),
+                remove_redirect_uris: args.remove_redirect_uris,
+                public_client: args.public_client,
+            };
+            let client = AdminClient::new(global)?;
+            let path = format!("/idp/clients/{}", segment(&args.client));
+            let info: ClientAppInfo = client
+                .json(client.request(Method::PATCH, &path)?.json(&changes))
+                .await?;
+            print_clients(format, std::slice::from_ref(&info));
+            Ok(())
+        }
+        IdpCommand::Cert(command) => cert(command, global).await,
+        IdpCommand::User(command) => user(command, global).await,
         IdpCommand::Client(ClientCommand::Create(args)) => {
+            let certificates = args
+                .certificates
+                .iter()
+                .map(|path| read_certificate(path, String::new()))
+                .collect::<anyhow::Result<Vec<_>>>()?;
             let new = NewClientApp {
                 name: args.name,
                 tenant: args.tenant,
@@ -261,6 +485,9 @@ pub async fn run(command: IdpCommand, global: &GlobalArgs) -> anyhow::Result<()>
                     description: args.secret_description,
                     expires_in_days: Some(args.secret_expires_days),
                 },
+                certificates,
+                redirect_uris: args.redirects.uris(),
+                public_client: args.public_client,
             };
             let created: CreatedClient = AdminClient::new(global)?.post("/idp/clients", &new).await?;
             match format {
@@ -273,6 +500,12 @@ pub async fn run(command: IdpCommand, global: &GlobalArgs) -> anyhow::Result<()>
                     println!("expires        {}", created.secret.info.expires_at);
                     for grant in &created.client.grants {
                         println!("granted        {}/{}", grant.api_name, grant.role);
+                    }
+                    for cert in &created.client.certificates {
+                        println!("certificate    {} (thumbprint {})", cert.id, cert.thumbprint);
+                    }
+                    for redirect in &created.client.redirect_uris {
+                        println!("redirect uri   {} ({})", redirect.uri, redirect.platform);
                     }
                     eprintln!("Save the secret now: it is not shown again.");
                 }
@@ -354,6 +587,104 @@ pub async fn run(command: IdpCommand, global: &GlobalArgs) -> anyhow::Result<()>
     }
 }
 
+fn read_certificate(path: &std::path::Path, description: String) -> anyhow::Result<NewCertificate> {
+    let pem =
+        std::fs::read_to_string(path).with_context(|| format!("{}: cannot read the certificate", path.display()))?;
+    Ok(NewCertificate { pem, description })
+}
+
+async fn cert(command: CertCommand, global: &GlobalArgs) -> anyhow::Result<()> {
+    let format = global.output;
+    let client = AdminClient::new(global)?;
+    match command {
+        CertCommand::Add {
+            client: app,
+            certificate,
+            description,
+        } => {
+            let new = read_certificate(&certificate, description)?;
+            let path = format!("/idp/clients/{}/certificates", segment(&app));
+            let info: CertificateInfo = client
+                .post(&path, &new)
+                .await
+                .with_context(|| format!("{}: not registered", certificate.display()))?;
+            print_certificates(format, std::slice::from_ref(&info));
+        }
+        CertCommand::List { client: app } => {
+            let certs: Vec<CertificateInfo> = client
+                .get(&format!("/idp/clients/{}/certificates", segment(&app)))
+                .await?;
+            print_certificates(format, &certs);
+        }
+        CertCommand::Remove {
+            client: app,
+            certificate,
+        } => {
+            let path = format!("/idp/clients/{}/certificates/{}", segment(&app), segment(&certificate));
+            client.delete(&path).await?;
+            println!("removed certificate {certificate} of {app}");
+        }
+    }
+    Ok(())
+}
+
+async fn user(command: UserCommand, global: &GlobalArgs) -> anyhow::Result<()> {
+    let format = global.output;
+    let client = AdminClient::new(global)?;
+    match command {
+        UserCommand::Create(args) => {
+            let new = NewUser {
+                user_name: args.user_name,
+                password: args.password,
+                tenant: args.tenant,
+                upn: args.upn,
+                display_name: args.display_name,
+                given_name: args.given_name,
+                surname: args.surname,
+                email: args.email,
+                groups: args.groups,
+                assignments: args.assignments,
+            };
+            let created: CreatedUser = client.post("/idp/users", &new).await?;
+            match format {
+                OutputFormat::Json => print_json(&created),
+                OutputFormat::Table => {
+                    print_users(format, std::slice::from_ref(&created.user));
+                    if let Some(password) = &created.password {
+                        println!("password  {password}");
+                        eprintln!("Save the password now: it is not shown again.");
+                    }
+                }
+            }
+        }
+        UserCommand::List => {
+            let users: Vec<UserInfo> = client.get("/idp/users").await?;
+            print_users(format, &users);
+        }
+        UserCommand::Show { user } => {
+            let info: UserInfo = client.get(&format!("/idp/users/{}", segment(&user))).await?;
+            print_users(format, std::slice::from_ref(&info));
+        }
+        UserCommand::Update(args) => {
+            let changes = UserChanges {
+                password: args.password,
+                add_groups: args.groups,
+                add_assignments: args.assignments,
+            };
+            let path = format!("/idp/users/{}", segment(&args.user));
+            let info: UserInfo = client
+                .json(client.request(Method::PATCH, &path)?.json(&changes))
+                .await?;
+            print_users(format, std::slice::from_ref(&info));
+        }
+        UserCommand::Delete { user } => {
+            client.delete(&format!("/idp/users/{}", segment(&user))).await?;
+            println!("deleted user {user}");
+        }
+    }
+    Ok(())
+}
+
 /// A path segment with the characters URLs reserve escaped (names may contain spaces, URIs ':').
 fn segment(value: &str) -> String {
     url::form_urlencoded::byte_serialize(value.as_bytes())
@@ -362,17 +693,32 @@ fn segment(value: &str) -> String {
 }
 
 async fn token(args: TokenArgs, global: &GlobalArgs) -> anyhow::Result<()> {
-    let base = url::Url::parse(&args.idp)
-        .with_context(|| format!("--idp {:?} is not a URL (expected e.g. {DEFAULT_IDP})", args.idp))?;
+    // One question to the server answers both the tenant and where its IdP listens, so
+    // `--server` alone is enough (and a token request never goes to another server's IdP).
+    let overview = if args.tenant.is_none() || args.idp.is_none() {
+        let overview: Overview = AdminClient::new(global)?
+            .get("/idp")
+            .await
+            .context("cannot ask the server for its IdP address and default tenant (or pass --idp and --tenant)")?;
+        Some(overview)
+    } else {
+        None
+    };
+    let idp = match (&args.idp, overview.as_ref().and_then(|o| o.idp_url.clone())) {
+        (Some(idp), _) => idp.clone(),
+        (None, Some(url)) => url,
+        (None, None) => bail!(
+            "the server at {} runs no identity provider (its admin API reports no IdP address); pass --idp",
+            global.server
+        ),
+    };
+    let base =
+        url::Url::parse(&idp).with_context(|| format!("--idp {idp:?} is not a URL (expected e.g. {DEFAULT_IDP})"))?;
     let tenant = match args.tenant {
         Some(tenant) => tenant,
-        None => {
-            let overview: Overview = AdminClient::new(global)?
-                .get("/idp")
-                .await
-                .context("cannot ask the server for the default tenant (or pass --tenant)")?;
-            overview.default_tenant_id
-        }
+        None => overview
+            .map(|o| o.default_tenant_id)
+            .context("no default tenant (pass --tenant)")?,
     };
     let mut http = reqwest::Client::builder();
     if base.scheme() == "https" {
@@ -557,6 +903,8 @@ fn print_overview(format: OutputFormat, overview: &Overview) {
     print_apps(format, &overview.api_apps);
     println!("\nCLIENT APPS");
     print_clients(format, &overview.clients);
+    println!("\nUSERS");
+    print_users(format, &overview.users);
     println!("\nSIGNING KEYS");
     print_keys(format, &overview.keys);
     println!("\nCA certificate: {}", overview.ca_cert_path);
@@ -605,18 +953,32 @@ fn print_clients(format: OutputFormat, clients: &[ClientAppInfo]) {
         .map(|c| {
             let grants: Vec<String> = c.grants.iter().map(|g| format!("{}/{}", g.api_name, g.role)).collect();
             let live = c.secrets.iter().filter(|s| !s.expired).count();
+            let redirects: Vec<String> = c
+                .redirect_uris
+                .iter()
+                .map(|r| format!("{} ({})", r.uri, r.platform))
+                .collect();
             vec![
                 c.name.clone(),
                 c.client_id.clone(),
                 grants.join(","),
                 format!("{live} valid / {}", c.secrets.len()),
+                c.certificates.len().to_string(),
+                redirects.join(","),
             ]
         })
         .collect();
     print_list(
         format,
         &clients,
-        &["name", "client id", "granted roles", "secrets"],
+        &[
+            "name",
+            "client id",
+            "granted roles",
+            "secrets",
+            "certificates",
+            "redirect uris",
+        ],
         rows,
     );
 }
@@ -638,6 +1000,50 @@ fn print_secrets(format: OutputFormat, secrets: &[SecretInfo]) {
         format,
         &secrets,
         &["secret id", "hint", "description", "expires", "state"],
+        rows,
+    );
+}
+
+fn print_certificates(format: OutputFormat, certs: &[CertificateInfo]) {
+    let rows = certs
+        .iter()
+        .map(|c| {
+            vec![
+                c.id.clone(),
+                c.thumbprint.clone(),
+                c.subject.clone(),
+                c.not_after.clone(),
+                if c.expired { "expired".into() } else { "valid".into() },
+            ]
+        })
+        .collect();
+    print_list(
+        format,
+        &certs,
+        &["certificate id", "thumbprint (sha-1)", "subject", "expires", "state"],
+        rows,
+    );
+}
+
+fn print_users(format: OutputFormat, users: &[UserInfo]) {
+    let rows = users
+        .iter()
+        .map(|u| {
+            let groups: Vec<&str> = u.groups.iter().map(|g| g.name.as_str()).collect();
+            vec![
+                u.user_name.clone(),
+                u.upn.clone(),
+                u.display_name.clone(),
+                u.object_id.clone(),
+                groups.join(","),
+                u.assignments.join(","),
+            ]
+        })
+        .collect();
+    print_list(
+        format,
+        &users,
+        &["user", "upn", "name", "object id", "groups", "assignments"],
         rows,
     );
 }
