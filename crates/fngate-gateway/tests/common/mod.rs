@@ -85,9 +85,23 @@ impl TestGateway {
         dir: tempfile::TempDir,
         tls: Option<Arc<rustls::ServerConfig>>,
     ) -> TestGateway {
+        Self::serve_with_auth(listener, dir, tls, fngate_auth::AuthService::new(None)).await
+    }
+
+    /// A gateway whose authentication uses `auth` (e.g. with a short JWKS refetch interval).
+    pub async fn start_with_auth(auth: Arc<fngate_auth::AuthService>) -> TestGateway {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        Self::serve_with_auth(listener, tempfile::tempdir().unwrap(), None, auth).await
+    }
+
+    async fn serve_with_auth(
+        listener: tokio::net::TcpListener,
+        dir: tempfile::TempDir,
+        tls: Option<Arc<rustls::ServerConfig>>,
+        auth: Arc<fngate_auth::AuthService>,
+    ) -> TestGateway {
         let store = fngate_store::Store::open(dir.path()).await.unwrap();
         let invoker = Arc::new(TestInvoker::default());
-        let auth = fngate_auth::AuthService::new(None);
         let gateway = Gateway::start(store, invoker.clone(), auth).await.unwrap();
         gateway.set_drain_timeout(Duration::from_secs(5));
         let addr = listener.local_addr().unwrap();
