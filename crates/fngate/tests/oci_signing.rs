@@ -12,7 +12,10 @@ use serde_json::{Value, json};
 use support::Server;
 
 async fn fn_app_names(server: &Server) -> Vec<String> {
-    let apps: Value = reqwest::get(server.functions("/v2/apps"))
+    let apps: Value = server
+        .http()
+        .get(server.functions("/v2/apps"))
+        .send()
         .await
         .unwrap()
         .json()
@@ -201,15 +204,18 @@ async fn retry_tokens_etags_paging_and_errors_follow_oci() {
     assert_eq!(status, 200, "{updated}");
     assert_eq!(updated["config"], json!({"GREETING": "hi"}));
     assert_eq!(updated["freeformTags"], json!({"team": "a"}), "recorded and returned");
-    let fn_view: Value = reqwest::get(server.functions(&format!(
-        "/v2/apps/{}",
-        created["id"].as_str().unwrap().rsplit('.').next().unwrap().to_uppercase()
-    )))
-    .await
-    .unwrap()
-    .json()
-    .await
-    .unwrap();
+    let fn_view: Value = server
+        .http()
+        .get(server.functions(&format!(
+            "/v2/apps/{}",
+            created["id"].as_str().unwrap().rsplit('.').next().unwrap().to_uppercase()
+        )))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(
         fn_view["config"],
         json!({"GREETING": "hi"}),
@@ -281,7 +287,8 @@ async fn retry_tokens_etags_paging_and_errors_follow_oci() {
     // Deleting an application with functions is refused (OCI), then allowed once it is empty.
     let fn_create =
         json!({"app_id": created["id"].as_str().unwrap().rsplit('.').next().unwrap().to_uppercase(), "name": "plain"});
-    let made: Value = reqwest::Client::new()
+    let made: Value = server
+        .http()
         .post(server.functions("/v2/fns"))
         .json(&fn_create)
         .send()
