@@ -42,5 +42,7 @@ cargo fmt --all -- --check
 step "cargo clippy --all-targets -D warnings"
 cargo clippy --workspace --all-targets -- -D warnings
 
+# Includes the fuzz targets' bounded, deterministic run (fuzz/tests/bounded.rs, ~30 s);
+# scripts/fuzz.sh runs them open-ended under libFuzzer.
 step "cargo test"
 cargo test --workspace --no-fail-fast
