@@ -3,7 +3,7 @@
 #
 #   scripts/fuzz.sh [TARGET|all] [SECONDS]     default: all targets, 60 s each
 #
-# Targets: spec, token, funcfile, fdk_response (see docs/notes/fuzzing.md). The corpus starts
+# Targets: spec, token, funcfile, fdk_response, path (see docs/notes/fuzzing.md). The corpus starts
 # from the same seeds the bounded CI run uses (fuzz/seeds/, examples/, the spec's test data,
 # `fngate init` output) and grows in target/fuzz/corpus/TARGET; crashes land in
 # target/fuzz/artifacts/TARGET/ and the script exits non-zero. Reproduce one with
@@ -17,13 +17,13 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-all_targets=(spec token funcfile fdk_response)
+all_targets=(spec token funcfile fdk_response path)
 target="${1:-all}"
 seconds="${2:-60}"
 reproduce="${3:-}"
 case "$target" in
   all) targets=("${all_targets[@]}") ;;
-  spec | token | funcfile | fdk_response) targets=("$target") ;;
+  spec | token | funcfile | fdk_response | path) targets=("$target") ;;
   *) echo "unknown target '$target'; one of: ${all_targets[*]} all" >&2; exit 2 ;;
 esac
 if ! [[ "$seconds" =~ ^[0-9]+$ ]]; then

@@ -6,11 +6,12 @@
 //! Targets: [`spec`] (deployment specification, JSON and YAML, and its path/template grammars),
 //! [`token`] (JWT parsing, algorithm choice and claim validation), [`funcfile`] (func.yaml and the
 //! deploy version rewrite), [`fdk_response`] (the FDK's HTTP answer and the trigger response built
-//! from it). See docs/notes/fuzzing.md.
+//! from it), [`path`] (the gateway's request-path normaliser). See docs/notes/fuzzing.md.
 
 pub mod fdk_response;
 pub mod funcfile;
 pub mod mutate;
+pub mod path;
 pub mod seeds;
 pub mod spec;
 pub mod token;

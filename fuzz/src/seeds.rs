@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use fngate_functions::lang::{Lang, init_files};
 
 /// Every target, as `scripts/fuzz.sh` names them.
-pub const TARGETS: [&str; 4] = ["spec", "token", "funcfile", "fdk_response"];
+pub const TARGETS: [&str; 5] = ["spec", "token", "funcfile", "fdk_response", "path"];
 
 /// The repository root (this crate is `fuzz/`).
 pub fn repo_root() -> PathBuf {

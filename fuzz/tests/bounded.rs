@@ -8,7 +8,7 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 
 use fngate_fuzz::mutate::{Rng, mutate_bytes, mutate_json};
 use fngate_fuzz::seeds::{dictionary, seeds};
-use fngate_fuzz::{fdk_response, funcfile, spec, token};
+use fngate_fuzz::{fdk_response, funcfile, path, spec, token};
 use serde_json::{Value, json};
 
 /// Runs `check` on `input`; on a panic, fails the test with the input spelled out.
@@ -228,6 +228,25 @@ fn fdk_response_reading_holds_its_invariants() {
         let mut input = seed.clone();
         mutate_bytes(&mut rng, &mut input, &dict, &pool);
         run("fdk_response", &format!("mutation {n}"), &input, fdk_response::check);
+    }
+}
+
+#[test]
+fn path_normaliser_holds_its_invariants() {
+    let pool = seeds("path");
+    assert!(pool.len() >= 8, "the path seeds are missing");
+    let dict = dictionary("path");
+    let mut accepted = 0;
+    for (i, seed) in pool.iter().enumerate() {
+        accepted += usize::from(run("path", &format!("seed {i}"), seed, path::check));
+    }
+    assert!(accepted >= 4, "the normal and normalisable seeds must be accepted");
+    let mut rng = Rng::new(0x9a7);
+    for n in 0..20000 {
+        let seed = &pool[rng.below(pool.len())];
+        let mut input = seed.clone();
+        mutate_bytes(&mut rng, &mut input, &dict, &pool);
+        run("path", &format!("mutation {n}"), &input, path::check);
     }
 }
 

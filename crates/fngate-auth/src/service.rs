@@ -99,6 +99,7 @@ impl AuthService {
             inner,
             token_cache: self.token_cache.clone(),
             max_token_bytes: self.options.max_token_bytes,
+            failure_log: std::sync::Mutex::new(fngate_http::LogEvery::new(FAILURE_LOG_EVERY)),
         }))
     }
 
@@ -269,7 +270,13 @@ pub struct Authenticator {
     inner: Inner,
     token_cache: TokenCache,
     max_token_bytes: usize,
+    /// Failed requests are on demand for any client, so their lines are rate-limited.
+    failure_log: std::sync::Mutex<fngate_http::LogEvery>,
 }
+
+/// At most one INFO/ERROR line per authenticator (one per deployment) this often; the others go
+/// to DEBUG, and the line that is written says how many it stands for.
+const FAILURE_LOG_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
 
 pub(crate) fn now_secs() -> f64 {
     SystemTime::now()
@@ -278,12 +285,17 @@ pub(crate) fn now_secs() -> f64 {
         .unwrap_or(0.0)
 }
 
-/// Logs a failure with OCI's execution-log wording and event name.
-fn log_failure(event: &str, rejection: &crate::AuthRejection) {
-    if rejection.status.is_server_error() {
-        tracing::error!(event, status = rejection.status.as_u16(), "{}", rejection.log_message);
-    } else {
-        tracing::info!(event, status = rejection.status.as_u16(), "{}", rejection.log_message);
+/// Logs a failure with OCI's execution-log wording and event name: every one at DEBUG, and at
+/// most one line a second at INFO (ERROR for server errors) counting those since the last.
+fn log_failure(event: &str, rejection: &crate::AuthRejection, log: &std::sync::Mutex<fngate_http::LogEvery>) {
+    let status = rejection.status.as_u16();
+    let due = log.lock().ok().and_then(|mut log| log.hit());
+    match due {
+        Some(failures) if rejection.status.is_server_error() => {
+            tracing::error!(event, status, failures, "{}", rejection.log_message)
+        }
+        Some(failures) => tracing::info!(event, status, failures, "{}", rejection.log_message),
+        None => tracing::debug!(event, status, "{}", rejection.log_message),
     }
 }
 
@@ -327,7 +339,7 @@ impl Authenticator {
             ),
         };
         if let AuthOutcome::Rejected(rejection) = &outcome {
-            log_failure(event, rejection);
+            log_failure(event, rejection, &self.failure_log);
         }
         outcome
     }

@@ -129,10 +129,12 @@ enum Dot {
     Parent,
 }
 
-/// `.` or `..` (after decoding); `..;x` and `.;x` are refused.
+/// `.` or `..` (after decoding); `..;x` and `.;x` are refused, and so are `..%3Bx` and `.%3Bx`:
+/// a backend that decodes `%3B` before dropping parameters (Tomcat does) reads them as `..`.
 fn dot_segment(segment: &str) -> Result<Option<Dot>, PathRejected> {
-    let (name, params) = match segment.split_once(';') {
-        Some((name, _)) => (name, true),
+    // `decode_segment` has upper-cased the hex, so `%3B` is the only spelling left.
+    let (name, params) = match [segment.find(';'), segment.find("%3B")].into_iter().flatten().min() {
+        Some(at) => (&segment[..at], true),
         None => (segment, false),
     };
     let dot = match name {
@@ -251,6 +253,9 @@ mod tests {
             ("/a%4", PathRejected::BadPercent),
             ("/pub/..;/internal", PathRejected::DotSegmentWithParams),
             ("/pub/.;x/internal", PathRejected::DotSegmentWithParams),
+            // `%3B` is `;` to a backend that decodes before dropping parameters (found by fuzzing).
+            ("/pub/..%3Bx/internal", PathRejected::DotSegmentWithParams),
+            ("/pub/.%3b/internal", PathRejected::DotSegmentWithParams),
             ("/..", PathRejected::AboveRoot),
             ("/a/../../etc", PathRejected::AboveRoot),
         ];

@@ -142,6 +142,15 @@ async fn client_framing_errors_are_400_and_auth_failures_are_counted_and_rate_li
         (1..=3).contains(&auth_lines),
         "{auth_lines} gateway lines for 200 failed authentications:\n{logged}"
     );
+    // Nor does the authenticator write a line of its own per failure above DEBUG.
+    let authenticator_lines = logged
+        .lines()
+        .filter(|l| l.contains("tokenAuthentication.authenticationFailed") && !l.contains("DEBUG"))
+        .count();
+    assert!(
+        (1..=3).contains(&authenticator_lines),
+        "{authenticator_lines} authenticator lines above DEBUG for 200 failed authentications:\n{logged}"
+    );
     assert!(
         !logged.contains("HTTP backend failed"),
         "a client error was logged as a backend failure:\n{logged}"

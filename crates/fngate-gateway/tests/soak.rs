@@ -1,5 +1,5 @@
-//! A bounded soak (#12): mixed good and bad traffic for `FNGATE_SOAK_SECS` seconds (15 by
-//! default; CI keeps it under 60), with a JWKS key rotation and two redeploys in the middle.
+//! A bounded soak (#12): mixed good and bad traffic for `FNGATE_SOAK_SECS` seconds (60 in CI,
+//! `CI=true`; 15 by default elsewhere, so a local `cargo test` stays quick), with a JWKS key rotation and two redeploys in the middle.
 //! Holds: no 5xx except the ones the test provokes (a route to a closed port), every answer the
 //! one its request deserves, and the process's resident memory grows less than [`RSS_BOUND_MIB`]
 //! from the end of the warm-up to the end.
@@ -157,7 +157,7 @@ async fn mixed_traffic_with_a_key_rotation_and_redeploys() {
     let seconds: u64 = std::env::var("FNGATE_SOAK_SECS")
         .ok()
         .and_then(|s| s.parse().ok())
-        .unwrap_or(15)
+        .unwrap_or(if std::env::var("CI").as_deref() == Ok("true") { 60 } else { 15 })
         .clamp(6, 3600);
     let upstream = Upstream::start().await;
     let closed = {

@@ -83,6 +83,28 @@ const CONTROL_ROUTES: &[(&str, &str, &str)] = &[
         "/idp/clients/{client}/secrets/{secret}",
         "/idp/clients/<client_id>/secrets/<secret_id>",
     ),
+    (
+        "GET",
+        "/idp/clients/{client}/certificates",
+        "/idp/clients/<client_id>/certificates",
+    ),
+    (
+        "POST",
+        "/idp/clients/{client}/certificates",
+        "/idp/clients/<client_id>/certificates",
+    ),
+    (
+        "DELETE",
+        "/idp/clients/{client}/certificates/{certificate}",
+        "/idp/clients/<client_id>/certificates/no-such-certificate",
+    ),
+    ("PATCH", "/idp/clients/{client}", "/idp/clients/<client_id>"),
+    ("PATCH", "/idp/apps/{app}", "/idp/apps/orders"),
+    ("GET", "/idp/users", "/idp/users"),
+    ("POST", "/idp/users", "/idp/users"),
+    ("GET", "/idp/users/{user}", "/idp/users/no-such-user"),
+    ("PATCH", "/idp/users/{user}", "/idp/users/no-such-user"),
+    ("DELETE", "/idp/users/{user}", "/idp/users/no-such-user"),
     ("GET", "/idp/keys", "/idp/keys"),
     ("POST", "/idp/keys/rotate", "/idp/keys/rotate"),
     ("GET", "/idp/ca", "/idp/ca"),
@@ -168,7 +190,7 @@ fn the_route_list_covers_every_route_the_routers_declare() {
 
 /// A body that would change something were the call let through.
 fn body_for(method: &str, template: &str, ids: &HashMap<&str, String>) -> Option<Value> {
-    if !matches!(method, "POST" | "PUT") {
+    if !matches!(method, "POST" | "PUT" | "PATCH") {
         return None;
     }
     Some(match template {
@@ -188,6 +210,10 @@ fn body_for(method: &str, template: &str, ids: &HashMap<&str, String>) -> Option
         "/idp/clients" => json!({"name": "pwned"}),
         "/idp/clients/{client}/grants" => json!({"grants": ["orders/Orders.Write"]}),
         "/idp/clients/{client}/secrets" => json!({"description": "pwned"}),
+        "/idp/clients/{client}" => json!({"redirect_uris": ["https://pwned.example/cb"]}),
+        "/idp/apps/{app}" => json!({"app_roles": ["Pwn"]}),
+        "/idp/users" => json!({"name": "pwned", "password": "pwned-password-1"}),
+        "/idp/users/{user}" => json!({"app_roles": ["orders/Orders.Admin"]}),
         "/idp/keys/rotate" => json!({"overlap_seconds": 0}),
         _ => json!({}),
     })
@@ -321,11 +347,11 @@ async fn every_control_plane_route_refuses_anonymous_and_wrong_token_calls_and_c
     for (method, template, path) in CONTROL_ROUTES {
         let path = concrete(path, &ids);
         let body = body_for(method, template, &ids);
-        // The route exists as written (a token-holder's PATCH gets 405, not 404), so the refusals
+        // The route exists as written (a token-holder's TRACE gets 405, not 404), so the refusals
         // below are the guard's and not a missing route's.
         let (status, _, text) = call(
             &format!("{}{path}", server.admin("")),
-            "PATCH",
+            "TRACE",
             Some(&json!({})),
             &[("authorization", &format!("Bearer {}", server.admin_token()))],
         )

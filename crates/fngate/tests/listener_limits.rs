@@ -72,7 +72,7 @@ fn a_limit_out_of_range_in_the_config_file_is_refused_with_the_file_and_key() {
 /// A function (registered, never called: the body is read first) and a deployment with a stock
 /// route and a route to that function, through the admin API.
 async fn set_up(server: &Server) {
-    let client = reqwest::Client::new();
+    let client = server.http();
     let app = client
         .post(server.admin("/v2/apps"))
         .json(&json!({"name": "lim"}))
@@ -180,11 +180,18 @@ async fn slow_head(to: SocketAddr) -> Duration {
     panic!("{to}: a head sent over {:?} was read whole", started.elapsed());
 }
 
-/// A POST whose body comes one byte every 1.5 s; (how long until cut off, what was answered).
-async fn slow_body(to: SocketAddr, path: &str) -> (Duration, String) {
+/// A POST with the admin token (the control-plane listeners check it before reading a body) whose
+/// body comes one byte every 1.5 s; (how long until cut off, what was answered).
+async fn slow_body(to: SocketAddr, path: &str, token: &str) -> (Duration, String) {
+    // The IdP's token endpoint takes a form; the control plane refuses anything but JSON up front.
+    let content_type = if path.ends_with("/token") || path.starts_with("/lim") || path.starts_with("/invoke") {
+        "application/x-www-form-urlencoded"
+    } else {
+        "application/json"
+    };
     let mut stream = TcpStream::connect(to).await.unwrap();
     let head = format!(
-        "POST {path} HTTP/1.1\r\nhost: x\r\ncontent-type: application/x-www-form-urlencoded\r\ncontent-length: 100\r\n\r\na"
+        "POST {path} HTTP/1.1\r\nhost: {to}\r\nauthorization: Bearer {token}\r\ncontent-type: {content_type}\r\ncontent-length: 100\r\n\r\na"
     );
     stream.write_all(head.as_bytes()).await.unwrap();
     let started = Instant::now();
@@ -203,8 +210,9 @@ async fn slow_body(to: SocketAddr, path: &str) -> (Duration, String) {
 async fn slow_heads_and_slow_bodies_are_cut_off_on_every_listener() {
     let server = start(HEADER, None, Some(CAP));
     set_up(&server).await;
+    let token = server.admin_token();
     let heads = futures_util::future::join_all(LISTENERS.map(|l| slow_head(addr(&server, l)))).await;
-    let bodies = futures_util::future::join_all(LISTENERS.map(|l| slow_body(addr(&server, l), body_path(l)))).await;
+    let bodies = futures_util::future::join_all(LISTENERS.map(|l| slow_body(addr(&server, l), body_path(l), &token))).await;
     for (listener, took) in LISTENERS.iter().zip(heads) {
         assert!(
             took >= HEADER - Duration::from_millis(100) && took < HEADER + Duration::from_millis(1200),
