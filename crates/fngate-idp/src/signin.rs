@@ -19,7 +19,7 @@ use crate::registry::{Registry, User};
 use crate::scopes::Requested;
 use crate::server::ConnInfo;
 use crate::session::{MAX_PASSWORD_FAILURES, Pending, Purpose, Refused};
-use crate::signin_page::{self as pages, ConsentForm, SignInForm, error_page, page};
+use crate::signin_page::{self as pages, ConsentForm, SignInForm, error_page, page, page_to};
 use crate::user_token::check_assignment;
 use crate::{Idp, password};
 
@@ -29,6 +29,14 @@ fn form(body: &[u8]) -> std::collections::HashMap<String, String> {
         out.entry(name.into_owned()).or_insert_with(|| value.into_owned());
     }
     out
+}
+
+/// Where the form posts of this sign-in may end up (the app's redirect URI), for the CSP.
+fn redirect_target(pending: &Pending) -> Option<&str> {
+    match &pending.purpose {
+        Purpose::Authorize(request) => Some(request.redirect_uri.as_str()),
+        Purpose::Device { .. } => None,
+    }
 }
 
 fn app_name(registry: &Registry, client_id: &str) -> String {
@@ -43,6 +51,7 @@ pub fn begin(idp: &Idp, pending: Pending, secure: bool) -> Response {
     let registry = idp.registry();
     let app = app_name(&registry, &pending.client_id);
     let hint = pending.login_hint.clone();
+    let target = redirect_target(&pending).map(str::to_string);
     let Some((tx, form_token, cookie)) = idp.signins.start(pending, secure) else {
         return error_page(
             StatusCode::SERVICE_UNAVAILABLE,
@@ -57,7 +66,13 @@ pub fn begin(idp: &Idp, pending: Pending, secure: bool) -> Response {
         user_name: &hint,
         error: None,
     });
-    page(StatusCode::OK, "Sign in to your account", &body, Some(&cookie))
+    page_to(
+        StatusCode::OK,
+        "Sign in to your account",
+        &body,
+        Some(&cookie),
+        target.as_deref(),
+    )
 }
 
 fn refused(why: Refused) -> Response {
@@ -121,7 +136,13 @@ pub async fn password_post(State(idp): State<Arc<Idp>>, headers: HeaderMap, body
             user_name: &user_name,
             error: Some(&message),
         });
-        return page(StatusCode::OK, "Sign in to your account", &body, None);
+        return page_to(
+            StatusCode::OK,
+            "Sign in to your account",
+            &body,
+            None,
+            redirect_target(&pending),
+        );
     };
     pending.user_id = Some(user.object_id.clone());
     pending.auth_time = OffsetDateTime::now_utc().unix_timestamp();
@@ -144,7 +165,13 @@ pub async fn password_post(State(idp): State<Arc<Idp>>, headers: HeaderMap, body
         user: &user.upn,
         permissions: &describe(&registry, &pending.tenant_id, &pending.requested),
     });
-    page(StatusCode::OK, "Permissions requested", &body, None)
+    page_to(
+        StatusCode::OK,
+        "Permissions requested",
+        &body,
+        None,
+        redirect_target(&pending),
+    )
 }
 
 /// `POST /signin/consent`: `tx`, `form_token`, `decision` (`accept` or `decline`).

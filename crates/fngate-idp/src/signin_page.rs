@@ -11,6 +11,16 @@ use base64::engine::general_purpose::STANDARD;
 /// CSP of every page but the form_post hand-back (which must post to the app).
 const CSP: &str = "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'";
 
+/// The CSP source naming where a redirect URI points: its origin, or `scheme:` for a custom
+/// scheme (`myapp://auth`), which has no origin.
+pub fn csp_source(redirect_uri: &str) -> String {
+    match url::Url::parse(redirect_uri) {
+        Ok(url) if url.origin().is_tuple() => url.origin().ascii_serialization(),
+        Ok(url) => format!("{}:", url.scheme()),
+        Err(_) => "'none'".into(),
+    }
+}
+
 const STYLE: &str = "body{font-family:system-ui,sans-serif;background:#f2f2f2;margin:0}\
 main{max-width:440px;margin:8vh auto;background:#fff;padding:44px;box-shadow:0 2px 6px rgba(0,0,0,.2)}\
 h1{font-size:1.5rem;font-weight:600;margin:0 0 16px}label{display:block;margin:12px 0 4px}\
@@ -60,9 +70,27 @@ fn secure(headers: &mut HeaderMap, csp: &str) {
 
 /// A page response; `cookie` is a `Set-Cookie` value.
 pub fn page(status: StatusCode, title: &str, body: &str, cookie: Option<&str>) -> Response {
+    page_to(status, title, body, cookie, None)
+}
+
+/// A page whose form's answer may redirect to the app at `redirect_uri`: browsers apply
+/// `form-action` to the redirects after a form post too, so the app's origin is allowed.
+pub fn page_to(
+    status: StatusCode,
+    title: &str,
+    body: &str,
+    cookie: Option<&str>,
+    redirect_uri: Option<&str>,
+) -> Response {
     let mut response = (status, document(title, body)).into_response();
     let headers = response.headers_mut();
-    secure(headers, CSP);
+    match redirect_uri {
+        None => secure(headers, CSP),
+        Some(uri) => secure(
+            headers,
+            &CSP.replace("form-action 'self'", &format!("form-action 'self' {}", csp_source(uri))),
+        ),
+    }
     if let Some(cookie) = cookie.and_then(|c| HeaderValue::from_str(c).ok()) {
         headers.append(header::SET_COOKIE, cookie);
     }
@@ -188,9 +216,7 @@ pub fn form_post(redirect_uri: &str, params: &[(&str, String)]) -> Response {
         &aws_lc_rs::digest::SHA256,
         FORM_POST_SCRIPT.as_bytes(),
     ));
-    let target = url::Url::parse(redirect_uri)
-        .map(|u| u.origin().ascii_serialization())
-        .unwrap_or_else(|_| "'none'".into());
+    let target = csp_source(redirect_uri);
     let csp = format!(
         "default-src 'none'; style-src 'unsafe-inline'; script-src 'sha256-{hash}'; form-action {target}; \
          frame-ancestors 'none'"
