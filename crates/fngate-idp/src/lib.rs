@@ -180,6 +180,10 @@ impl Idp {
             registry = Registry::load(&store).await?;
         }
         let keys = load_keys(&store).await?;
+        // Expired refresh tokens are useless; dropping them at start bounds the table.
+        db::delete_expired_refresh_tokens(&store, &format_time(OffsetDateTime::now_utc()))
+            .await
+            .context("cannot drop expired refresh tokens")?;
         let dummy_hash = password::hash(password::generate())
             .await
             .map_err(|err| anyhow::anyhow!("{err}"))?;

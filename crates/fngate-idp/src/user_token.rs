@@ -158,11 +158,12 @@ fn access_claims(who: &SignedIn<'_>, api: Option<&std::sync::Arc<ApiApp>>, expir
         c.insert("azp".into(), json!(who.client.client_id));
         c.insert("azpacr".into(), json!(who.client_acr));
     }
-    if let Some(api) = api {
-        if api.group_claims && !user.groups.is_empty() {
-            let ids: Vec<&String> = user.groups.iter().map(|(id, _)| id).collect();
-            c.insert("groups".into(), json!(ids));
-        }
+    if let Some(api) = api
+        && api.group_claims
+        && !user.groups.is_empty()
+    {
+        let ids: Vec<&String> = user.groups.iter().map(|(id, _)| id).collect();
+        c.insert("groups".into(), json!(ids));
     }
     c.insert("name".into(), json!(user.display_name));
     c.insert("oid".into(), json!(user.object_id));
