@@ -252,13 +252,12 @@ fn describe(registry: &Registry, tenant_id: &str, requested: &Requested) -> Vec<
 fn fail(idp: &Idp, pending: &Pending, err: &EntraError) -> Response {
     match &pending.purpose {
         Purpose::Authorize(request) => redirect_error(request, err),
+        Purpose::Device { device_key } if err.code == EntraError::consent_declined().code => {
+            idp.devices.settle(device_key, DeviceState::Declined);
+            page(StatusCode::OK, "Sign-in declined", &pages::device_done("", false), None)
+        }
         Purpose::Device { device_key } => {
-            let state = if err.code == EntraError::consent_declined().code {
-                DeviceState::Declined
-            } else {
-                DeviceState::Failed(err.clone())
-            };
-            idp.devices.settle(device_key, state);
+            idp.devices.settle(device_key, DeviceState::Failed(err.clone()));
             error_page(StatusCode::BAD_REQUEST, err.code, &err.message)
         }
     }
