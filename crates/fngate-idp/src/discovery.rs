@@ -121,7 +121,7 @@ pub async fn openid_configuration_v1(
         "subject_types_supported": ["pairwise"],
         "id_token_signing_alg_values_supported": ["RS256"],
         "response_types_supported": ["code"],
-        "scopes_supported": ["openid", "profile", "email", "offline_access"],
+        "scopes_supported": ["openid"],
         "issuer": issuer_v1(&tid),
         "microsoft_multi_refresh_token": true,
         "authorization_endpoint": format!("{base}/{tid}/oauth2/authorize"),
