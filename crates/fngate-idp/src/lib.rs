@@ -155,6 +155,9 @@ pub struct Idp {
     pub(crate) devices: device::Devices,
     /// A password hash of a random value, checked when a sign-in names no known user.
     pub(crate) dummy_hash: String,
+    /// Password checks (argon2, 19 MiB and tens of ms of CPU each) running at once: at most one
+    /// per core, so a flood of sign-in posts queues instead of starving the other listeners.
+    pub(crate) password_checks: tokio::sync::Semaphore,
 }
 
 impl Idp {
@@ -200,6 +203,7 @@ impl Idp {
             codes: Default::default(),
             devices: Default::default(),
             dummy_hash,
+            password_checks: tokio::sync::Semaphore::new(std::thread::available_parallelism().map_or(1, |n| n.get())),
         }))
     }
 

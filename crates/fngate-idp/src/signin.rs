@@ -110,7 +110,10 @@ pub async fn password_post(State(idp): State<Arc<Idp>>, headers: HeaderMap, body
         // An unknown name is checked against a hash of a random value, so it costs as long as
         // a wrong password (no user enumeration by timing).
         .unwrap_or_else(|| idp.dummy_hash.clone());
-    let matched = password::verify(get("password").to_string(), stored).await && user.is_some();
+    let matched = {
+        let _permit = idp.password_checks.acquire().await;
+        password::verify(get("password").to_string(), stored).await
+    } && user.is_some();
     let app = app_name(&registry, &pending.client_id);
     let Some(user) = user.filter(|_| matched) else {
         pending.password_failures += 1;
