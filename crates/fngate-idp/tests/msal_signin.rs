@@ -5,9 +5,9 @@
 //! IdP's /devicelogin page in parallel. azure-identity's `DeviceCodeCredential` too.
 
 mod common;
+mod tools;
 
 use std::path::PathBuf;
-use std::process::Command;
 use std::time::Duration;
 
 use common::*;
@@ -15,21 +15,7 @@ use fngate_idp::IdpOptions;
 use serde_json::Value;
 
 fn python(module: &str) -> PathBuf {
-    let tools = std::env::var_os("FNGATE_TEST_TOOLS")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target/test-tools"));
-    let python = tools.join("venv/bin/python");
-    let ok = Command::new(&python)
-        .args(["-c", &format!("import {module}")])
-        .status()
-        .map(|s| s.success())
-        .unwrap_or(false);
-    assert!(
-        ok,
-        "{} with the `{module}` package is missing: run scripts/test.sh once (it installs the test tools)",
-        python.display()
-    );
-    python
+    tools::python_with(module)
 }
 
 /// Shared by the scripts: a browser (requests.Session) that signs in on the IdP's pages.
