@@ -26,11 +26,13 @@ const DEFAULT_LIFETIME: time::Duration = time::Duration::days(90);
 pub enum Chain {
     /// A sign-in just happened: a new chain, single use if the client is a SPA.
     New { spa: bool },
-    /// A refresh: same chain; a SPA's keeps its end time.
+    /// A refresh: same chain; a SPA's keeps its end time. `scopes`: everything the chain was
+    /// granted (a refresh asking for less does not narrow what later refreshes may ask).
     Continue {
         family: String,
         spa: bool,
         expires_at: OffsetDateTime,
+        scopes: String,
     },
 }
 
@@ -41,18 +43,25 @@ fn hash(value: &str) -> String {
 /// Creates and stores a refresh token for `who`; returns its value (shown to the client only).
 pub async fn issue(idp: &crate::Idp, who: &SignedIn<'_>, chain: Chain) -> Result<String, EntraError> {
     let now = OffsetDateTime::now_utc();
-    let (family, spa, expires_at) = match chain {
+    let (family, spa, expires_at, scopes) = match chain {
         Chain::New { spa } => (
             random_token(),
             spa,
             now + if spa { SPA_LIFETIME } else { DEFAULT_LIFETIME },
+            who.requested.to_scope_string(),
         ),
         Chain::Continue {
             family,
             spa: true,
             expires_at,
-        } => (family, true, expires_at),
-        Chain::Continue { family, spa: false, .. } => (family, false, now + DEFAULT_LIFETIME),
+            scopes,
+        } => (family, true, expires_at, scopes),
+        Chain::Continue {
+            family,
+            spa: false,
+            scopes,
+            ..
+        } => (family, false, now + DEFAULT_LIFETIME, scopes),
     };
     // Entra's refresh tokens are opaque; the prefix only makes them recognisable in logs.
     let value = format!("1.A{}{}", random_token(), random_token());
@@ -61,7 +70,7 @@ pub async fn issue(idp: &crate::Idp, who: &SignedIn<'_>, chain: Chain) -> Result
         family,
         user_id: who.user.object_id.clone(),
         client_id: who.client.client_id.clone(),
-        scopes: who.requested.to_scope_string(),
+        scopes,
         auth_time: who.auth_time,
         spa,
         created_at: format_time(now),
@@ -151,6 +160,7 @@ pub async fn grant(req: &TokenRequest<'_>) -> Result<serde_json::Value, EntraErr
         family: row.family.clone(),
         spa: row.spa,
         expires_at,
+        scopes: row.scopes.clone(),
     };
     user_token::respond(req.idp, registry, &who, chain).await
 }

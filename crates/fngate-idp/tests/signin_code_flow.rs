@@ -602,6 +602,33 @@ async fn spa_refresh_tokens_rotate_and_a_reused_one_revokes_the_chain() {
     let (status, body) = refresh(rt2).await;
     assert_error(status, &body, 400, "invalid_grant", 70000);
 
+    // A refresh may ask for less; the next one may ask for everything granted again.
+    let (code, verifier) = flow.spa_code(&mut browser, SPA_SCOPE).await;
+    let (_, tokens) = flow.spa_redeem(&code, &verifier).await;
+    let (status, narrow) = flow
+        .redeem(
+            &[
+                ("grant_type", "refresh_token"),
+                ("client_id", &s.spa.client.client_id),
+                ("refresh_token", tokens["refresh_token"].as_str().unwrap()),
+                ("scope", "openid offline_access"),
+            ],
+            Some("http://localhost:3000"),
+        )
+        .await;
+    assert_eq!(status, 200, "{narrow}");
+    assert_eq!(
+        claims_of(narrow["access_token"].as_str().unwrap())["aud"],
+        "00000003-0000-0000-c000-000000000000",
+        "OIDC scopes only: a token for userinfo"
+    );
+    let (status, wide) = refresh(narrow["refresh_token"].as_str().unwrap().to_string()).await;
+    assert_eq!(status, 200, "{wide}");
+    assert_eq!(
+        claims_of(wide["access_token"].as_str().unwrap())["scp"],
+        "access_as_user"
+    );
+
     // A scope the user never consented to is not had by refreshing.
     let (code, verifier) = flow.spa_code(&mut browser, SPA_SCOPE).await;
     let (_, tokens) = flow.spa_redeem(&code, &verifier).await;
