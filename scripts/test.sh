@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# The whole test suite. Installs what the tests need (Python venv with the real `fdk`, `msal` and
-# `oci-cli` (with the OCI Python SDK) from PyPI; `@fnproject/fdk`, `oci-functions` and `oci-common`
-# from npm), then runs format, lint and every test.
+# The whole test suite. Installs what the tests need (Python venv with the real `fdk`, `msal`,
+# `azure-identity` and `oci-cli` (with the OCI Python SDK) from PyPI; `@fnproject/fdk`,
+# `oci-functions`, `oci-common`, `@azure/msal-node`, `@azure/msal-browser` and `playwright-core`
+# from npm; Debian's `chromium` for the sign-in browser test), then runs format, lint and every
+# test.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -27,14 +29,22 @@ if ! command -v openssl >/dev/null 2>&1; then
   else sudo apt-get update -qq && sudo apt-get install -y -qq openssl; fi
 fi
 
-step "Python test tools (fdk, msal, oci-cli) in $tools/venv"
-[ -x "$tools/venv/bin/python" ] || python3 -m venv "$tools/venv"
-"$tools/venv/bin/pip" install -q --disable-pip-version-check fdk msal oci-cli
+# The sign-in browser test drives Debian's chromium (headless) through playwright-core.
+if [ ! -x /usr/bin/chromium ]; then
+  step "installing chromium (apt)"
+  if [ "$(id -u)" -eq 0 ]; then apt-get update -qq && apt-get install -y -qq chromium
+  else sudo apt-get update -qq && sudo apt-get install -y -qq chromium; fi
+fi
 
-step "Node test tools (@fnproject/fdk, oci-functions, oci-common) in $tools/node"
+step "Python test tools (fdk, msal, azure-identity, oci-cli) in $tools/venv"
+[ -x "$tools/venv/bin/python" ] || python3 -m venv "$tools/venv"
+"$tools/venv/bin/pip" install -q --disable-pip-version-check fdk msal azure-identity oci-cli
+
+step "Node test tools (@fnproject/fdk, oci-functions, oci-common, MSAL, playwright-core) in $tools/node"
 mkdir -p "$tools/node"
 [ -f "$tools/node/package.json" ] || echo '{"private":true}' > "$tools/node/package.json"
-npm install --prefix "$tools/node" --silent --no-audit --no-fund @fnproject/fdk oci-functions oci-common
+npm install --prefix "$tools/node" --silent --no-audit --no-fund @fnproject/fdk oci-functions oci-common \
+  @azure/msal-node @azure/msal-browser playwright-core
 
 step "cargo fmt --check"
 cargo fmt --all -- --check

@@ -37,6 +37,14 @@ pub fn base_url(conn: &ConnInfo, headers: &HeaderMap, uri: &axum::http::Uri) -> 
 /// RFC 7523 assertion).
 const AUTH_METHODS: [&str; 3] = ["client_secret_post", "private_key_jwt", "client_secret_basic"];
 
+/// Grants the token endpoint takes.
+const GRANT_TYPES: [&str; 4] = [
+    "authorization_code",
+    "refresh_token",
+    "client_credentials",
+    "urn:ietf:params:oauth:grant-type:device_code",
+];
+
 /// Entra serves metadata with a day of private caching and open CORS.
 fn metadata_response(body: Value) -> Response {
     let mut response = (StatusCode::OK, json_body(body.to_string())).into_response();
@@ -80,8 +88,12 @@ pub async fn openid_configuration_v2(
         "issuer": issuer_v2(&tid),
         "request_uri_parameter_supported": false,
         "authorization_endpoint": format!("{base}/{tid}/oauth2/v2.0/authorize"),
+        "device_authorization_endpoint": format!("{base}/{tid}/oauth2/v2.0/devicecode"),
+        "userinfo_endpoint": format!("{base}/oidc/userinfo"),
+        "code_challenge_methods_supported": ["S256"],
+        "grant_types_supported": GRANT_TYPES,
         "claims_supported": ["sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "preferred_username", "name",
-            "tid", "ver", "email"],
+            "tid", "ver", "email", "oid"],
         "tenant_region_scope": "WW",
         "cloud_instance_name": "microsoftonline.com",
         "cloud_graph_host_name": "graph.windows.net",
@@ -113,6 +125,10 @@ pub async fn openid_configuration_v1(
         "issuer": issuer_v1(&tid),
         "microsoft_multi_refresh_token": true,
         "authorization_endpoint": format!("{base}/{tid}/oauth2/authorize"),
+        "device_authorization_endpoint": format!("{base}/{tid}/oauth2/devicecode"),
+        "userinfo_endpoint": format!("{base}/{tid}/openid/userinfo"),
+        "code_challenge_methods_supported": ["S256"],
+        "grant_types_supported": GRANT_TYPES,
         "claims_supported": ["sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "email", "given_name",
             "family_name", "unique_name", "upn"],
         "tenant_region_scope": "WW",
@@ -176,17 +192,4 @@ pub async fn instance_discovery(
         "metadata": [{"preferred_network": host, "preferred_cache": host, "aliases": [host]}],
     });
     (StatusCode::OK, Json(body)).into_response()
-}
-
-/// The authorization endpoint MSAL requires in the metadata: until users can sign in, it answers
-/// Entra's error for a flow the app may not use, on a page (it is a browser endpoint).
-pub async fn authorize_not_yet() -> Response {
-    let page = "<!doctype html><title>Sign in</title><p>AADSTS70005: unsupported_response_type: the fngate dev \
-                identity provider issues client-credentials tokens only.</p>";
-    (
-        StatusCode::BAD_REQUEST,
-        [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
-        page,
-    )
-        .into_response()
 }

@@ -66,7 +66,8 @@ impl EntraError {
             70003,
             format!(
                 "The app requested an unsupported grant type '{grant_type}'. The fngate dev IdP supports \
-                 'client_credentials'."
+                 'client_credentials', 'authorization_code', 'refresh_token' and \
+                 'urn:ietf:params:oauth:grant-type:device_code'."
             ),
         )
     }
@@ -264,6 +265,333 @@ impl EntraError {
                  the tenant or consented to by any user in the tenant. You might have sent your authentication \
                  request to the wrong tenant."
             ),
+        )
+    }
+
+    // ---- sign-in flows (authorize, code, refresh, device code) ----------------------------
+
+    pub fn invalid_user_scope(scope: &str) -> Self {
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_scope",
+            70011,
+            format!(
+                "The provided value for the input parameter 'scope' isn't valid. The scope {scope} is not valid. \
+                 (fngate has no Microsoft Graph: ask for openid, profile, email, offline_access and scopes of \
+                 registered API apps, RESOURCE/scope.)"
+            ),
+        )
+    }
+
+    pub fn several_resources(scope: &str) -> Self {
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            28000,
+            format!(
+                "Provided value for the input parameter scope is not valid because it contains more than one \
+                 resource. Scope {scope} is not valid."
+            ),
+        )
+    }
+
+    pub fn scope_not_on_resource(scope: &str, resource: &str) -> Self {
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_client",
+            650053,
+            format!("The application asked for scope '{scope}' that doesn't exist on the resource '{resource}'."),
+        )
+    }
+
+    pub fn redirect_uri_mismatch(uri: &str, client_id: &str) -> Self {
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            50011,
+            format!(
+                "The redirect URI '{uri}' specified in the request does not match the redirect URIs configured for \
+                 the application '{client_id}'. Make sure the redirect URI sent in the request matches one added to \
+                 your application (`fngate idp client show {client_id}`)."
+            ),
+        )
+    }
+
+    pub fn unsupported_response_type(response_type: &str) -> Self {
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            "unsupported_response_type",
+            700054,
+            format!(
+                "response_type '{response_type}' is not enabled for the application. The fngate dev IdP supports \
+                 response_type=code."
+            ),
+        )
+    }
+
+    pub fn unsupported_response_mode(mode: &str) -> Self {
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            900144,
+            format!("The response_mode '{mode}' is not supported (query, fragment or form_post)."),
+        )
+    }
+
+    pub fn pkce_required() -> Self {
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            9002325,
+            "Proof Key for Code Exchange is required for cross-origin authorization code redemption.".into(),
+        )
+    }
+
+    pub fn bad_challenge_method(method: &str) -> Self {
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            50149,
+            format!("Invalid Code_Challenge_method parameter '{method}'. The fngate dev IdP takes S256 only."),
+        )
+    }
+
+    pub fn bad_challenge_size() -> Self {
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            501491,
+            "Invalid size of Code_Challenge parameter (43 to 128 characters of base64url).".into(),
+        )
+    }
+
+    pub fn not_assigned_client(client_id: &str, client_name: &str, api_id: &str, api_name: &str) -> Self {
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_grant",
+            501051,
+            format!(
+                "Application '{client_id}'({client_name}) is not assigned to a role for the application \
+                 '{api_id}'({api_name})."
+            ),
+        )
+    }
+
+    pub fn not_assigned_user(upn: &str, api_id: &str, api_name: &str) -> Self {
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_grant",
+            501051,
+            format!(
+                "User account '{upn}' is not assigned to a role for the application '{api_id}'({api_name}). Assign \
+                 it with `fngate idp user update {upn} --assign {api_name}`."
+            ),
+        )
+    }
+
+    pub fn consent_declined() -> Self {
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            "access_denied",
+            65004,
+            "User declined to consent to access the app.".into(),
+        )
+    }
+
+    pub fn code_redeemed() -> Self {
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_grant",
+            54005,
+            "OAuth2 Authorization code was already redeemed, please retry with a new valid code or use an existing \
+             refresh token."
+                .into(),
+        )
+    }
+
+    pub fn code_expired() -> Self {
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_grant",
+            70008,
+            "The provided authorization code or refresh token has expired due to inactivity. Send a new interactive \
+             authorization request for this user and resource."
+                .into(),
+        )
+    }
+
+    pub fn bad_grant(what: &str) -> Self {
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_grant",
+            70000,
+            format!("Provided grant is invalid or malformed: {what}"),
+        )
+    }
+
+    pub fn pkce_mismatch() -> Self {
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_grant",
+            501481,
+            "The Code_Verifier does not match the code_challenge supplied in the authorization request.".into(),
+        )
+    }
+
+    pub fn reply_address_mismatch() -> Self {
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_grant",
+            500112,
+            "The reply address does not match the reply address provided when requesting Authorization code.".into(),
+        )
+    }
+
+    pub fn confidential_needs_credential() -> Self {
+        Self::new(
+            StatusCode::UNAUTHORIZED,
+            "invalid_client",
+            7000218,
+            "The request body must contain the following parameter: 'client_assertion' or 'client_secret'.".into(),
+        )
+    }
+
+    pub fn spa_needs_origin() -> Self {
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            9002327,
+            "Tokens issued for the 'Single-Page Application' client-type may only be redeemed via cross-origin \
+             requests."
+                .into(),
+        )
+    }
+
+    pub fn refresh_expired(spa: bool) -> Self {
+        if spa {
+            Self::new(
+                StatusCode::BAD_REQUEST,
+                "invalid_grant",
+                700084,
+                "The refresh token was issued to a single page app (SPA), and therefore has a fixed, limited \
+                 lifetime of 1.00:00:00, which cannot be extended. It is now expired and a new sign in request must \
+                 be sent by the SPA to the sign in page."
+                    .into(),
+            )
+        } else {
+            Self::new(
+                StatusCode::BAD_REQUEST,
+                "invalid_grant",
+                700082,
+                "The refresh token has expired due to inactivity.".into(),
+            )
+        }
+    }
+
+    pub fn refresh_redeemed() -> Self {
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_grant",
+            70000,
+            "Provided grant is invalid or malformed: the refresh token was already redeemed (single-page-app refresh \
+             tokens are single use); every token of this sign-in is now revoked."
+                .into(),
+        )
+    }
+
+    pub fn consent_required(scope: &str) -> Self {
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_grant",
+            65001,
+            format!(
+                "The user or administrator has not consented to use the application for the scope '{scope}'. Send \
+                 an interactive authorization request for this user and resource."
+            ),
+        )
+    }
+
+    pub fn authorization_pending() -> Self {
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            "authorization_pending",
+            70016,
+            "OAuth 2.0 device flow error. Authorization is pending. Continue polling.".into(),
+        )
+    }
+
+    pub fn device_code_expired() -> Self {
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            "expired_token",
+            70019,
+            "The provided value for the input parameter 'device_code' is not valid. This device code has expired."
+                .into(),
+        )
+    }
+
+    pub fn authorization_declined() -> Self {
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            "authorization_declined",
+            70000,
+            "The end user denied the authorization request.".into(),
+        )
+    }
+
+    pub fn not_public_client(client_id: &str) -> Self {
+        Self::new(
+            StatusCode::UNAUTHORIZED,
+            "invalid_client",
+            7000218,
+            format!(
+                "The request body must contain the following parameter: 'client_assertion' or 'client_secret'. \
+                 (Client {client_id} is not a public client: `fngate idp client update {client_id} --public-client \
+                 true` allows the device code flow without a credential.)"
+            ),
+        )
+    }
+
+    pub fn post_only(method: &str) -> Self {
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            900561,
+            format!("The endpoint only accepts POST, OPTIONS requests. Received a {method} request."),
+        )
+    }
+
+    pub fn flow_expired() -> Self {
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            50089,
+            "Authentication failed due to flow token expired. Start the sign-in again from the application.".into(),
+        )
+    }
+
+    pub fn login_required() -> Self {
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            "login_required",
+            50058,
+            "A silent sign-in request was sent but no user is signed in (the fngate dev IdP keeps no browser \
+             session: prompt=none always needs an interactive sign-in)."
+                .into(),
+        )
+    }
+
+    /// `error_description` as Entra writes it in a redirect (no trace lines).
+    pub fn description(&self) -> String {
+        format!("AADSTS{}: {}", self.code, self.message)
+    }
+
+    pub fn bad_password() -> Self {
+        Self::new(
+            StatusCode::UNAUTHORIZED,
+            "invalid_grant",
+            50126,
+            "Error validating credentials due to invalid username or password.".into(),
         )
     }
 

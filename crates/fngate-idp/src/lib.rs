@@ -24,16 +24,26 @@
 mod admin;
 pub mod api;
 mod assertion;
+mod authorize;
 mod ca;
 mod certificate;
+mod code;
+mod device;
 mod discovery;
 mod error;
 mod keys;
 mod password;
+mod refresh;
 mod registry;
+mod scopes;
 mod secret;
 mod server;
+mod session;
+mod signin;
+mod signin_page;
 mod token;
+mod user_token;
+mod userinfo;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -84,6 +94,8 @@ pub struct IdpOptions {
     pub token_lifetime: Duration,
     /// How long a rotated-out key stays in the JWKS unless the rotation says otherwise.
     pub key_overlap: Duration,
+    /// `interval` of device-code responses: how often the device polls (Entra says 5 s).
+    pub device_poll_interval: Duration,
 }
 
 impl Default for IdpOptions {
@@ -91,6 +103,7 @@ impl Default for IdpOptions {
         IdpOptions {
             token_lifetime: Duration::from_secs(3599),
             key_overlap: Duration::from_secs(24 * 3600),
+            device_poll_interval: Duration::from_secs(5),
         }
     }
 }
@@ -136,6 +149,15 @@ pub struct Idp {
     listening: arc_swap::ArcSwapOption<std::net::SocketAddr>,
     /// Client-assertion `jti`s already used.
     pub(crate) replay: assertion::ReplayCache,
+    /// Sign-ins in progress, authorization codes, device codes: in memory (see each module).
+    pub(crate) signins: session::SignIns,
+    pub(crate) codes: code::Codes,
+    pub(crate) devices: device::Devices,
+    /// A password hash of a random value, checked when a sign-in names no known user.
+    pub(crate) dummy_hash: String,
+    /// Password checks (argon2, 19 MiB and tens of ms of CPU each) running at once: at most one
+    /// per core, so a flood of sign-in posts queues instead of starving the other listeners.
+    pub(crate) password_checks: tokio::sync::Semaphore,
 }
 
 impl Idp {
@@ -161,6 +183,13 @@ impl Idp {
             registry = Registry::load(&store).await?;
         }
         let keys = load_keys(&store).await?;
+        // Expired refresh tokens are useless; dropping them at start bounds the table.
+        db::delete_expired_refresh_tokens(&store, &format_time(OffsetDateTime::now_utc()))
+            .await
+            .context("cannot drop expired refresh tokens")?;
+        let dummy_hash = password::hash(password::generate())
+            .await
+            .map_err(|err| anyhow::anyhow!("{err}"))?;
         Ok(Arc::new(Idp {
             store,
             options,
@@ -170,6 +199,11 @@ impl Idp {
             changes: tokio::sync::Mutex::new(()),
             listening: arc_swap::ArcSwapOption::empty(),
             replay: Default::default(),
+            signins: Default::default(),
+            codes: Default::default(),
+            devices: Default::default(),
+            dummy_hash,
+            password_checks: tokio::sync::Semaphore::new(std::thread::available_parallelism().map_or(1, |n| n.get())),
         }))
     }
 
@@ -230,6 +264,15 @@ impl Idp {
 
     pub(crate) fn registry(&self) -> arc_swap::Guard<Arc<Registry>> {
         self.registry.load()
+    }
+
+    /// The registry as an owned snapshot (kept across awaits).
+    pub(crate) fn registry_full(&self) -> Arc<Registry> {
+        self.registry.load_full()
+    }
+
+    pub(crate) fn store(&self) -> &Store {
+        &self.store
     }
 
     pub(crate) fn key_set(&self) -> arc_swap::Guard<Arc<KeySet>> {
@@ -765,7 +808,6 @@ impl Idp {
         Ok((new_groups, members, rows))
     }
 
-    #[allow(dead_code)] // the sign-in flow (next commit) records consent
     /// Records that `user_id` consented `client_id` to `scopes` per resource (sign-in flows).
     pub(crate) async fn record_consent(
         &self,
@@ -774,7 +816,7 @@ impl Idp {
         scopes: &[(String, Vec<String>)],
     ) -> Result<(), IdpError> {
         let _guard = self.changes.lock().await;
-        let registry = self.registry.load();
+        let registry = self.registry.load_full();
         let rows = scopes
             .iter()
             .map(|(resource, wanted)| {

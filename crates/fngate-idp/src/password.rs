@@ -48,7 +48,6 @@ pub async fn hash(password: String) -> Result<String, IdpError> {
     .map_err(IdpError::Internal)
 }
 
-#[allow(dead_code)] // the sign-in page (next commit) checks passwords
 /// True when `password` matches the stored hash (a malformed hash matches nothing).
 pub async fn verify(password: String, stored: String) -> bool {
     tokio::task::spawn_blocking(move || {

@@ -89,7 +89,6 @@ impl Platform {
 }
 
 /// A user who signs in.
-#[allow(dead_code)] // read by the sign-in flow (next commit)
 pub struct User {
     pub object_id: String,
     pub tenant_id: String,
@@ -291,7 +290,6 @@ impl Registry {
         }
     }
 
-    #[allow(dead_code)] // the sign-in flow (next commit)
     /// A user of `tenant_id` by sign-in name or UPN (case-insensitive, as Entra's sign-in names).
     pub fn user_by_sign_in(&self, tenant_id: &str, name: &str) -> Option<&Arc<User>> {
         let name = name.trim();
@@ -313,7 +311,6 @@ impl Registry {
         })
     }
 
-    #[allow(dead_code)] // the sign-in flow (next commit)
     /// Scopes `user_id` consented `client_id` to on `resource` (an API's client id or `openid`).
     pub fn consented(&self, user_id: &str, client_id: &str, resource: &str) -> &[String] {
         self.consents

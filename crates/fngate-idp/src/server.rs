@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
-use axum::routing::{get, post};
+use axum::routing::{any, get, post};
 use axum::{Extension, Router};
 use fngate_http::{Accepted, Connection, ConnectionLimits, Listener};
 use hyper_util::rt::{TokioExecutor, TokioIo};
@@ -16,7 +16,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio_rustls::TlsAcceptor;
 use tokio_util::sync::CancellationToken;
 
-use crate::{Idp, discovery, token};
+use crate::{Idp, authorize, device, discovery, signin, token, userinfo};
 
 /// TLS records start with content type 22 (handshake).
 const TLS_HANDSHAKE: u8 = 0x16;
@@ -33,8 +33,14 @@ pub struct ConnInfo {
 /// The Entra-shaped public endpoints.
 pub fn router(idp: Arc<Idp>) -> Router {
     Router::new()
-        .route("/{tenant}/oauth2/v2.0/token", post(token::token_v2))
-        .route("/{tenant}/oauth2/token", post(token::token_v1))
+        .route(
+            "/{tenant}/oauth2/v2.0/token",
+            post(token::token_v2).options(token::preflight),
+        )
+        .route(
+            "/{tenant}/oauth2/token",
+            post(token::token_v1).options(token::preflight),
+        )
         .route("/{tenant}/discovery/v2.0/keys", get(discovery::keys_v2))
         .route("/{tenant}/discovery/keys", get(discovery::keys_v1))
         .route(
@@ -48,11 +54,30 @@ pub fn router(idp: Arc<Idp>) -> Router {
         .route("/common/discovery/instance", get(discovery::instance_discovery))
         .route(
             "/{tenant}/oauth2/v2.0/authorize",
-            get(discovery::authorize_not_yet).post(discovery::authorize_not_yet),
+            get(authorize::authorize_v2).post(authorize::authorize_v2),
         )
         .route(
             "/{tenant}/oauth2/authorize",
-            get(discovery::authorize_not_yet).post(discovery::authorize_not_yet),
+            get(authorize::authorize_v1).post(authorize::authorize_v1),
+        )
+        .route("/signin/password", post(signin::password_post))
+        .route("/signin/consent", post(signin::consent_post))
+        .route(
+            "/{tenant}/oauth2/v2.0/devicecode",
+            any(device::devicecode_v2).options(token::preflight),
+        )
+        .route(
+            "/{tenant}/oauth2/devicecode",
+            any(device::devicecode_v1).options(token::preflight),
+        )
+        .route(
+            "/devicelogin",
+            get(signin::devicelogin_get).post(signin::devicelogin_post),
+        )
+        .route("/oidc/userinfo", get(userinfo::userinfo).post(userinfo::userinfo))
+        .route(
+            "/{tenant}/openid/userinfo",
+            get(userinfo::userinfo).post(userinfo::userinfo),
         )
         .with_state(idp)
 }

@@ -1,8 +1,10 @@
-//! The token endpoints: `POST /{tenant}/oauth2/v2.0/token` (scope=…/.default) and the v1
-//! `POST /{tenant}/oauth2/token` (resource=…), client-credentials grant with a client secret in
-//! the body (`client_secret_post`) or in HTTP Basic (`client_secret_basic`).
+//! The token endpoints: `POST /{tenant}/oauth2/v2.0/token` (scope=…) and the v1
+//! `POST /{tenant}/oauth2/token` (resource=…). Client authentication (a secret in the body
+//! (`client_secret_post`) or in HTTP Basic (`client_secret_basic`), a certificate's assertion)
+//! is checked here; the grants live in their own files: client credentials here, the
+//! authorization code in `code.rs`, refresh tokens in `refresh.rs`, device code in `device.rs`.
 //!
-//! Everything is read from the in-memory registry and key set: no database on this path.
+//! Registrations and keys are read from memory; only refresh tokens touch the database.
 
 use std::sync::Arc;
 
@@ -18,14 +20,14 @@ use serde_json::{Map, Value, json};
 use time::OffsetDateTime;
 
 use crate::error::{EntraError, correlation_id, json_body, no_store};
-use crate::registry::{ApiApp, ClientApp, Tenant};
+use crate::registry::{ApiApp, ClientApp, Platform, Registry, Tenant};
 use crate::server::ConnInfo;
-use crate::{Idp, assertion, discovery, issuer_v1, issuer_v2, secret};
+use crate::{Idp, assertion, code, device, discovery, issuer_v1, issuer_v2, refresh, secret};
 
 /// Entra back-dates `iat`/`nbf` by five minutes to absorb clock skew.
-const BACKDATE_SECS: i64 = 300;
+pub const BACKDATE_SECS: i64 = 300;
 
-#[derive(Clone, Copy, PartialEq, Eq)]
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub enum Endpoint {
     /// `/oauth2/v2.0/token`: `scope=<resource>/.default`.
     V2,
@@ -42,7 +44,7 @@ pub async fn token_v2(
     body: Bytes,
 ) -> Response {
     let base = discovery::base_url(&conn, &headers, &uri);
-    respond(&idp, &tenant, &base, &headers, &body, Endpoint::V2)
+    respond(&idp, &tenant, &base, &headers, &body, Endpoint::V2).await
 }
 
 pub async fn token_v1(
@@ -54,20 +56,38 @@ pub async fn token_v1(
     body: Bytes,
 ) -> Response {
     let base = discovery::base_url(&conn, &headers, &uri);
-    respond(&idp, &tenant, &base, &headers, &body, Endpoint::V1)
+    respond(&idp, &tenant, &base, &headers, &body, Endpoint::V1).await
+}
+
+/// CORS preflight of the token endpoints: single-page apps redeem codes and refresh tokens
+/// from the browser (Entra answers them too).
+pub async fn preflight(headers: HeaderMap) -> Response {
+    let mut response = StatusCode::NO_CONTENT.into_response();
+    let out = response.headers_mut();
+    out.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, HeaderValue::from_static("*"));
+    out.insert(
+        header::ACCESS_CONTROL_ALLOW_METHODS,
+        HeaderValue::from_static("POST, OPTIONS"),
+    );
+    if let Some(asked) = headers.get(header::ACCESS_CONTROL_REQUEST_HEADERS) {
+        out.insert(header::ACCESS_CONTROL_ALLOW_HEADERS, asked.clone());
+    }
+    out.insert(header::ACCESS_CONTROL_MAX_AGE, HeaderValue::from_static("86400"));
+    response
 }
 
 /// `base` is `scheme://host` as the client reached this server: a client assertion's `aud`
 /// names the token endpoint under it.
-fn respond(idp: &Idp, tenant: &str, base: &str, headers: &HeaderMap, body: &[u8], endpoint: Endpoint) -> Response {
-    match issue(idp, tenant, base, headers, body, endpoint) {
-        Ok(issued) => {
-            let body = json!({
-                "token_type": "Bearer",
-                "expires_in": issued.expires_in,
-                "ext_expires_in": issued.expires_in,
-                "access_token": issued.access_token,
-            });
+async fn respond(
+    idp: &Idp,
+    tenant: &str,
+    base: &str,
+    headers: &HeaderMap,
+    body: &[u8],
+    endpoint: Endpoint,
+) -> Response {
+    let mut response = match issue(idp, tenant, base, headers, body, endpoint).await {
+        Ok(body) => {
             let mut response = (StatusCode::OK, json_body(body.to_string())).into_response();
             let out = response.headers_mut();
             no_store(out);
@@ -84,25 +104,31 @@ fn respond(idp: &Idp, tenant: &str, base: &str, headers: &HeaderMap, body: &[u8]
             }
             err.into_response_for(headers)
         }
-    }
+    };
+    response
+        .headers_mut()
+        .insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, HeaderValue::from_static("*"));
+    response
 }
 
-struct Issued {
-    access_token: String,
-    expires_in: u64,
-}
-
-/// The form fields the client-credentials grant uses (later duplicates are ignored, as the
-/// first value wins in Entra's parser too).
+/// The form fields of the token endpoint (later duplicates are ignored, as the first value
+/// wins in Entra's parser too).
 #[derive(Default)]
-struct Form {
-    grant_type: Option<String>,
-    client_id: Option<String>,
-    client_secret: Option<String>,
-    client_assertion: Option<String>,
-    client_assertion_type: Option<String>,
-    scope: Option<String>,
-    resource: Option<String>,
+pub struct Form {
+    pub grant_type: Option<String>,
+    pub client_id: Option<String>,
+    pub client_secret: Option<String>,
+    pub client_assertion: Option<String>,
+    pub client_assertion_type: Option<String>,
+    pub scope: Option<String>,
+    pub resource: Option<String>,
+    pub code: Option<String>,
+    pub redirect_uri: Option<String>,
+    pub code_verifier: Option<String>,
+    pub refresh_token: Option<String>,
+    pub device_code: Option<String>,
+    /// `client_info=1`: MSAL asks for uid/utid in the response.
+    pub client_info: bool,
 }
 
 impl Form {
@@ -117,6 +143,15 @@ impl Form {
                 "client_assertion_type" => &mut form.client_assertion_type,
                 "scope" => &mut form.scope,
                 "resource" => &mut form.resource,
+                "code" => &mut form.code,
+                "redirect_uri" => &mut form.redirect_uri,
+                "code_verifier" => &mut form.code_verifier,
+                "refresh_token" => &mut form.refresh_token,
+                "device_code" => &mut form.device_code,
+                "client_info" => {
+                    form.client_info = value == "1";
+                    continue;
+                }
                 _ => continue,
             };
             if slot.is_none() && !value.is_empty() {
@@ -146,15 +181,55 @@ fn basic_credentials(headers: &HeaderMap) -> Option<(String, String)> {
     Some((unescape(id)?, unescape(secret)?))
 }
 
-fn issue(
+/// A token request whose tenant and client are known and whose credential (if any) checked out.
+pub struct TokenRequest<'a> {
+    pub idp: &'a Idp,
+    pub registry: &'a Registry,
+    pub tenant: Arc<Tenant>,
+    pub client: Arc<ClientApp>,
+    pub form: &'a Form,
+    pub headers: &'a HeaderMap,
+    pub endpoint: Endpoint,
+    /// `"1"` (secret) or `"2"` (certificate) when the request carried a credential.
+    pub credential: Option<&'static str>,
+}
+
+/// How a grant's client must authenticate.
+pub enum ClientCheck {
+    /// By the platform the sign-in used: web needs a credential; spa must come cross-origin
+    /// (from the browser); public clients need none.
+    Platform(Platform),
+    /// Device code: a credential, or a client that allows public flows.
+    Device,
+}
+
+impl TokenRequest<'_> {
+    /// The `azpacr`/`appidacr` of the token: "0" public, "1" secret, "2" certificate.
+    pub fn check_client(&self, check: ClientCheck) -> Result<&'static str, EntraError> {
+        if let Some(acr) = self.credential {
+            return Ok(acr);
+        }
+        match check {
+            ClientCheck::Platform(Platform::Web) => Err(EntraError::confidential_needs_credential()),
+            ClientCheck::Platform(Platform::Spa) if !refresh::is_cross_origin(self.headers) => {
+                Err(EntraError::spa_needs_origin())
+            }
+            ClientCheck::Platform(_) => Ok("0"),
+            ClientCheck::Device if self.client.public_client => Ok("0"),
+            ClientCheck::Device => Err(EntraError::not_public_client(&self.client.client_id)),
+        }
+    }
+}
+
+async fn issue(
     idp: &Idp,
     tenant_ref: &str,
     base: &str,
     headers: &HeaderMap,
     body: &[u8],
     endpoint: Endpoint,
-) -> Result<Issued, EntraError> {
-    let registry = idp.registry();
+) -> Result<Value, EntraError> {
+    let registry = idp.registry_full();
     let tenant = match registry.tenant(tenant_ref) {
         Some(tenant) => tenant.clone(),
         None if matches!(
@@ -167,11 +242,17 @@ fn issue(
         None => return Err(EntraError::unknown_tenant(tenant_ref)),
     };
     let mut form = Form::parse(body);
-    match form.grant_type.as_deref() {
+    let grant = match form.grant_type.as_deref() {
         None => return Err(EntraError::missing_parameter("grant_type")),
-        Some("client_credentials") => {}
+        Some(
+            grant @ ("client_credentials"
+            | "authorization_code"
+            | "refresh_token"
+            | device::GRANT_TYPE
+            | device::GRANT_TYPE_V1),
+        ) => grant.to_string(),
         Some(other) => return Err(EntraError::unsupported_grant_type(other)),
-    }
+    };
     if let Some((id, secret)) = basic_credentials(headers) {
         form.client_id = Some(id);
         form.client_secret = Some(secret);
@@ -180,57 +261,89 @@ fn issue(
         .client_id
         .as_deref()
         .ok_or_else(|| EntraError::missing_parameter("client_id"))?;
-    let requested = match endpoint {
-        Endpoint::V2 => form
-            .scope
-            .as_deref()
-            .ok_or_else(|| EntraError::missing_parameter("scope"))?,
-        Endpoint::V1 => form
-            .resource
-            .as_deref()
-            .ok_or_else(|| EntraError::missing_parameter("resource"))?,
-    };
+    if grant == "client_credentials" {
+        match endpoint {
+            Endpoint::V2 if form.scope.is_none() => return Err(EntraError::missing_parameter("scope")),
+            Endpoint::V1 if form.resource.is_none() => return Err(EntraError::missing_parameter("resource")),
+            _ => {}
+        }
+    }
     let client = registry
         .client(client_id)
         .filter(|c| c.tenant_id == tenant.id)
-        .ok_or_else(|| EntraError::unknown_client(client_id, &tenant.id))?;
+        .ok_or_else(|| EntraError::unknown_client(client_id, &tenant.id))?
+        .clone();
     // `appidacr`/`azpacr`: "1" for a secret, "2" for a certificate.
-    let client_auth = match form.client_assertion.as_deref() {
-        Some(jwt) => {
+    let credential = match (form.client_assertion.as_deref(), form.client_secret.as_deref()) {
+        (Some(jwt), _) => {
             let audiences = token_endpoints(base, tenant_ref, &tenant);
             let ctx = assertion::Context {
-                client,
+                client: &client,
                 audiences: &audiences,
                 replay: &idp.replay,
                 now: OffsetDateTime::now_utc(),
             };
             assertion::verify(form.client_assertion_type.as_deref(), jwt, &ctx)?;
-            "2"
+            Some("2")
         }
-        None => {
-            authenticate(client, form.client_secret.as_deref())?;
-            "1"
+        (None, Some(secret)) => {
+            authenticate(&client, Some(secret))?;
+            Some("1")
         }
+        (None, None) => None,
     };
+    let req = TokenRequest {
+        idp,
+        registry: &registry,
+        tenant,
+        client,
+        form: &form,
+        headers,
+        endpoint,
+        credential,
+    };
+    match grant.as_str() {
+        "client_credentials" => client_credentials(&req),
+        "authorization_code" => code::grant(&req).await,
+        "refresh_token" => refresh::grant(&req).await,
+        _ => device::grant(&req).await,
+    }
+}
 
-    let resource = match endpoint {
-        Endpoint::V2 => resource_of_scope(requested)?,
-        Endpoint::V1 => requested.trim(),
+fn client_credentials(req: &TokenRequest<'_>) -> Result<Value, EntraError> {
+    let Some(client_auth) = req.credential else {
+        return Err(EntraError::missing_credential());
     };
-    let api = registry
+    let (tenant, client, form) = (&req.tenant, &req.client, req.form);
+    let resource = match req.endpoint {
+        Endpoint::V2 => resource_of_scope(form.scope.as_deref().unwrap_or_default())?,
+        Endpoint::V1 => form.resource.as_deref().unwrap_or_default().trim(),
+    };
+    let api = req
+        .registry
         .api(&tenant.id, resource)
         .ok_or_else(|| EntraError::unknown_resource(resource, &tenant.name, &tenant.id))?;
-    let keys = idp.key_set();
-    let expires_in = idp.options().token_lifetime.as_secs();
-    let claims = claims(&tenant, client, client_auth, api, resource, expires_in);
+    if api.assignment_required && client.grants.get(&api.client_id).is_none_or(|g| g.is_empty()) {
+        return Err(EntraError::not_assigned_client(
+            &client.client_id,
+            &client.name,
+            &api.client_id,
+            &api.name,
+        ));
+    }
+    let keys = req.idp.key_set();
+    let expires_in = req.idp.options().token_lifetime.as_secs();
+    let claims = claims(tenant, client, client_auth, api, resource, expires_in);
     let access_token = keys
         .signing
         .sign(&claims, api.token_version == 1)
         .map_err(|err| EntraError::server_error(format!("cannot sign the token: {err}")))?;
-    Ok(Issued {
-        access_token,
-        expires_in,
-    })
+    Ok(json!({
+        "token_type": "Bearer",
+        "expires_in": expires_in,
+        "ext_expires_in": expires_in,
+        "access_token": access_token,
+    }))
 }
 
 /// The token endpoint URLs a client assertion may name as `aud`: v2 and v1, under the tenant as
@@ -279,7 +392,7 @@ fn resource_of_scope(scope: &str) -> Result<&str, EntraError> {
     }
 }
 
-fn random_b64(len: usize, url_safe: bool) -> String {
+pub fn random_b64(len: usize, url_safe: bool) -> String {
     let mut bytes = vec![0u8; len];
     rand::rng().fill_bytes(&mut bytes);
     if url_safe {

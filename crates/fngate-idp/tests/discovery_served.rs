@@ -60,7 +60,17 @@ async fn every_advertised_endpoint_is_on_this_server_and_served() {
                 "{path}: {name} = {url} answers {status}"
             );
         }
-        for name in ["kerberos_endpoint", "check_session_iframe"] {
+        // The sign-in endpoints are served now, so they are listed; logout is not.
+        for name in [
+            "authorization_endpoint",
+            "device_authorization_endpoint",
+            "userinfo_endpoint",
+        ] {
+            assert!(doc[name].is_string(), "{path}: {name} missing: {doc}");
+        }
+        assert_eq!(doc["code_challenge_methods_supported"], serde_json::json!(["S256"]));
+        assert_eq!(doc["response_types_supported"], serde_json::json!(["code"]));
+        for name in ["kerberos_endpoint", "check_session_iframe", "end_session_endpoint"] {
             assert!(doc.get(name).is_none(), "{path}: {name} is not served: {doc}");
         }
     }

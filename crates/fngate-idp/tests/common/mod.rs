@@ -108,3 +108,129 @@ pub fn keys_of(value: &Value) -> BTreeSet<String> {
 pub fn set(items: &[&str]) -> BTreeSet<String> {
     items.iter().map(|s| s.to_string()).collect()
 }
+
+pub mod browser;
+
+pub const ALICE_PASSWORD: &str = "correct horse battery";
+pub const BOB_PASSWORD: &str = "bob's long password";
+
+/// What the sign-in tests register.
+pub struct SignInSetup {
+    /// `orders` (api://orders, v2 tokens, scope access_as_user, group claims, optional claims
+    /// idtyp and email).
+    pub orders: ApiAppInfo,
+    /// `payroll` (api://payroll, v1 tokens, assignment required).
+    pub payroll: ApiAppInfo,
+    /// SPA: redirect http://localhost:3000/ (spa).
+    pub spa: CreatedClient,
+    /// Desktop: public client, redirect http://localhost (public), device code allowed.
+    pub desktop: CreatedClient,
+    /// Web app: redirect https://app.example/callback (web), has a secret.
+    pub web: CreatedClient,
+    /// alice: group Sales, Orders.Read on orders, assigned to payroll. bob: nothing.
+    pub alice: fngate_idp::api::UserInfo,
+    pub bob: fngate_idp::api::UserInfo,
+}
+
+pub async fn register_sign_in(idp: &Idp) -> SignInSetup {
+    use fngate_idp::api::{NewUser, RedirectUri};
+    let orders = idp
+        .create_api_app(NewApiApp {
+            name: "orders".into(),
+            identifier_uri: Some("api://orders".into()),
+            scopes: vec!["access_as_user".into(), "Orders.Manage".into()],
+            app_roles: vec!["Orders.Read".into(), "Orders.Write".into()],
+            token_version: Some(2),
+            group_claims: true,
+            optional_claims: vec!["idtyp".into(), "email".into()],
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let payroll = idp
+        .create_api_app(NewApiApp {
+            name: "payroll".into(),
+            identifier_uri: Some("api://payroll".into()),
+            scopes: vec!["access_as_user".into()],
+            app_roles: vec!["Payroll.Read".into()],
+            token_version: Some(1),
+            assignment_required: true,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let client = |name: &str, uri: &str, platform: &str, public_client: bool| NewClientApp {
+        name: name.into(),
+        redirect_uris: vec![RedirectUri {
+            uri: uri.into(),
+            platform: platform.into(),
+        }],
+        public_client,
+        ..Default::default()
+    };
+    let spa = idp
+        .create_client_app(client("spa", "http://localhost:3000/", "spa", false))
+        .await
+        .unwrap();
+    let desktop = idp
+        .create_client_app(client("desktop", "http://localhost", "public", true))
+        .await
+        .unwrap();
+    let web = idp
+        .create_client_app(client("web", "https://app.example/callback", "web", false))
+        .await
+        .unwrap();
+    let alice = idp
+        .create_user(NewUser {
+            user_name: "alice".into(),
+            password: Some(ALICE_PASSWORD.into()),
+            display_name: Some("Alice Smith".into()),
+            given_name: "Alice".into(),
+            surname: "Smith".into(),
+            groups: vec!["Sales".into()],
+            assignments: vec!["orders/Orders.Read".into(), "payroll".into()],
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .user;
+    let bob = idp
+        .create_user(NewUser {
+            user_name: "bob".into(),
+            password: Some(BOB_PASSWORD.into()),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .user;
+    SignInSetup {
+        orders,
+        payroll,
+        spa,
+        desktop,
+        web,
+        alice,
+        bob,
+    }
+}
+
+/// A PKCE pair (verifier, S256 challenge).
+pub fn pkce() -> (String, String) {
+    use base64::Engine;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    let verifier = format!("{}{}", uuid::Uuid::new_v4().simple(), uuid::Uuid::new_v4().simple());
+    let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, verifier.as_bytes());
+    (verifier, URL_SAFE_NO_PAD.encode(digest.as_ref()))
+}
+
+/// Decodes a JWT's claims without checking anything (the tests verify separately).
+pub fn claims_of(jwt: &str) -> Value {
+    use base64::Engine;
+    let payload = jwt.split('.').nth(1).unwrap();
+    serde_json::from_slice(
+        &base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(payload)
+            .unwrap(),
+    )
+    .unwrap()
+}
