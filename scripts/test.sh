@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# The whole test suite. Installs what the tests need (Python venv with the real `fdk`, `msal` and
+# The whole test suite. Installs what the tests need (PostgreSQL and Redis when they do not run,
+# by scripts/services.sh; Python venv with the real `fdk`, `msal` and
 # `oci-cli` (with the OCI Python SDK) from PyPI; `@fnproject/fdk`, `oci-functions` and `oci-common`
 # from npm), then runs format, lint and every test.
 set -euo pipefail
@@ -26,6 +27,10 @@ if ! command -v openssl >/dev/null 2>&1; then
   if [ "$(id -u)" -eq 0 ]; then apt-get update -qq && apt-get install -y -qq openssl
   else sudo apt-get update -qq && sudo apt-get install -y -qq openssl; fi
 fi
+
+# PostgreSQL and Redis for the store and multi-node tests: installed and started when missing.
+step "PostgreSQL and Redis (scripts/services.sh)"
+scripts/services.sh
 
 step "Python test tools (fdk, msal, oci-cli) in $tools/venv"
 [ -x "$tools/venv/bin/python" ] || python3 -m venv "$tools/venv"
