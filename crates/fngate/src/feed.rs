@@ -113,7 +113,7 @@ pub fn follow(
 async fn reload(reloaders: &Reloaders, topic: Topic) -> anyhow::Result<()> {
     match topic {
         Topic::Functions => reloaders.runtime.follow_store().await,
-        Topic::Deployments => reloaders.gateway.reload().await,
+        Topic::Deployments => reloaders.gateway.sync().await,
         Topic::Oci => reloaders.oci.reload().await,
         // The IdP keeps its registrations from start; see docs/notes/store.md.
         Topic::Idp => {

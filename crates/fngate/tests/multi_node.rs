@@ -129,6 +129,28 @@ async fn two_nodes_on_one_database_serve_the_same_state_and_follow_each_other() 
         .await
         .expect("node 1 serves node 2's update within 1 s");
     eprintln!("propagation node 2 -> node 1: {} ms", took.as_millis());
+    put_deployment(&node1, "gone", "/gone", json!({"routes": [stock("/z", "short-lived")]})).await;
+    assert!(
+        time_until(&node2.gateway("/gone/z"), (200, "short-lived"), Duration::from_secs(1))
+            .await
+            .is_some()
+    );
+    let deleted = node2
+        .http()
+        .delete(node2.admin("/fngate/gateway/deployments/gone"))
+        .send()
+        .await
+        .unwrap();
+    assert!(deleted.status().is_success());
+    assert!(
+        eventually(Duration::from_secs(1), || async {
+            get(&node1.gateway("/gone/z")).await.0 == 404
+        })
+        .await,
+        "node 1 stops serving what node 2 deleted within 1 s"
+    );
+    // Deployments nobody touched keep serving throughout.
+    assert_eq!(get(&node1.gateway("/v2/x")).await, (200, "new on node 1".into()));
 
     // Node 2 down: what changes meanwhile, it serves once restarted.
     let mut node2 = node2;
