@@ -69,6 +69,8 @@ pub(crate) struct Shared {
     /// What each served deployment was compiled from ([`source_key`]), so [`Gateway::sync`]
     /// recompiles only what another node changed.
     pub served: std::sync::Mutex<std::collections::HashMap<String, String>>,
+    /// Rate limits shared through Redis (`--redis-url`); unset: each node limits alone.
+    pub shared_limits: std::sync::OnceLock<policy::shared_limit::SharedLimits>,
 }
 
 pub struct Gateway {
@@ -132,6 +134,7 @@ impl Gateway {
             store,
             writes: tokio::sync::Mutex::new(()),
             served: std::sync::Mutex::default(),
+            shared_limits: std::sync::OnceLock::new(),
         });
         load_all(&shared).await?;
         Ok(Arc::new(Gateway {
@@ -145,6 +148,18 @@ impl Gateway {
     pub async fn reload(&self) -> anyhow::Result<()> {
         let _guard = self.shared.writes.lock().await;
         load_all(&self.shared).await
+    }
+
+    /// Enforces every deployment's rate limit across all nodes through the Redis at `url`
+    /// (`redis://host:port`); set once, before serving. Returns Redis's `host:port`.
+    pub fn share_rate_limits(&self, url: &str) -> Result<String, String> {
+        let limits = policy::shared_limit::SharedLimits::new(url)?;
+        let address = limits.address().to_string();
+        self.shared
+            .shared_limits
+            .set(limits)
+            .map_err(|_| "rate limits are already shared".to_string())?;
+        Ok(address)
     }
 
     /// Applies what another node changed in the store (several nodes on one database):

@@ -102,13 +102,20 @@ pub struct UpArgs {
     #[arg(long, env = "FNGATE_DATABASE_URL", value_name = "URL", hide_env_values = true)]
     pub database_url: Option<String>,
 
+    /// Enforce gateway rate limits (`TOTAL`, `CLIENT_IP`) across every node through this Redis
+    /// (redis://[user:password@]host:6379[/db]): one atomic GCRA script per request. While Redis
+    /// does not answer (100 ms), each node falls back to its own limits, with one warning.
+    /// Unset: every node enforces each limit on its own.
+    #[arg(long, env = "FNGATE_REDIS_URL", value_name = "URL", hide_env_values = true)]
+    pub redis_url: Option<String>,
+
     /// With --database-url: how often this node compares its state with the database, the
     /// fallback for a change notification it missed (notifications themselves arrive at once).
     #[arg(long, env = "FNGATE_RECONCILE_SECS", value_name = "SECONDS", default_value_t = 10,
           value_parser = clap::value_parser!(u64).range(1..=3600))]
     pub reconcile_secs: u64,
 
-    /// YAML file with the same settings (keys: data_dir, database_url, gateway_addr, functions_addr, idp_addr,
+    /// YAML file with the same settings (keys: data_dir, database_url, redis_url, gateway_addr, functions_addr, idp_addr,
     /// admin_addr, oci_addr, allowed_hosts (a list), gateway_tls_cert, gateway_tls_key, trust_ca (a list),
     /// max_instances_per_fn, max_instances_total, header_read_timeout, body_read_timeout,
     /// keep_alive_timeout, max_connections, http2_max_concurrent_streams).
@@ -127,6 +134,7 @@ pub struct UpArgs {
 struct UpConfigFile {
     data_dir: Option<PathBuf>,
     database_url: Option<String>,
+    redis_url: Option<String>,
     gateway_addr: Option<SocketAddr>,
     functions_addr: Option<SocketAddr>,
     idp_addr: Option<SocketAddr>,
@@ -181,6 +189,7 @@ pub fn apply_config_file(args: &mut UpArgs, global: &mut GlobalArgs, matches: &c
         file.database_url.map(Some),
         unset(up, "database_url"),
     );
+    take(&mut args.redis_url, file.redis_url.map(Some), unset(up, "redis_url"));
     take(&mut args.gateway_addr, file.gateway_addr, unset(up, "gateway_addr"));
     take(
         &mut args.functions_addr,
@@ -314,6 +323,12 @@ pub async fn run(args: UpArgs, global: &GlobalArgs) -> anyhow::Result<()> {
     // process's IdP fetches its keys while loading.
     tasks.spawn(idp.clone().serve(idp_listener, limits, shutdown.clone()));
     let gateway = fngate_gateway::Gateway::start(store.clone(), invoker, auth).await?;
+    if let Some(url) = &args.redis_url {
+        let address = gateway
+            .share_rate_limits(url)
+            .map_err(|err| anyhow::anyhow!("--redis-url (FNGATE_REDIS_URL): {err}"))?;
+        tracing::info!(redis = %address, "gateway rate limits are shared through Redis");
+    }
 
     let admin_addr = admin_listener.local_addr()?;
     let functions_addr = functions_listener.local_addr()?;
