@@ -724,13 +724,11 @@ mod tests {
     }
 
     async fn registrations_round_trip_and_cascade(store: &crate::Store) {
-        insert_tenant(&store, &tenant("t1", "default", true)).await.unwrap();
+        insert_tenant(store, &tenant("t1", "default", true)).await.unwrap();
         // Only one default tenant, and names are unique.
-        let err = insert_tenant(&store, &tenant("t2", "other", true)).await.unwrap_err();
+        let err = insert_tenant(store, &tenant("t2", "other", true)).await.unwrap_err();
         assert!(matches!(err, StoreError::Conflict { .. }), "{err}");
-        let err = insert_tenant(&store, &tenant("t3", "default", false))
-            .await
-            .unwrap_err();
+        let err = insert_tenant(store, &tenant("t3", "default", false)).await.unwrap_err();
         assert!(matches!(err, StoreError::Conflict { .. }), "{err}");
 
         let api = ApiAppRow {
@@ -746,7 +744,7 @@ mod tests {
             optional_claims: "[]".into(),
             group_claims: false,
         };
-        insert_api_app(&store, &api).await.unwrap();
+        insert_api_app(store, &api).await.unwrap();
         let client = ClientAppRow {
             client_id: "c1".into(),
             tenant_id: "t1".into(),
@@ -771,7 +769,7 @@ mod tests {
             created_at: crate::now_rfc3339(),
         };
         insert_client_app(
-            &store,
+            store,
             &client,
             ClientCredentials {
                 secrets: std::slice::from_ref(&secret),
@@ -781,23 +779,23 @@ mod tests {
         )
         .await
         .unwrap();
-        insert_grants(&store, std::slice::from_ref(&grant)).await.unwrap();
-        assert_eq!(list_api_apps(&store).await.unwrap(), vec![api]);
-        assert_eq!(list_client_apps(&store).await.unwrap(), vec![client]);
-        assert_eq!(list_secrets(&store).await.unwrap(), vec![secret]);
-        assert_eq!(list_grants(&store).await.unwrap(), vec![grant]);
+        insert_grants(store, std::slice::from_ref(&grant)).await.unwrap();
+        assert_eq!(list_api_apps(store).await.unwrap(), vec![api]);
+        assert_eq!(list_client_apps(store).await.unwrap(), vec![client]);
+        assert_eq!(list_secrets(store).await.unwrap(), vec![secret]);
+        assert_eq!(list_grants(store).await.unwrap(), vec![grant]);
 
-        assert!(delete_api_app(&store, "api1").await.unwrap());
+        assert!(delete_api_app(store, "api1").await.unwrap());
         assert!(
-            list_grants(&store).await.unwrap().is_empty(),
+            list_grants(store).await.unwrap().is_empty(),
             "grants go with the API app"
         );
-        assert!(delete_client_app(&store, "c1").await.unwrap());
+        assert!(delete_client_app(store, "c1").await.unwrap());
         assert!(
-            list_secrets(&store).await.unwrap().is_empty(),
+            list_secrets(store).await.unwrap().is_empty(),
             "secrets go with the client"
         );
-        assert!(!delete_client_app(&store, "c1").await.unwrap());
+        assert!(!delete_client_app(store, "c1").await.unwrap());
     }
 
     async fn rotation_retires_previous_keys(store: &crate::Store) {
@@ -809,15 +807,15 @@ mod tests {
             retired_at: None,
             remove_at: None,
         };
-        rotate_signing_key(&store, &key("k1"), "r", "x").await.unwrap();
-        rotate_signing_key(&store, &key("k2"), "r2", "x2").await.unwrap();
-        let keys = list_signing_keys(&store).await.unwrap();
+        rotate_signing_key(store, &key("k1"), "r", "x").await.unwrap();
+        rotate_signing_key(store, &key("k2"), "r2", "x2").await.unwrap();
+        let keys = list_signing_keys(store).await.unwrap();
         assert_eq!(keys.len(), 2);
         let k1 = keys.iter().find(|k| k.kid == "k1").unwrap();
         assert_eq!(k1.remove_at.as_deref(), Some("x2"));
         assert!(keys.iter().any(|k| k.kid == "k2" && k.retired_at.is_none()));
-        delete_signing_keys(&store, &["k1".into(), "k2".into()]).await.unwrap();
-        let left: Vec<_> = list_signing_keys(&store)
+        delete_signing_keys(store, &["k1".into(), "k2".into()]).await.unwrap();
+        let left: Vec<_> = list_signing_keys(store)
             .await
             .unwrap()
             .into_iter()

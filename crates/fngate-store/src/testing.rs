@@ -116,22 +116,6 @@ fn with_database(base: &str, name: &str) -> String {
     url
 }
 
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn database_is_swapped_in_the_url() {
-        assert_eq!(
-            super::with_database("postgres://postgres@127.0.0.1:5432/test", "x"),
-            "postgres://postgres@127.0.0.1:5432/x"
-        );
-        assert_eq!(
-            super::with_database("postgres://u:p@h/test?sslmode=disable", "x"),
-            "postgres://u:p@h/x?sslmode=disable"
-        );
-        assert_eq!(super::with_database("postgres://h:1", "x"), "postgres://h:1/x");
-    }
-}
-
 /// A store for one test of this crate, on either backend, with its directory and database.
 #[cfg(test)]
 pub(crate) struct TestStore {
@@ -169,5 +153,21 @@ impl TestStore {
         if let Some(pg) = self.pg {
             pg.drop_now().await;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn database_is_swapped_in_the_url() {
+        assert_eq!(
+            super::with_database("postgres://postgres@127.0.0.1:5432/test", "x"),
+            "postgres://postgres@127.0.0.1:5432/x"
+        );
+        assert_eq!(
+            super::with_database("postgres://u:p@h/test?sslmode=disable", "x"),
+            "postgres://u:p@h/x?sslmode=disable"
+        );
+        assert_eq!(super::with_database("postgres://h:1", "x"), "postgres://h:1/x");
     }
 }
