@@ -43,10 +43,7 @@ fn assert_normal(input: &str, normal: &str) {
     let segments: Vec<&str> = body.split('/').collect();
     for (i, segment) in segments.iter().enumerate() {
         let last = i + 1 == segments.len();
-        assert!(
-            !segment.is_empty() || last,
-            "{input:?} -> {normal:?}: empty segment"
-        );
+        assert!(!segment.is_empty() || last, "{input:?} -> {normal:?}: empty segment");
         let decoded = check_escapes(input, normal, segment);
         let name = decoded.split(|b| *b == b';').next().unwrap_or_default();
         assert!(

@@ -43,6 +43,17 @@ pub(crate) struct Env<'a> {
     pub invoker: Option<&'a dyn FunctionInvoker>,
     pub clients: &'a backend::http::Clients,
     pub auth: Option<&'a Arc<AuthService>>,
+    pub unknown_function: UnknownFunction,
+}
+
+/// What a `functionId` that names no function means.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(crate) enum UnknownFunction {
+    /// Deploy and validate: an error at `functionId`.
+    Refuse,
+    /// A stored deployment loading at start: the function was deleted while the server was
+    /// down; its route answers 502 as after a delete at run time, the other routes serve.
+    ServeAsDeleted,
 }
 
 /// Checks a deployment path prefix with the spec crate's OCI rules (leading `/`, at most 255
@@ -455,15 +466,28 @@ fn backend(b: &spec::Backend, env: &Env<'_>) -> Result<Backend, FieldError> {
         }
         spec::Backend::OracleFunctions(f) => {
             let target = match env.invoker {
-                Some(invoker) => invoker.resolve(&f.function_id).ok_or_else(|| {
-                    (
-                        "functionId".to_string(),
-                        format!(
-                            "no function {:?} (give a function id or app/function; see `fngate list fns`)",
-                            f.function_id
-                        ),
-                    )
-                })?,
+                Some(invoker) => match invoker.resolve(&f.function_id) {
+                    Some(target) => target,
+                    None if env.unknown_function == UnknownFunction::ServeAsDeleted => {
+                        tracing::warn!(
+                            target: "fngate::gateway",
+                            function_id = %f.function_id,
+                            "a stored route names a function that no longer exists; it answers 502 until redeployed"
+                        );
+                        return Ok(Backend::Function(backend::function::FunctionBackend::gone(
+                            &f.function_id,
+                        )));
+                    }
+                    None => {
+                        return Err((
+                            "functionId".to_string(),
+                            format!(
+                                "no function {:?} (give a function id or app/function; see `fngate list fns`)",
+                                f.function_id
+                            ),
+                        ));
+                    }
+                },
                 // Offline validation: nothing is called.
                 None => fngate_invoke::FunctionRef {
                     fn_id: f.function_id.clone(),

@@ -48,6 +48,7 @@ use tokio_util::sync::CancellationToken;
 pub use compile::{Problem, check_path_prefix};
 pub use observe::{REQUEST_DURATION_BUCKETS, REQUEST_DURATION_METRIC};
 
+use crate::compile::UnknownFunction;
 use crate::table::RouteTable;
 
 /// Largest request body the gateway accepts (OCI: 20 MB).
@@ -176,15 +177,16 @@ impl Gateway {
                 continue;
             }
             let format = format_of(&record.spec_format);
-            match compile_text(
+            // As at start: a stored deployment naming a deleted function still loads.
+            let compiled = compile_text(
                 &self.shared,
                 &record.name,
                 &record.path_prefix,
                 &record.spec_text,
                 format,
-            )
-            .await
-            {
+                UnknownFunction::ServeAsDeleted,
+            );
+            match compiled.await {
                 Ok((deployment, _)) => {
                     next = next.with(Arc::new(deployment));
                     served.insert(record.name.clone(), key);
@@ -279,9 +281,10 @@ impl Gateway {
             warnings: Vec::new(),
         })?;
         let _guard = self.shared.writes.lock().await;
-        let (deployment, mut warnings) = compile_text(&self.shared, name, path_prefix, text, format)
-            .await
-            .map_err(|(errors, warnings)| DeployError::Invalid { errors, warnings })?;
+        let (deployment, mut warnings) =
+            compile_text(&self.shared, name, path_prefix, text, format, UnknownFunction::Refuse)
+                .await
+                .map_err(|(errors, warnings)| DeployError::Invalid { errors, warnings })?;
         // Served anyway, as OCI does (500s until the keys come), but never silently.
         if let Some(why) = deployment
             .auth
@@ -389,7 +392,15 @@ async fn load_all(shared: &Shared) -> anyhow::Result<()> {
     let mut served = std::collections::HashMap::new();
     for record in shared.store.list_deployments().await? {
         let format = format_of(&record.spec_format);
-        match compile_text(shared, &record.name, &record.path_prefix, &record.spec_text, format).await {
+        let loaded_text = compile_text(
+            shared,
+            &record.name,
+            &record.path_prefix,
+            &record.spec_text,
+            format,
+            UnknownFunction::ServeAsDeleted,
+        );
+        match loaded_text.await {
             Ok((deployment, _)) => {
                 loaded.push(Arc::new(deployment));
                 served.insert(
@@ -439,6 +450,7 @@ async fn validate_with(
         invoker,
         clients,
         auth: None,
+        unknown_function: UnknownFunction::Refuse,
     };
     let (errors, warnings) = match fngate_spec::parse(text, format) {
         Err(found) => (
@@ -468,6 +480,7 @@ async fn compile_text(
     path_prefix: &str,
     text: &str,
     format: SpecFormat,
+    unknown_function: UnknownFunction,
 ) -> Result<(table::Deployment, Vec<Problem>), (Vec<Problem>, Vec<Problem>)> {
     let parsed = fngate_spec::parse(text, format).map_err(|found| {
         (
@@ -479,6 +492,7 @@ async fn compile_text(
         invoker: Some(shared.invoker.as_ref()),
         clients: &shared.clients,
         auth: Some(&shared.auth),
+        unknown_function,
     };
     let warnings: Vec<Problem> = parsed.warnings.iter().map(spec_warning).collect();
     match compile::compile(name, path_prefix, &parsed.spec, &env).await {

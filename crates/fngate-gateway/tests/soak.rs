@@ -157,7 +157,11 @@ async fn mixed_traffic_with_a_key_rotation_and_redeploys() {
     let seconds: u64 = std::env::var("FNGATE_SOAK_SECS")
         .ok()
         .and_then(|s| s.parse().ok())
-        .unwrap_or(if std::env::var("CI").as_deref() == Ok("true") { 60 } else { 15 })
+        .unwrap_or(if std::env::var("CI").as_deref() == Ok("true") {
+            60
+        } else {
+            15
+        })
         .clamp(6, 3600);
     let upstream = Upstream::start().await;
     let closed = {

@@ -84,3 +84,60 @@ async fn function_routes_follow_delete_recreate_and_redeploy() {
         assert_eq!(get(&server.gateway(route)).await, (200, "v2".to_string()), "{route}");
     }
 }
+
+/// A function deleted, then the server restarted: the stored deployment still loads. Its route to
+/// the deleted function answers the same 502 as before the restart and the other routes serve;
+/// a route naming `app/function` follows the function when it is created again, a route naming
+/// the old id cannot (nothing in the store remembers which function that id was).
+#[tokio::test(flavor = "multi_thread")]
+async fn a_deployment_naming_a_deleted_function_still_loads_after_a_restart() {
+    let mut server = Server::start_with(ServerOptions {
+        ports: Some(Ports::free()),
+        ..ServerOptions::default()
+    });
+    let work = tempfile::tempdir().unwrap();
+    let dir = init(&server, work.path(), "python", "gone", false);
+    std::fs::write(dir.join("func.py"), handler("v1")).unwrap();
+    server.cli_ok(&dir, &["deploy", "--app", "goneapp", "--create-app"], None);
+    let first_id = server.fn_id("goneapp", "gone").await;
+    let spec = json!({"routes": [
+        {"path": "/by-id", "methods": ["GET"],
+         "backend": {"type": "ORACLE_FUNCTIONS_BACKEND", "functionId": first_id}},
+        {"path": "/by-name", "methods": ["GET"],
+         "backend": {"type": "ORACLE_FUNCTIONS_BACKEND", "functionId": "goneapp/gone"}},
+        {"path": "/ping", "methods": ["GET"],
+         "backend": {"type": "STOCK_RESPONSE_BACKEND", "status": 200, "body": "pong"}},
+    ]});
+    let response = server
+        .http()
+        .put(server.admin("/fngate/gateway/deployments/gone"))
+        .json(&json!({"pathPrefix": "/v1", "specification": spec}))
+        .send()
+        .await
+        .unwrap();
+    assert!(response.status().is_success(), "{}", response.text().await.unwrap());
+    server.cli_ok(&dir, &["delete", "fn", "goneapp", "gone"], None);
+
+    let ports = server.ports();
+    let data = server.data.clone();
+    server.terminate();
+    let server = Server::start_with(ServerOptions {
+        ports: Some(ports),
+        data: Some(data),
+        ..ServerOptions::default()
+    });
+    assert_eq!(get(&server.gateway("/v1/ping")).await, (200, "pong".to_string()));
+    for route in ["/v1/by-id", "/v1/by-name"] {
+        let (status, body) = get(&server.gateway(route)).await;
+        assert_eq!(status, 502, "{route}: {body}");
+        assert_eq!(
+            serde_json::from_str::<Value>(&body).unwrap(),
+            json!({"code": 502, "message": "The function behind this route does not exist"}),
+            "{route}"
+        );
+    }
+
+    server.cli_ok(&dir, &["deploy", "--app", "goneapp"], None);
+    assert_eq!(get(&server.gateway("/v1/by-name")).await, (200, "v1".to_string()));
+    assert_eq!(get(&server.gateway("/v1/by-id")).await.0, 502);
+}

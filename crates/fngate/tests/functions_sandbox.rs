@@ -153,8 +153,13 @@ async fn an_attacker_function_gets_nowhere_and_the_server_keeps_serving() {
     let marker = format!("900.{}", rand::random::<u32>());
     let body = result_of(&server, &attacker, &format!("daemon {marker}")).await;
     assert_eq!(body["result"]["succeeded"], true, "{body}");
+    // `setsid -f` returns before its child has exec'd `sleep`: wait until the daemon shows.
+    assert!(
+        eventually(Duration::from_secs(5), || async { processes_with(&marker).len() == 1 }).await,
+        "the daemon never started: {:?}",
+        processes_with(&marker)
+    );
     let daemons = processes_with(&marker);
-    assert_eq!(daemons.len(), 1, "{daemons:?}");
     if is_root() {
         assert!(
             daemons[0].1 >= 1_600_000_000,

@@ -212,7 +212,8 @@ async fn slow_heads_and_slow_bodies_are_cut_off_on_every_listener() {
     set_up(&server).await;
     let token = server.admin_token();
     let heads = futures_util::future::join_all(LISTENERS.map(|l| slow_head(addr(&server, l)))).await;
-    let bodies = futures_util::future::join_all(LISTENERS.map(|l| slow_body(addr(&server, l), body_path(l), &token))).await;
+    let bodies =
+        futures_util::future::join_all(LISTENERS.map(|l| slow_body(addr(&server, l), body_path(l), &token))).await;
     for (listener, took) in LISTENERS.iter().zip(heads) {
         assert!(
             took >= HEADER - Duration::from_millis(100) && took < HEADER + Duration::from_millis(1200),

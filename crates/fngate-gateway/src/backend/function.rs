@@ -19,12 +19,35 @@ use crate::respond::Rejection;
 pub(crate) struct FunctionBackend {
     /// The function as the deployment named it when it loaded (an id, an OCID or `app/name`,
     /// resolved by `FunctionInvoker::resolve`). Calls go by its app and name, not this id.
-    target: FunctionRef,
+    /// `None`: the reference named no function when a stored deployment loaded at start.
+    target: Option<FunctionRef>,
+    /// The `functionId` as the specification wrote it, for the log.
+    reference: String,
 }
 
 impl FunctionBackend {
     pub fn new(target: FunctionRef) -> Self {
-        FunctionBackend { target }
+        let reference = target.fn_id.clone();
+        FunctionBackend {
+            target: Some(target),
+            reference,
+        }
+    }
+
+    /// A route whose function was deleted while the server was down: it answers as a route
+    /// whose function is deleted at run time does (502), and the deployment's other routes serve.
+    /// An `app/function` reference still names the function, so it is served again once the
+    /// function is created again; a bare id cannot be followed.
+    pub fn gone(reference: &str) -> Self {
+        let target = reference.split_once('/').map(|(app, name)| FunctionRef {
+            fn_id: String::new(),
+            app_name: app.to_string(),
+            fn_name: name.to_string(),
+        });
+        FunctionBackend {
+            target,
+            reference: reference.to_string(),
+        }
     }
 
     pub async fn invoke(
@@ -35,7 +58,11 @@ impl FunctionBackend {
         // The function's id now, by app and name (from the runtime's in-memory snapshot): a
         // function deleted and created again, or redeployed, is served at once without
         // reloading the deployment.
-        let Some(fn_id) = invoker.current_id(&self.target.app_name, &self.target.fn_name) else {
+        let Some(fn_id) = self
+            .target
+            .as_ref()
+            .and_then(|target| invoker.current_id(&target.app_name, &target.fn_name))
+        else {
             return Err(self.missing());
         };
         let body = read_body(outbound.body, MAX_FUNCTION_BODY).await?;
@@ -80,10 +107,15 @@ impl FunctionBackend {
     /// answers when the Functions service cannot run a backend, with a body that says why but
     /// names nothing internal (the log names the function).
     fn missing(&self) -> Rejection {
+        let (app, function) = match &self.target {
+            Some(target) => (target.app_name.as_str(), target.fn_name.as_str()),
+            None => ("", ""),
+        };
         tracing::warn!(
             target: "fngate::gateway::backend",
-            app = %self.target.app_name,
-            function = %self.target.fn_name,
+            app,
+            function,
+            reference = %self.reference,
             "the route's function does not exist"
         );
         count_backend_error("function_not_found");
