@@ -53,6 +53,9 @@ if [ "$redis_url" = redis://127.0.0.1:6379 ] && ! port_open 127.0.0.1 6379; then
   wait_port 127.0.0.1 6379 Redis
 fi
 
+# tests/shared_rate_limits.rs starts (and kills) a Redis of its own: the binary must be there.
+command -v redis-server >/dev/null 2>&1 || apt_install redis-server
+
 # Whatever the URLs, the tests need them to answer.
 hostport() { local rest=${1#*://}; rest=${rest#*@}; rest=${rest%%/*}; rest=${rest%%\?*}; echo "$rest"; }
 for service in "PostgreSQL $pg_url 5432" "Redis $redis_url 6379"; do
