@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
-# The whole test suite. Installs what the tests need (Python venv with the real `fdk`, `msal`,
-# `azure-identity` and `oci-cli` (with the OCI Python SDK) from PyPI; `@fnproject/fdk`,
-# `oci-functions`, `oci-common`, `@azure/msal-node`, `@azure/msal-browser` and `playwright-core`
-# from npm; Debian's `chromium` for the sign-in browser test), then runs format, lint and every
-# test.
+# The whole test suite. Installs what the tests need (PostgreSQL and Redis when they do not run,
+# by scripts/services.sh; Python venv with the real `fdk`, `msal`, `azure-identity` and `oci-cli`
+# (with the OCI Python SDK) from PyPI; `@fnproject/fdk`, `oci-functions`, `oci-common`,
+# `@azure/msal-node`, `@azure/msal-browser` and `playwright-core` from npm; Debian's `chromium` for
+# the sign-in browser test), then runs format, lint and every test.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -35,6 +35,10 @@ if [ ! -x /usr/bin/chromium ]; then
   if [ "$(id -u)" -eq 0 ]; then apt-get update -qq && apt-get install -y -qq chromium
   else sudo apt-get update -qq && sudo apt-get install -y -qq chromium; fi
 fi
+
+# PostgreSQL and Redis for the store and multi-node tests: installed and started when missing.
+step "PostgreSQL and Redis (scripts/services.sh)"
+scripts/services.sh
 
 step "Python test tools (fdk, msal, azure-identity, oci-cli) in $tools/venv"
 [ -x "$tools/venv/bin/python" ] || python3 -m venv "$tools/venv"

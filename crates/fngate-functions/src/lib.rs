@@ -296,6 +296,15 @@ impl Runtime {
         Ok(())
     }
 
+    /// Applies what another node changed (several nodes on one database): unpacks and prepares
+    /// the code of new deployments from their stored bundles first, so a function is served
+    /// only once it can run, then rebuilds the in-memory view.
+    pub async fn follow_store(self: &Arc<Self>) -> anyhow::Result<()> {
+        self.restore_missing_code().await;
+        let _writes = self.lock_writes().await;
+        self.reload().await
+    }
+
     /// Starts the provisioned instances of every pool short of them, in the background.
     fn warm_up_pools(&self) {
         if self.stopping.is_cancelled() {

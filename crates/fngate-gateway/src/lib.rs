@@ -67,6 +67,11 @@ pub(crate) struct Shared {
     pub store: Store,
     /// Serialises deployment changes so the table and the store change in the same order.
     pub writes: tokio::sync::Mutex<()>,
+    /// What each served deployment was compiled from ([`source_key`]), so [`Gateway::sync`]
+    /// recompiles only what another node changed.
+    pub served: std::sync::Mutex<std::collections::HashMap<String, String>>,
+    /// Rate limits shared through Redis (`--redis-url`); unset: each node limits alone.
+    pub shared_limits: std::sync::OnceLock<policy::shared_limit::SharedLimits>,
 }
 
 pub struct Gateway {
@@ -129,6 +134,8 @@ impl Gateway {
             clients: backend::http::Clients::default(),
             store,
             writes: tokio::sync::Mutex::new(()),
+            served: std::sync::Mutex::default(),
+            shared_limits: std::sync::OnceLock::new(),
         });
         load_all(&shared).await?;
         Ok(Arc::new(Gateway {
@@ -142,6 +149,71 @@ impl Gateway {
     pub async fn reload(&self) -> anyhow::Result<()> {
         let _guard = self.shared.writes.lock().await;
         load_all(&self.shared).await
+    }
+
+    /// Enforces every deployment's rate limit across all nodes through the Redis at `url`
+    /// (`redis://host:port`); set once, before serving. Returns Redis's `host:port`.
+    pub fn share_rate_limits(&self, url: &str) -> Result<String, String> {
+        let limits = policy::shared_limit::SharedLimits::new(url)?;
+        let address = limits.address().to_string();
+        self.shared
+            .shared_limits
+            .set(limits)
+            .map_err(|_| "rate limits are already shared".to_string())?;
+        Ok(address)
+    }
+
+    /// Applies what another node changed in the store (several nodes on one database):
+    /// recompiles only the deployments whose stored prefix or text differ from what is served
+    /// and drops the deleted ones; the rest keep their state (rate-limit buckets, fetched keys).
+    pub async fn sync(&self) -> anyhow::Result<()> {
+        let _guard = self.shared.writes.lock().await;
+        let records = self.shared.store.list_deployments().await?;
+        let mut next = RouteTable::new(self.shared.table.load().deployments().to_vec());
+        let mut served = self.shared.served.lock().map(|s| s.clone()).unwrap_or_default();
+        for record in &records {
+            let key = source_key(&record.path_prefix, &record.spec_format, &record.spec_text);
+            if served.get(&record.name) == Some(&key) {
+                continue;
+            }
+            let format = format_of(&record.spec_format);
+            // As at start: a stored deployment naming a deleted function still loads.
+            let compiled = compile_text(
+                &self.shared,
+                &record.name,
+                &record.path_prefix,
+                &record.spec_text,
+                format,
+                UnknownFunction::ServeAsDeleted,
+            );
+            match compiled.await {
+                Ok((deployment, _)) => {
+                    next = next.with(Arc::new(deployment));
+                    served.insert(record.name.clone(), key);
+                }
+                Err((errors, _)) => {
+                    let text: Vec<String> = errors.iter().map(ToString::to_string).collect();
+                    tracing::error!(target: "fngate::gateway", deployment = %record.name, problems = %text.join("; "),
+                        "stored deployment does not load; it is not served until redeployed");
+                    next = next.without(&record.name);
+                    served.remove(&record.name);
+                }
+            }
+        }
+        let gone: Vec<String> = served
+            .keys()
+            .filter(|name| !records.iter().any(|r| &r.name == *name))
+            .cloned()
+            .collect();
+        for name in gone {
+            next = next.without(&name);
+            served.remove(&name);
+        }
+        self.shared.table.store(Arc::new(next));
+        if let Ok(mut slot) = self.shared.served.lock() {
+            *slot = served;
+        }
+        Ok(())
     }
 
     /// Changes how long `serve` waits for in-flight requests at shutdown (default 30 s).
@@ -248,6 +320,9 @@ impl Gateway {
             })?;
         let next = self.shared.table.load().with(Arc::new(deployment));
         self.shared.table.store(Arc::new(next));
+        if let Ok(mut served) = self.shared.served.lock() {
+            served.insert(name.to_string(), source_key(path_prefix, format_name(format), text));
+        }
         Ok((
             outcome,
             ValidationReport {
@@ -270,6 +345,9 @@ impl Gateway {
             })?;
         let next = self.shared.table.load().without(name);
         self.shared.table.store(Arc::new(next));
+        if let Ok(mut served) = self.shared.served.lock() {
+            served.remove(name);
+        }
         Ok(())
     }
 
@@ -311,6 +389,7 @@ impl Gateway {
 /// (say, its function was deleted) is left out — fail closed — and the log says why.
 async fn load_all(shared: &Shared) -> anyhow::Result<()> {
     let mut loaded = Vec::new();
+    let mut served = std::collections::HashMap::new();
     for record in shared.store.list_deployments().await? {
         let format = format_of(&record.spec_format);
         let loaded_text = compile_text(
@@ -322,7 +401,13 @@ async fn load_all(shared: &Shared) -> anyhow::Result<()> {
             UnknownFunction::ServeAsDeleted,
         );
         match loaded_text.await {
-            Ok((deployment, _)) => loaded.push(Arc::new(deployment)),
+            Ok((deployment, _)) => {
+                loaded.push(Arc::new(deployment));
+                served.insert(
+                    record.name.clone(),
+                    source_key(&record.path_prefix, &record.spec_format, &record.spec_text),
+                );
+            }
             Err((errors, _)) => {
                 let text: Vec<String> = errors.iter().map(ToString::to_string).collect();
                 tracing::error!(
@@ -336,7 +421,15 @@ async fn load_all(shared: &Shared) -> anyhow::Result<()> {
     }
     tracing::info!(target: "fngate::gateway", deployments = loaded.len(), "gateway deployments loaded");
     shared.table.store(Arc::new(RouteTable::new(loaded)));
+    if let Ok(mut slot) = shared.served.lock() {
+        *slot = served;
+    }
     Ok(())
+}
+
+/// What a deployment was compiled from: its prefix, format and text.
+fn source_key(path_prefix: &str, format: &str, text: &str) -> String {
+    format!("{path_prefix}\n{format}\n{text}")
 }
 
 /// Validates a specification without a server: syntax, structure, OCI limits and everything the

@@ -182,7 +182,10 @@ async fn run_route(
 ) -> Result<Response<Body>, Rejection> {
     // Rate limit before authentication: refusing floods must stay cheap.
     if let Some(limiter) = &deployment.rate_limit
-        && let Err(wait) = limiter.check(client.ip())
+        && let Err(wait) = match shared.shared_limits.get() {
+            Some(all_nodes) => all_nodes.check(&deployment.name, limiter, client.ip()).await,
+            None => limiter.check(client.ip()),
+        }
     {
         observe::count_rate_limited(&route.metrics);
         return Err(Rejection::new(StatusCode::TOO_MANY_REQUESTS, "rate_limited")

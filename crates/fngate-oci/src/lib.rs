@@ -100,6 +100,15 @@ impl Oci {
         Ok(Arc::new(Oci { shared }))
     }
 
+    /// Re-reads what another node may have changed (API signing keys; the rest is read per
+    /// request).
+    pub async fn reload(&self) -> anyhow::Result<()> {
+        self.shared
+            .reload_keys()
+            .await
+            .map_err(|err| anyhow::anyhow!("OCI API keys: {} ({})", err.message, err.code))
+    }
+
     /// The tenancy OCID every key of this data directory belongs to.
     pub fn tenancy(&self) -> &str {
         &self.shared.tenancy

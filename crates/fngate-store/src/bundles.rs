@@ -16,7 +16,7 @@ pub struct BundleInfo {
 impl Store {
     /// Stores a bundle unless one with this digest is there already; true when it was new.
     pub async fn put_bundle(&self, digest: &str, entries: i64, data: &[u8]) -> Result<bool> {
-        let done = sqlx::query(
+        let done = on_db!(self.pool(), pool => sqlx::query(
             "INSERT INTO fn_bundles (digest, size_bytes, entries, data, created_at) VALUES ($1, $2, $3, $4, $5) \
              ON CONFLICT (digest) DO NOTHING",
         )
@@ -25,36 +25,32 @@ impl Store {
         .bind(entries)
         .bind(data)
         .bind(now_rfc3339())
-        .execute(self.pool())
-        .await?;
-        Ok(done.rows_affected() == 1)
+        .execute(pool).await.map(|r| r.rows_affected()))?;
+        Ok(done == 1)
     }
 
     /// The bytes of a stored bundle.
     pub async fn get_bundle(&self, digest: &str) -> Result<Option<Vec<u8>>> {
-        Ok(sqlx::query_scalar("SELECT data FROM fn_bundles WHERE digest = $1")
+        Ok(
+            on_db!(self.pool(), pool => sqlx::query_scalar("SELECT data FROM fn_bundles WHERE digest = $1")
             .bind(digest)
-            .fetch_optional(self.pool())
-            .await?)
+            .fetch_optional(pool).await)?,
+        )
     }
 
     /// A stored bundle's size and entry count.
     pub async fn bundle_info(&self, digest: &str) -> Result<Option<BundleInfo>> {
         Ok(
-            sqlx::query_as("SELECT digest, size_bytes, entries, created_at FROM fn_bundles WHERE digest = $1")
+            on_db!(self.pool(), pool => sqlx::query_as("SELECT digest, size_bytes, entries, created_at FROM fn_bundles WHERE digest = $1")
                 .bind(digest)
-                .fetch_optional(self.pool())
-                .await?,
+                .fetch_optional(pool).await)?,
         )
     }
 }
 
 #[cfg(test)]
 mod tests {
-    #[tokio::test]
-    async fn bundles_are_content_addressed() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = crate::Store::open(dir.path()).await.unwrap();
+    async fn bundles_are_content_addressed(store: &crate::Store) {
         assert!(store.put_bundle("sha256:ab", 2, b"bytes").await.unwrap());
         assert!(!store.put_bundle("sha256:ab", 2, b"bytes").await.unwrap());
         assert_eq!(
@@ -65,4 +61,6 @@ mod tests {
         assert_eq!((info.size_bytes, info.entries), (5, 2));
         assert!(store.get_bundle("sha256:cd").await.unwrap().is_none());
     }
+
+    on_both_backends!(bundles_are_content_addressed);
 }

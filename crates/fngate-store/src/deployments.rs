@@ -36,16 +36,13 @@ impl Store {
     ) -> Result<(PutOutcome, DeploymentRecord)> {
         let now = now_rfc3339();
         let mut tx = self.pool().begin().await?;
-        let existing: Option<String> = sqlx::query_scalar("SELECT created_at FROM deployments WHERE name = ?")
+        let existing: Option<String> = on_tx!(&mut tx, conn => sqlx::query_scalar("SELECT created_at FROM deployments WHERE name = $1")
             .bind(name)
-            .fetch_optional(&mut *tx)
-            .await?;
-        let taken: Option<String> =
-            sqlx::query_scalar("SELECT name FROM deployments WHERE path_prefix = ? AND name <> ?")
+            .fetch_optional(&mut *conn).await)?;
+        let taken: Option<String> = on_tx!(&mut tx, conn => sqlx::query_scalar("SELECT name FROM deployments WHERE path_prefix = $1 AND name <> $2")
                 .bind(path_prefix)
                 .bind(name)
-                .fetch_optional(&mut *tx)
-                .await?;
+                .fetch_optional(&mut *conn).await)?;
         if let Some(other) = taken {
             return Err(StoreError::Conflict {
                 entity: format!("path prefix {path_prefix} (used by deployment {other:?})"),
@@ -53,21 +50,20 @@ impl Store {
         }
         let outcome = match &existing {
             Some(_) => {
-                sqlx::query(
-                    "UPDATE deployments SET path_prefix = ?, spec_format = ?, spec_text = ?, updated_at = ? WHERE name = ?",
+                on_tx!(&mut tx, conn => sqlx::query(
+                    "UPDATE deployments SET path_prefix = $1, spec_format = $2, spec_text = $3, updated_at = $4 WHERE name = $5",
                 )
                 .bind(path_prefix)
                 .bind(spec_format)
                 .bind(spec_text)
                 .bind(&now)
                 .bind(name)
-                .execute(&mut *tx)
-                .await?;
+                .execute(&mut *conn).await.map(|r| r.rows_affected()))?;
                 PutOutcome::Updated
             }
             None => {
-                sqlx::query(
-                    "INSERT INTO deployments (name, path_prefix, spec_format, spec_text, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?)",
+                on_tx!(&mut tx, conn => sqlx::query(
+                    "INSERT INTO deployments (name, path_prefix, spec_format, spec_text, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6)",
                 )
                 .bind(name)
                 .bind(path_prefix)
@@ -75,8 +71,7 @@ impl Store {
                 .bind(spec_text)
                 .bind(&now)
                 .bind(&now)
-                .execute(&mut *tx)
-                .await
+                .execute(&mut *conn).await.map(|r| r.rows_affected()))
                 .map_err(|err| StoreError::from_insert(err, format!("deployment {name}")))?;
                 PutOutcome::Created
             }
@@ -94,12 +89,11 @@ impl Store {
     }
 
     pub async fn get_deployment(&self, name: &str) -> Result<DeploymentRecord> {
-        sqlx::query_as::<_, DeploymentRecord>(
-            "SELECT name, path_prefix, spec_format, spec_text, created_at, updated_at FROM deployments WHERE name = ?",
+        on_db!(self.pool(), pool => sqlx::query_as::<_, DeploymentRecord>(
+            "SELECT name, path_prefix, spec_format, spec_text, created_at, updated_at FROM deployments WHERE name = $1",
         )
         .bind(name)
-        .fetch_optional(self.pool())
-        .await?
+        .fetch_optional(pool).await)?
         .ok_or_else(|| StoreError::NotFound {
             entity: format!("deployment {name}"),
         })
@@ -107,19 +101,17 @@ impl Store {
 
     /// All deployments, by name.
     pub async fn list_deployments(&self) -> Result<Vec<DeploymentRecord>> {
-        Ok(sqlx::query_as::<_, DeploymentRecord>(
+        Ok(on_db!(self.pool(), pool => sqlx::query_as::<_, DeploymentRecord>(
             "SELECT name, path_prefix, spec_format, spec_text, created_at, updated_at FROM deployments ORDER BY name",
         )
-        .fetch_all(self.pool())
-        .await?)
+        .fetch_all(pool).await)?)
     }
 
     pub async fn delete_deployment(&self, name: &str) -> Result<()> {
-        let done = sqlx::query("DELETE FROM deployments WHERE name = ?")
+        let done = on_db!(self.pool(), pool => sqlx::query("DELETE FROM deployments WHERE name = $1")
             .bind(name)
-            .execute(self.pool())
-            .await?;
-        if done.rows_affected() == 0 {
+            .execute(pool).await.map(|r| r.rows_affected()))?;
+        if done == 0 {
             return Err(StoreError::NotFound {
                 entity: format!("deployment {name}"),
             });
@@ -132,10 +124,7 @@ impl Store {
 mod tests {
     use super::*;
 
-    #[tokio::test]
-    async fn put_get_list_delete_round_trip() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(dir.path()).await.unwrap();
+    async fn put_get_list_delete_round_trip(store: &crate::Store) {
         let (outcome, first) = store
             .put_deployment("api", "/v1", "json", "{\"routes\":[]}")
             .await
@@ -162,14 +151,13 @@ mod tests {
         ));
     }
 
-    #[tokio::test]
-    async fn a_path_prefix_belongs_to_one_deployment() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(dir.path()).await.unwrap();
+    async fn a_path_prefix_belongs_to_one_deployment(store: &crate::Store) {
         store.put_deployment("a", "/v1", "json", "{}").await.unwrap();
         let err = store.put_deployment("b", "/v1", "json", "{}").await.unwrap_err();
         assert!(matches!(err, StoreError::Conflict { .. }), "{err}");
         // Nothing stored was lost.
         assert_eq!(store.get_deployment("a").await.unwrap().path_prefix, "/v1");
     }
+
+    on_both_backends!(put_get_list_delete_round_trip, a_path_prefix_belongs_to_one_deployment);
 }

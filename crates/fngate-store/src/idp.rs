@@ -9,7 +9,7 @@
 use serde::Serialize;
 use sqlx::FromRow;
 
-use crate::{Result, Store, StoreError};
+use crate::{Result, Store, StoreError, Tx};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, FromRow)]
 pub struct TenantRow {
@@ -82,39 +82,36 @@ pub struct SigningKeyRow {
 
 pub async fn list_tenants(store: &Store) -> Result<Vec<TenantRow>> {
     Ok(
-        sqlx::query_as("SELECT id, name, is_default, created_at FROM idp_tenants ORDER BY created_at, id")
-            .fetch_all(store.pool())
-            .await?,
+        on_db!(store.pool(), pool => sqlx::query_as("SELECT id, name, is_default, created_at FROM idp_tenants ORDER BY created_at, id")
+            .fetch_all(pool).await)?,
     )
 }
 
 pub async fn insert_tenant(store: &Store, row: &TenantRow) -> Result<()> {
-    sqlx::query("INSERT INTO idp_tenants (id, name, is_default, created_at) VALUES (?, ?, ?, ?)")
+    on_db!(store.pool(), pool => sqlx::query("INSERT INTO idp_tenants (id, name, is_default, created_at) VALUES ($1, $2, $3, $4)")
         .bind(&row.id)
         .bind(&row.name)
         .bind(row.is_default)
         .bind(&row.created_at)
-        .execute(store.pool())
-        .await
+        .execute(pool).await.map(|r| r.rows_affected()))
         .map_err(|err| StoreError::from_insert(err, format!("tenant {:?}", row.name)))?;
     Ok(())
 }
 
 pub async fn list_api_apps(store: &Store) -> Result<Vec<ApiAppRow>> {
-    Ok(sqlx::query_as(
+    Ok(on_db!(store.pool(), pool => sqlx::query_as(
         "SELECT client_id, tenant_id, name, identifier_uri, scopes, app_roles, token_version, created_at,
                 assignment_required, optional_claims, group_claims
          FROM idp_api_apps ORDER BY created_at, client_id",
     )
-    .fetch_all(store.pool())
-    .await?)
+    .fetch_all(pool).await)?)
 }
 
 pub async fn insert_api_app(store: &Store, row: &ApiAppRow) -> Result<()> {
-    sqlx::query(
+    on_db!(store.pool(), pool => sqlx::query(
         "INSERT INTO idp_api_apps (client_id, tenant_id, name, identifier_uri, scopes, app_roles, token_version, created_at,
                                    assignment_required, optional_claims, group_claims)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
     )
     .bind(&row.client_id)
     .bind(&row.tenant_id)
@@ -127,8 +124,7 @@ pub async fn insert_api_app(store: &Store, row: &ApiAppRow) -> Result<()> {
     .bind(row.assignment_required)
     .bind(&row.optional_claims)
     .bind(row.group_claims)
-    .execute(store.pool())
-    .await
+    .execute(pool).await.map(|r| r.rows_affected()))
     .map_err(|err| {
         StoreError::from_insert(
             err,
@@ -140,20 +136,18 @@ pub async fn insert_api_app(store: &Store, row: &ApiAppRow) -> Result<()> {
 
 /// Deletes an API app and (by cascade) the grants on it. Returns false when it did not exist.
 pub async fn delete_api_app(store: &Store, client_id: &str) -> Result<bool> {
-    let done = sqlx::query("DELETE FROM idp_api_apps WHERE client_id = ?")
+    let done = on_db!(store.pool(), pool => sqlx::query("DELETE FROM idp_api_apps WHERE client_id = $1")
         .bind(client_id)
-        .execute(store.pool())
-        .await?;
-    Ok(done.rows_affected() > 0)
+        .execute(pool).await.map(|r| r.rows_affected()))?;
+    Ok(done > 0)
 }
 
 pub async fn list_client_apps(store: &Store) -> Result<Vec<ClientAppRow>> {
-    Ok(sqlx::query_as(
+    Ok(on_db!(store.pool(), pool => sqlx::query_as(
         "SELECT client_id, tenant_id, name, object_id, created_at, public_client
          FROM idp_client_apps ORDER BY created_at, client_id",
     )
-    .fetch_all(store.pool())
-    .await?)
+    .fetch_all(pool).await)?)
 }
 
 /// What a client app starts with, inserted in one transaction with it.
@@ -169,9 +163,9 @@ pub struct ClientCredentials<'a> {
 /// transaction.
 pub async fn insert_client_app(store: &Store, row: &ClientAppRow, with: ClientCredentials<'_>) -> Result<()> {
     let mut tx = store.pool().begin().await?;
-    sqlx::query(
+    on_tx!(&mut tx, conn => sqlx::query(
         "INSERT INTO idp_client_apps (client_id, tenant_id, name, object_id, created_at, public_client)
-         VALUES (?, ?, ?, ?, ?, ?)",
+         VALUES ($1, $2, $3, $4, $5, $6)",
     )
     .bind(&row.client_id)
     .bind(&row.tenant_id)
@@ -179,8 +173,7 @@ pub async fn insert_client_app(store: &Store, row: &ClientAppRow, with: ClientCr
     .bind(&row.object_id)
     .bind(&row.created_at)
     .bind(row.public_client)
-    .execute(&mut *tx)
-    .await
+    .execute(&mut *conn).await.map(|r| r.rows_affected()))
     .map_err(|err| StoreError::from_insert(err, format!("client app {:?}", row.name)))?;
     for secret in with.secrets {
         insert_secret_in(&mut tx, secret).await?;
@@ -200,20 +193,18 @@ pub async fn insert_client_app(store: &Store, row: &ClientAppRow, with: ClientCr
 
 /// Deletes a client app with its secrets and grants. Returns false when it did not exist.
 pub async fn delete_client_app(store: &Store, client_id: &str) -> Result<bool> {
-    let done = sqlx::query("DELETE FROM idp_client_apps WHERE client_id = ?")
+    let done = on_db!(store.pool(), pool => sqlx::query("DELETE FROM idp_client_apps WHERE client_id = $1")
         .bind(client_id)
-        .execute(store.pool())
-        .await?;
-    Ok(done.rows_affected() > 0)
+        .execute(pool).await.map(|r| r.rows_affected()))?;
+    Ok(done > 0)
 }
 
 pub async fn list_secrets(store: &Store) -> Result<Vec<ClientSecretRow>> {
-    Ok(sqlx::query_as(
+    Ok(on_db!(store.pool(), pool => sqlx::query_as(
         "SELECT id, client_id, description, hint, sha256, created_at, expires_at
          FROM idp_client_secrets ORDER BY created_at, id",
     )
-    .fetch_all(store.pool())
-    .await?)
+    .fetch_all(pool).await)?)
 }
 
 pub async fn insert_secret(store: &Store, row: &ClientSecretRow) -> Result<()> {
@@ -223,10 +214,10 @@ pub async fn insert_secret(store: &Store, row: &ClientSecretRow) -> Result<()> {
     Ok(())
 }
 
-async fn insert_secret_in(tx: &mut sqlx::SqliteConnection, row: &ClientSecretRow) -> Result<()> {
-    sqlx::query(
+async fn insert_secret_in(tx: &mut Tx<'_>, row: &ClientSecretRow) -> Result<()> {
+    on_tx!(tx, conn => sqlx::query(
         "INSERT INTO idp_client_secrets (id, client_id, description, hint, sha256, created_at, expires_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?)",
+         VALUES ($1, $2, $3, $4, $5, $6, $7)",
     )
     .bind(&row.id)
     .bind(&row.client_id)
@@ -235,28 +226,25 @@ async fn insert_secret_in(tx: &mut sqlx::SqliteConnection, row: &ClientSecretRow
     .bind(&row.sha256)
     .bind(&row.created_at)
     .bind(&row.expires_at)
-    .execute(&mut *tx)
-    .await
+    .execute(&mut *conn).await.map(|r| r.rows_affected()))
     .map_err(|err| StoreError::from_insert(err, format!("client secret {}", row.id)))?;
     Ok(())
 }
 
 /// Removes one secret of one client. Returns false when there was no such secret.
 pub async fn delete_secret(store: &Store, client_id: &str, secret_id: &str) -> Result<bool> {
-    let done = sqlx::query("DELETE FROM idp_client_secrets WHERE client_id = ? AND id = ?")
+    let done = on_db!(store.pool(), pool => sqlx::query("DELETE FROM idp_client_secrets WHERE client_id = $1 AND id = $2")
         .bind(client_id)
         .bind(secret_id)
-        .execute(store.pool())
-        .await?;
-    Ok(done.rows_affected() > 0)
+        .execute(pool).await.map(|r| r.rows_affected()))?;
+    Ok(done > 0)
 }
 
 pub async fn list_grants(store: &Store) -> Result<Vec<RoleGrantRow>> {
-    Ok(sqlx::query_as(
+    Ok(on_db!(store.pool(), pool => sqlx::query_as(
         "SELECT client_id, api_client_id, role, created_at FROM idp_role_grants ORDER BY created_at, client_id, role",
     )
-    .fetch_all(store.pool())
-    .await?)
+    .fetch_all(pool).await)?)
 }
 
 /// Grants app roles (admin consent); grants that already exist are kept as they are.
@@ -269,48 +257,44 @@ pub async fn insert_grants(store: &Store, grants: &[RoleGrantRow]) -> Result<()>
     Ok(())
 }
 
-async fn insert_grant_in(tx: &mut sqlx::SqliteConnection, row: &RoleGrantRow) -> Result<()> {
-    sqlx::query(
-        "INSERT INTO idp_role_grants (client_id, api_client_id, role, created_at) VALUES (?, ?, ?, ?)
+async fn insert_grant_in(tx: &mut Tx<'_>, row: &RoleGrantRow) -> Result<()> {
+    on_tx!(tx, conn => sqlx::query(
+        "INSERT INTO idp_role_grants (client_id, api_client_id, role, created_at) VALUES ($1, $2, $3, $4)
          ON CONFLICT (client_id, api_client_id, role) DO NOTHING",
     )
     .bind(&row.client_id)
     .bind(&row.api_client_id)
     .bind(&row.role)
     .bind(&row.created_at)
-    .execute(&mut *tx)
-    .await?;
+    .execute(&mut *conn).await.map(|r| r.rows_affected()))?;
     Ok(())
 }
 
 pub async fn list_signing_keys(store: &Store) -> Result<Vec<SigningKeyRow>> {
-    Ok(sqlx::query_as(
+    Ok(on_db!(store.pool(), pool => sqlx::query_as(
         "SELECT kid, private_key, certificate, created_at, retired_at, remove_at
          FROM idp_signing_keys ORDER BY created_at, kid",
     )
-    .fetch_all(store.pool())
-    .await?)
+    .fetch_all(pool).await)?)
 }
 
 /// Stores `new` as the signing key and retires every other unretired key: they stay published
 /// until `remove_at`.
 pub async fn rotate_signing_key(store: &Store, new: &SigningKeyRow, retired_at: &str, remove_at: &str) -> Result<()> {
     let mut tx = store.pool().begin().await?;
-    sqlx::query("UPDATE idp_signing_keys SET retired_at = ?, remove_at = ? WHERE retired_at IS NULL")
+    on_tx!(&mut tx, conn => sqlx::query("UPDATE idp_signing_keys SET retired_at = $1, remove_at = $2 WHERE retired_at IS NULL")
         .bind(retired_at)
         .bind(remove_at)
-        .execute(&mut *tx)
-        .await?;
-    sqlx::query(
+        .execute(&mut *conn).await.map(|r| r.rows_affected()))?;
+    on_tx!(&mut tx, conn => sqlx::query(
         "INSERT INTO idp_signing_keys (kid, private_key, certificate, created_at, retired_at, remove_at)
-         VALUES (?, ?, ?, ?, NULL, NULL)",
+         VALUES ($1, $2, $3, $4, NULL, NULL)",
     )
     .bind(&new.kid)
     .bind(&new.private_key)
     .bind(&new.certificate)
     .bind(&new.created_at)
-    .execute(&mut *tx)
-    .await
+    .execute(&mut *conn).await.map(|r| r.rows_affected()))
     .map_err(|err| StoreError::from_insert(err, format!("signing key {}", new.kid)))?;
     tx.commit().await?;
     Ok(())
@@ -320,10 +304,9 @@ pub async fn rotate_signing_key(store: &Store, new: &SigningKeyRow, retired_at: 
 pub async fn delete_signing_keys(store: &Store, kids: &[String]) -> Result<()> {
     let mut tx = store.pool().begin().await?;
     for kid in kids {
-        sqlx::query("DELETE FROM idp_signing_keys WHERE kid = ? AND retired_at IS NOT NULL")
+        on_tx!(&mut tx, conn => sqlx::query("DELETE FROM idp_signing_keys WHERE kid = $1 AND retired_at IS NOT NULL")
             .bind(kid)
-            .execute(&mut *tx)
-            .await?;
+            .execute(&mut *conn).await.map(|r| r.rows_affected()))?;
     }
     tx.commit().await?;
     Ok(())
@@ -353,12 +336,11 @@ pub struct RedirectUriRow {
 }
 
 pub async fn list_certificates(store: &Store) -> Result<Vec<ClientCertificateRow>> {
-    Ok(sqlx::query_as(
+    Ok(on_db!(store.pool(), pool => sqlx::query_as(
         "SELECT id, client_id, description, sha1, sha256, certificate, created_at
          FROM idp_client_certificates ORDER BY created_at, id",
     )
-    .fetch_all(store.pool())
-    .await?)
+    .fetch_all(pool).await)?)
 }
 
 pub async fn insert_certificate(store: &Store, row: &ClientCertificateRow) -> Result<()> {
@@ -368,10 +350,10 @@ pub async fn insert_certificate(store: &Store, row: &ClientCertificateRow) -> Re
     Ok(())
 }
 
-async fn insert_certificate_in(tx: &mut sqlx::SqliteConnection, row: &ClientCertificateRow) -> Result<()> {
-    sqlx::query(
+async fn insert_certificate_in(tx: &mut Tx<'_>, row: &ClientCertificateRow) -> Result<()> {
+    on_tx!(tx, conn => sqlx::query(
         "INSERT INTO idp_client_certificates (id, client_id, description, sha1, sha256, certificate, created_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?)",
+         VALUES ($1, $2, $3, $4, $5, $6, $7)",
     )
     .bind(&row.id)
     .bind(&row.client_id)
@@ -380,27 +362,24 @@ async fn insert_certificate_in(tx: &mut sqlx::SqliteConnection, row: &ClientCert
     .bind(&row.sha256)
     .bind(&row.certificate)
     .bind(&row.created_at)
-    .execute(&mut *tx)
-    .await
+    .execute(&mut *conn).await.map(|r| r.rows_affected()))
     .map_err(|err| StoreError::from_insert(err, format!("this certificate on client {}", row.client_id)))?;
     Ok(())
 }
 
 /// Removes one certificate of one client. Returns false when there was no such certificate.
 pub async fn delete_certificate(store: &Store, client_id: &str, id: &str) -> Result<bool> {
-    let done = sqlx::query("DELETE FROM idp_client_certificates WHERE client_id = ? AND id = ?")
+    let done = on_db!(store.pool(), pool => sqlx::query("DELETE FROM idp_client_certificates WHERE client_id = $1 AND id = $2")
         .bind(client_id)
         .bind(id)
-        .execute(store.pool())
-        .await?;
-    Ok(done.rows_affected() > 0)
+        .execute(pool).await.map(|r| r.rows_affected()))?;
+    Ok(done > 0)
 }
 
 pub async fn list_redirect_uris(store: &Store) -> Result<Vec<RedirectUriRow>> {
     Ok(
-        sqlx::query_as("SELECT client_id, uri, platform, created_at FROM idp_redirect_uris ORDER BY created_at, uri")
-            .fetch_all(store.pool())
-            .await?,
+        on_db!(store.pool(), pool => sqlx::query_as("SELECT client_id, uri, platform, created_at FROM idp_redirect_uris ORDER BY created_at, uri")
+            .fetch_all(pool).await)?,
     )
 }
 
@@ -414,49 +393,45 @@ pub async fn insert_redirect_uris(store: &Store, rows: &[RedirectUriRow]) -> Res
     Ok(())
 }
 
-async fn insert_redirect_uri_in(tx: &mut sqlx::SqliteConnection, row: &RedirectUriRow) -> Result<()> {
-    sqlx::query(
-        "INSERT INTO idp_redirect_uris (client_id, uri, platform, created_at) VALUES (?, ?, ?, ?)
+async fn insert_redirect_uri_in(tx: &mut Tx<'_>, row: &RedirectUriRow) -> Result<()> {
+    on_tx!(tx, conn => sqlx::query(
+        "INSERT INTO idp_redirect_uris (client_id, uri, platform, created_at) VALUES ($1, $2, $3, $4)
          ON CONFLICT (client_id, uri) DO UPDATE SET platform = excluded.platform",
     )
     .bind(&row.client_id)
     .bind(&row.uri)
     .bind(&row.platform)
     .bind(&row.created_at)
-    .execute(&mut *tx)
-    .await?;
+    .execute(&mut *conn).await.map(|r| r.rows_affected()))?;
     Ok(())
 }
 
 pub async fn delete_redirect_uri(store: &Store, client_id: &str, uri: &str) -> Result<bool> {
-    let done = sqlx::query("DELETE FROM idp_redirect_uris WHERE client_id = ? AND uri = ?")
+    let done = on_db!(store.pool(), pool => sqlx::query("DELETE FROM idp_redirect_uris WHERE client_id = $1 AND uri = $2")
         .bind(client_id)
         .bind(uri)
-        .execute(store.pool())
-        .await?;
-    Ok(done.rows_affected() > 0)
+        .execute(pool).await.map(|r| r.rows_affected()))?;
+    Ok(done > 0)
 }
 
 pub async fn set_public_client(store: &Store, client_id: &str, public_client: bool) -> Result<()> {
-    sqlx::query("UPDATE idp_client_apps SET public_client = ? WHERE client_id = ?")
+    on_db!(store.pool(), pool => sqlx::query("UPDATE idp_client_apps SET public_client = $1 WHERE client_id = $2")
         .bind(public_client)
         .bind(client_id)
-        .execute(store.pool())
-        .await?;
+        .execute(pool).await.map(|r| r.rows_affected()))?;
     Ok(())
 }
 
 /// Changes an API app's settings (`assignment_required`, `optional_claims`, `group_claims`).
 pub async fn update_api_settings(store: &Store, row: &ApiAppRow) -> Result<()> {
-    sqlx::query(
-        "UPDATE idp_api_apps SET assignment_required = ?, optional_claims = ?, group_claims = ? WHERE client_id = ?",
+    on_db!(store.pool(), pool => sqlx::query(
+        "UPDATE idp_api_apps SET assignment_required = $1, optional_claims = $2, group_claims = $3 WHERE client_id = $4",
     )
     .bind(row.assignment_required)
     .bind(&row.optional_claims)
     .bind(row.group_claims)
     .bind(&row.client_id)
-    .execute(store.pool())
-    .await?;
+    .execute(pool).await.map(|r| r.rows_affected()))?;
     Ok(())
 }
 
@@ -501,12 +476,11 @@ pub struct UserAssignmentRow {
 }
 
 pub async fn list_users(store: &Store) -> Result<Vec<UserRow>> {
-    Ok(sqlx::query_as(
+    Ok(on_db!(store.pool(), pool => sqlx::query_as(
         "SELECT object_id, tenant_id, user_name, upn, display_name, given_name, surname, email, password_hash, created_at
          FROM idp_users ORDER BY created_at, object_id",
     )
-    .fetch_all(store.pool())
-    .await?)
+    .fetch_all(pool).await)?)
 }
 
 /// Inserts a user with the groups to create (those not yet there) and join, and assignments.
@@ -518,10 +492,10 @@ pub async fn insert_user(
     assignments: &[UserAssignmentRow],
 ) -> Result<()> {
     let mut tx = store.pool().begin().await?;
-    sqlx::query(
+    on_tx!(&mut tx, conn => sqlx::query(
         "INSERT INTO idp_users (object_id, tenant_id, user_name, upn, display_name, given_name, surname, email,
                                 password_hash, created_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
     )
     .bind(&row.object_id)
     .bind(&row.tenant_id)
@@ -533,8 +507,7 @@ pub async fn insert_user(
     .bind(&row.email)
     .bind(&row.password_hash)
     .bind(&row.created_at)
-    .execute(&mut *tx)
-    .await
+    .execute(&mut *conn).await.map(|r| r.rows_affected()))
     .map_err(|err| StoreError::from_insert(err, format!("user {:?} (or UPN {:?})", row.user_name, row.upn)))?;
     insert_memberships_in(&mut tx, new_groups, memberships, assignments).await?;
     tx.commit().await?;
@@ -555,85 +528,77 @@ pub async fn insert_memberships(
 }
 
 async fn insert_memberships_in(
-    tx: &mut sqlx::SqliteConnection,
+    tx: &mut Tx<'_>,
     new_groups: &[GroupRow],
     memberships: &[GroupMemberRow],
     assignments: &[UserAssignmentRow],
 ) -> Result<()> {
     for group in new_groups {
-        sqlx::query("INSERT INTO idp_groups (object_id, tenant_id, name, created_at) VALUES (?, ?, ?, ?)")
+        on_tx!(tx, conn => sqlx::query("INSERT INTO idp_groups (object_id, tenant_id, name, created_at) VALUES ($1, $2, $3, $4)")
             .bind(&group.object_id)
             .bind(&group.tenant_id)
             .bind(&group.name)
             .bind(&group.created_at)
-            .execute(&mut *tx)
-            .await
+            .execute(&mut *conn).await.map(|r| r.rows_affected()))
             .map_err(|err| StoreError::from_insert(err, format!("group {:?}", group.name)))?;
     }
     for member in memberships {
-        sqlx::query(
-            "INSERT INTO idp_group_members (group_id, user_id) VALUES (?, ?) ON CONFLICT (group_id, user_id) DO NOTHING",
+        on_tx!(tx, conn => sqlx::query(
+            "INSERT INTO idp_group_members (group_id, user_id) VALUES ($1, $2) ON CONFLICT (group_id, user_id) DO NOTHING",
         )
         .bind(&member.group_id)
         .bind(&member.user_id)
-        .execute(&mut *tx)
-        .await?;
+        .execute(&mut *conn).await.map(|r| r.rows_affected()))?;
     }
     for assignment in assignments {
-        sqlx::query(
-            "INSERT INTO idp_user_assignments (user_id, api_client_id, role, created_at) VALUES (?, ?, ?, ?)
+        on_tx!(tx, conn => sqlx::query(
+            "INSERT INTO idp_user_assignments (user_id, api_client_id, role, created_at) VALUES ($1, $2, $3, $4)
              ON CONFLICT (user_id, api_client_id, role) DO NOTHING",
         )
         .bind(&assignment.user_id)
         .bind(&assignment.api_client_id)
         .bind(&assignment.role)
         .bind(&assignment.created_at)
-        .execute(&mut *tx)
-        .await?;
+        .execute(&mut *conn).await.map(|r| r.rows_affected()))?;
     }
     Ok(())
 }
 
 pub async fn set_user_password(store: &Store, object_id: &str, password_hash: &str) -> Result<bool> {
-    let done = sqlx::query("UPDATE idp_users SET password_hash = ? WHERE object_id = ?")
+    let done = on_db!(store.pool(), pool => sqlx::query("UPDATE idp_users SET password_hash = $1 WHERE object_id = $2")
         .bind(password_hash)
         .bind(object_id)
-        .execute(store.pool())
-        .await?;
-    Ok(done.rows_affected() > 0)
+        .execute(pool).await.map(|r| r.rows_affected()))?;
+    Ok(done > 0)
 }
 
 /// Deletes a user with their memberships, assignments, consents and refresh tokens.
 pub async fn delete_user(store: &Store, object_id: &str) -> Result<bool> {
-    let done = sqlx::query("DELETE FROM idp_users WHERE object_id = ?")
+    let done = on_db!(store.pool(), pool => sqlx::query("DELETE FROM idp_users WHERE object_id = $1")
         .bind(object_id)
-        .execute(store.pool())
-        .await?;
-    Ok(done.rows_affected() > 0)
+        .execute(pool).await.map(|r| r.rows_affected()))?;
+    Ok(done > 0)
 }
 
 pub async fn list_groups(store: &Store) -> Result<Vec<GroupRow>> {
     Ok(
-        sqlx::query_as("SELECT object_id, tenant_id, name, created_at FROM idp_groups ORDER BY created_at, name")
-            .fetch_all(store.pool())
-            .await?,
+        on_db!(store.pool(), pool => sqlx::query_as("SELECT object_id, tenant_id, name, created_at FROM idp_groups ORDER BY created_at, name")
+            .fetch_all(pool).await)?,
     )
 }
 
 pub async fn list_group_members(store: &Store) -> Result<Vec<GroupMemberRow>> {
     Ok(
-        sqlx::query_as("SELECT group_id, user_id FROM idp_group_members ORDER BY group_id, user_id")
-            .fetch_all(store.pool())
-            .await?,
+        on_db!(store.pool(), pool => sqlx::query_as("SELECT group_id, user_id FROM idp_group_members ORDER BY group_id, user_id")
+            .fetch_all(pool).await)?,
     )
 }
 
 pub async fn list_user_assignments(store: &Store) -> Result<Vec<UserAssignmentRow>> {
-    Ok(sqlx::query_as(
+    Ok(on_db!(store.pool(), pool => sqlx::query_as(
         "SELECT user_id, api_client_id, role, created_at FROM idp_user_assignments ORDER BY created_at, role",
     )
-    .fetch_all(store.pool())
-    .await?)
+    .fetch_all(pool).await)?)
 }
 
 // === consent and refresh tokens (written by the sign-in flows) ===
@@ -650,19 +615,18 @@ pub struct ConsentRow {
 }
 
 pub async fn list_consents(store: &Store) -> Result<Vec<ConsentRow>> {
-    Ok(sqlx::query_as(
+    Ok(on_db!(store.pool(), pool => sqlx::query_as(
         "SELECT user_id, client_id, resource, scopes, updated_at FROM idp_consents ORDER BY updated_at, resource",
     )
-    .fetch_all(store.pool())
-    .await?)
+    .fetch_all(pool).await)?)
 }
 
 /// Records consent, replacing the scopes consented before for the same resource.
 pub async fn upsert_consents(store: &Store, rows: &[ConsentRow]) -> Result<()> {
     let mut tx = store.pool().begin().await?;
     for row in rows {
-        sqlx::query(
-            "INSERT INTO idp_consents (user_id, client_id, resource, scopes, updated_at) VALUES (?, ?, ?, ?, ?)
+        on_tx!(&mut tx, conn => sqlx::query(
+            "INSERT INTO idp_consents (user_id, client_id, resource, scopes, updated_at) VALUES ($1, $2, $3, $4, $5)
              ON CONFLICT (user_id, client_id, resource) DO UPDATE SET scopes = excluded.scopes,
                  updated_at = excluded.updated_at",
         )
@@ -671,8 +635,7 @@ pub async fn upsert_consents(store: &Store, rows: &[ConsentRow]) -> Result<()> {
         .bind(&row.resource)
         .bind(&row.scopes)
         .bind(&row.updated_at)
-        .execute(&mut *tx)
-        .await?;
+        .execute(&mut *conn).await.map(|r| r.rows_affected()))?;
     }
     tx.commit().await?;
     Ok(())
@@ -694,10 +657,10 @@ pub struct RefreshTokenRow {
 }
 
 pub async fn insert_refresh_token(store: &Store, row: &RefreshTokenRow) -> Result<()> {
-    sqlx::query(
+    on_db!(store.pool(), pool => sqlx::query(
         "INSERT INTO idp_refresh_tokens (id, family, user_id, client_id, scopes, auth_time, spa, created_at, expires_at,
                                          redeemed_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, NULL)",
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, NULL)",
     )
     .bind(&row.id)
     .bind(&row.family)
@@ -708,48 +671,43 @@ pub async fn insert_refresh_token(store: &Store, row: &RefreshTokenRow) -> Resul
     .bind(row.spa)
     .bind(&row.created_at)
     .bind(&row.expires_at)
-    .execute(store.pool())
-    .await
+    .execute(pool).await.map(|r| r.rows_affected()))
     .map_err(|err| StoreError::from_insert(err, "refresh token"))?;
     Ok(())
 }
 
 pub async fn find_refresh_token(store: &Store, id: &str) -> Result<Option<RefreshTokenRow>> {
-    Ok(sqlx::query_as(
+    Ok(on_db!(store.pool(), pool => sqlx::query_as(
         "SELECT id, family, user_id, client_id, scopes, auth_time, spa, created_at, expires_at, redeemed_at
-         FROM idp_refresh_tokens WHERE id = ?",
+         FROM idp_refresh_tokens WHERE id = $1",
     )
     .bind(id)
-    .fetch_optional(store.pool())
-    .await?)
+    .fetch_optional(pool).await)?)
 }
 
 /// Marks a single-use token redeemed; false when it already was (a replay).
 pub async fn redeem_refresh_token(store: &Store, id: &str, at: &str) -> Result<bool> {
-    let done = sqlx::query("UPDATE idp_refresh_tokens SET redeemed_at = ? WHERE id = ? AND redeemed_at IS NULL")
+    let done = on_db!(store.pool(), pool => sqlx::query("UPDATE idp_refresh_tokens SET redeemed_at = $1 WHERE id = $2 AND redeemed_at IS NULL")
         .bind(at)
         .bind(id)
-        .execute(store.pool())
-        .await?;
-    Ok(done.rows_affected() > 0)
+        .execute(pool).await.map(|r| r.rows_affected()))?;
+    Ok(done > 0)
 }
 
 /// Revokes every token of a sign-in (a rotated token came back: it leaked).
 pub async fn revoke_refresh_family(store: &Store, family: &str) -> Result<()> {
-    sqlx::query("DELETE FROM idp_refresh_tokens WHERE family = ?")
+    on_db!(store.pool(), pool => sqlx::query("DELETE FROM idp_refresh_tokens WHERE family = $1")
         .bind(family)
-        .execute(store.pool())
-        .await?;
+        .execute(pool).await.map(|r| r.rows_affected()))?;
     Ok(())
 }
 
 /// Drops expired refresh tokens.
 pub async fn delete_expired_refresh_tokens(store: &Store, now: &str) -> Result<u64> {
-    let done = sqlx::query("DELETE FROM idp_refresh_tokens WHERE expires_at < ?")
+    let done = on_db!(store.pool(), pool => sqlx::query("DELETE FROM idp_refresh_tokens WHERE expires_at < $1")
         .bind(now)
-        .execute(store.pool())
-        .await?;
-    Ok(done.rows_affected())
+        .execute(pool).await.map(|r| r.rows_affected()))?;
+    Ok(done)
 }
 
 #[cfg(test)]
@@ -765,17 +723,12 @@ mod tests {
         }
     }
 
-    #[tokio::test]
-    async fn registrations_round_trip_and_cascade() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(dir.path()).await.unwrap();
-        insert_tenant(&store, &tenant("t1", "default", true)).await.unwrap();
+    async fn registrations_round_trip_and_cascade(store: &crate::Store) {
+        insert_tenant(store, &tenant("t1", "default", true)).await.unwrap();
         // Only one default tenant, and names are unique.
-        let err = insert_tenant(&store, &tenant("t2", "other", true)).await.unwrap_err();
+        let err = insert_tenant(store, &tenant("t2", "other", true)).await.unwrap_err();
         assert!(matches!(err, StoreError::Conflict { .. }), "{err}");
-        let err = insert_tenant(&store, &tenant("t3", "default", false))
-            .await
-            .unwrap_err();
+        let err = insert_tenant(store, &tenant("t3", "default", false)).await.unwrap_err();
         assert!(matches!(err, StoreError::Conflict { .. }), "{err}");
 
         let api = ApiAppRow {
@@ -791,7 +744,7 @@ mod tests {
             optional_claims: "[]".into(),
             group_claims: false,
         };
-        insert_api_app(&store, &api).await.unwrap();
+        insert_api_app(store, &api).await.unwrap();
         let client = ClientAppRow {
             client_id: "c1".into(),
             tenant_id: "t1".into(),
@@ -816,7 +769,7 @@ mod tests {
             created_at: crate::now_rfc3339(),
         };
         insert_client_app(
-            &store,
+            store,
             &client,
             ClientCredentials {
                 secrets: std::slice::from_ref(&secret),
@@ -826,29 +779,26 @@ mod tests {
         )
         .await
         .unwrap();
-        insert_grants(&store, std::slice::from_ref(&grant)).await.unwrap();
-        assert_eq!(list_api_apps(&store).await.unwrap(), vec![api]);
-        assert_eq!(list_client_apps(&store).await.unwrap(), vec![client]);
-        assert_eq!(list_secrets(&store).await.unwrap(), vec![secret]);
-        assert_eq!(list_grants(&store).await.unwrap(), vec![grant]);
+        insert_grants(store, std::slice::from_ref(&grant)).await.unwrap();
+        assert_eq!(list_api_apps(store).await.unwrap(), vec![api]);
+        assert_eq!(list_client_apps(store).await.unwrap(), vec![client]);
+        assert_eq!(list_secrets(store).await.unwrap(), vec![secret]);
+        assert_eq!(list_grants(store).await.unwrap(), vec![grant]);
 
-        assert!(delete_api_app(&store, "api1").await.unwrap());
+        assert!(delete_api_app(store, "api1").await.unwrap());
         assert!(
-            list_grants(&store).await.unwrap().is_empty(),
+            list_grants(store).await.unwrap().is_empty(),
             "grants go with the API app"
         );
-        assert!(delete_client_app(&store, "c1").await.unwrap());
+        assert!(delete_client_app(store, "c1").await.unwrap());
         assert!(
-            list_secrets(&store).await.unwrap().is_empty(),
+            list_secrets(store).await.unwrap().is_empty(),
             "secrets go with the client"
         );
-        assert!(!delete_client_app(&store, "c1").await.unwrap());
+        assert!(!delete_client_app(store, "c1").await.unwrap());
     }
 
-    #[tokio::test]
-    async fn rotation_retires_previous_keys() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(dir.path()).await.unwrap();
+    async fn rotation_retires_previous_keys(store: &crate::Store) {
         let key = |kid: &str| SigningKeyRow {
             kid: kid.into(),
             private_key: vec![1],
@@ -857,15 +807,15 @@ mod tests {
             retired_at: None,
             remove_at: None,
         };
-        rotate_signing_key(&store, &key("k1"), "r", "x").await.unwrap();
-        rotate_signing_key(&store, &key("k2"), "r2", "x2").await.unwrap();
-        let keys = list_signing_keys(&store).await.unwrap();
+        rotate_signing_key(store, &key("k1"), "r", "x").await.unwrap();
+        rotate_signing_key(store, &key("k2"), "r2", "x2").await.unwrap();
+        let keys = list_signing_keys(store).await.unwrap();
         assert_eq!(keys.len(), 2);
         let k1 = keys.iter().find(|k| k.kid == "k1").unwrap();
         assert_eq!(k1.remove_at.as_deref(), Some("x2"));
         assert!(keys.iter().any(|k| k.kid == "k2" && k.retired_at.is_none()));
-        delete_signing_keys(&store, &["k1".into(), "k2".into()]).await.unwrap();
-        let left: Vec<_> = list_signing_keys(&store)
+        delete_signing_keys(store, &["k1".into(), "k2".into()]).await.unwrap();
+        let left: Vec<_> = list_signing_keys(store)
             .await
             .unwrap()
             .into_iter()
@@ -873,4 +823,6 @@ mod tests {
             .collect();
         assert_eq!(left, vec!["k2".to_string()], "the current key is never deleted");
     }
+
+    on_both_backends!(registrations_round_trip_and_cascade, rotation_retires_previous_keys);
 }

@@ -4,32 +4,29 @@
 //! Apps, functions and deployments themselves live in their own tables (`functions`,
 //! `deployments`): the OCI REST APIs are a second view of the same objects.
 
-use sqlx::{FromRow, SqlitePool};
+use sqlx::FromRow;
 
-use crate::{Result, StoreError, now_rfc3339};
+use crate::{Db, Result, StoreError, now_rfc3339};
 
 const TENANCY_KEY: &str = "tenancy";
 
 /// The data directory's tenancy OCID, created on first use from `make`.
-pub async fn tenancy(pool: &SqlitePool, make: impl FnOnce() -> String) -> Result<String> {
-    if let Some(found) = sqlx::query_scalar::<_, String>("SELECT value FROM oci_settings WHERE key = ?")
+pub async fn tenancy(pool: &Db, make: impl FnOnce() -> String) -> Result<String> {
+    if let Some(found) = on_db!(pool, pool => sqlx::query_scalar::<_, String>("SELECT value FROM oci_settings WHERE key = $1")
         .bind(TENANCY_KEY)
-        .fetch_optional(pool)
-        .await?
+        .fetch_optional(pool).await)?
     {
         return Ok(found);
     }
     // Two first callers at once: the insert that loses is ignored and both read the winner.
-    sqlx::query("INSERT OR IGNORE INTO oci_settings (key, value) VALUES (?, ?)")
+    on_db!(pool, pool => sqlx::query("INSERT INTO oci_settings (key, value) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING")
         .bind(TENANCY_KEY)
         .bind(make())
-        .execute(pool)
-        .await?;
+        .execute(pool).await.map(|r| r.rows_affected()))?;
     Ok(
-        sqlx::query_scalar::<_, String>("SELECT value FROM oci_settings WHERE key = ?")
+        on_db!(pool, pool => sqlx::query_scalar::<_, String>("SELECT value FROM oci_settings WHERE key = $1")
             .bind(TENANCY_KEY)
-            .fetch_one(pool)
-            .await?,
+            .fetch_one(pool).await)?,
     )
 }
 
@@ -44,39 +41,36 @@ pub struct ApiKeyRow {
 }
 
 /// Registers a key; the same user and fingerprint twice is a `Conflict`.
-pub async fn insert_api_key(pool: &SqlitePool, user_id: &str, fingerprint: &str, pem: &str) -> Result<ApiKeyRow> {
+pub async fn insert_api_key(pool: &Db, user_id: &str, fingerprint: &str, pem: &str) -> Result<ApiKeyRow> {
     let row = ApiKeyRow {
         user_id: user_id.into(),
         fingerprint: fingerprint.into(),
         public_key_pem: pem.into(),
         created_at: now_rfc3339(),
     };
-    sqlx::query("INSERT INTO oci_api_keys (user_id, fingerprint, public_key_pem, created_at) VALUES (?, ?, ?, ?)")
+    on_db!(pool, pool => sqlx::query("INSERT INTO oci_api_keys (user_id, fingerprint, public_key_pem, created_at) VALUES ($1, $2, $3, $4)")
         .bind(&row.user_id)
         .bind(&row.fingerprint)
         .bind(&row.public_key_pem)
         .bind(&row.created_at)
-        .execute(pool)
-        .await
+        .execute(pool).await.map(|r| r.rows_affected()))
         .map_err(|err| StoreError::from_insert(err, format!("API key {fingerprint} of user {user_id}")))?;
     Ok(row)
 }
 
-pub async fn list_api_keys(pool: &SqlitePool) -> Result<Vec<ApiKeyRow>> {
+pub async fn list_api_keys(pool: &Db) -> Result<Vec<ApiKeyRow>> {
     Ok(
-        sqlx::query_as("SELECT * FROM oci_api_keys ORDER BY user_id, created_at")
-            .fetch_all(pool)
-            .await?,
+        on_db!(pool, pool => sqlx::query_as("SELECT * FROM oci_api_keys ORDER BY user_id, created_at")
+            .fetch_all(pool).await)?,
     )
 }
 
-pub async fn delete_api_key(pool: &SqlitePool, user_id: &str, fingerprint: &str) -> Result<()> {
-    let done = sqlx::query("DELETE FROM oci_api_keys WHERE user_id = ? AND fingerprint = ?")
+pub async fn delete_api_key(pool: &Db, user_id: &str, fingerprint: &str) -> Result<()> {
+    let done = on_db!(pool, pool => sqlx::query("DELETE FROM oci_api_keys WHERE user_id = $1 AND fingerprint = $2")
         .bind(user_id)
         .bind(fingerprint)
-        .execute(pool)
-        .await?;
-    if done.rows_affected() == 0 {
+        .execute(pool).await.map(|r| r.rows_affected()))?;
+    if done == 0 {
         return Err(StoreError::NotFound {
             entity: format!("API key {fingerprint} of user {user_id}"),
         });
@@ -98,9 +92,9 @@ pub struct ResourceRow {
     pub fields: String,
 }
 
-pub async fn put_resource(pool: &SqlitePool, row: &ResourceRow) -> Result<()> {
-    sqlx::query(
-        "INSERT INTO oci_resources (kind, id, compartment_id, display_name, gateway_id, fields) VALUES (?, ?, ?, ?, ?, ?) \
+pub async fn put_resource(pool: &Db, row: &ResourceRow) -> Result<()> {
+    on_db!(pool, pool => sqlx::query(
+        "INSERT INTO oci_resources (kind, id, compartment_id, display_name, gateway_id, fields) VALUES ($1, $2, $3, $4, $5, $6) \
          ON CONFLICT (kind, id) DO UPDATE SET compartment_id = excluded.compartment_id, \
          display_name = excluded.display_name, gateway_id = excluded.gateway_id, fields = excluded.fields",
     )
@@ -110,32 +104,32 @@ pub async fn put_resource(pool: &SqlitePool, row: &ResourceRow) -> Result<()> {
     .bind(&row.display_name)
     .bind(&row.gateway_id)
     .bind(&row.fields)
-    .execute(pool)
-    .await?;
+    .execute(pool).await.map(|r| r.rows_affected()))?;
     Ok(())
 }
 
-pub async fn get_resource(pool: &SqlitePool, kind: &str, id: &str) -> Result<Option<ResourceRow>> {
-    Ok(sqlx::query_as("SELECT * FROM oci_resources WHERE kind = ? AND id = ?")
+pub async fn get_resource(pool: &Db, kind: &str, id: &str) -> Result<Option<ResourceRow>> {
+    Ok(
+        on_db!(pool, pool => sqlx::query_as("SELECT * FROM oci_resources WHERE kind = $1 AND id = $2")
         .bind(kind)
         .bind(id)
-        .fetch_optional(pool)
-        .await?)
+        .fetch_optional(pool).await)?,
+    )
 }
 
-pub async fn list_resources(pool: &SqlitePool, kind: &str) -> Result<Vec<ResourceRow>> {
-    Ok(sqlx::query_as("SELECT * FROM oci_resources WHERE kind = ?")
+pub async fn list_resources(pool: &Db, kind: &str) -> Result<Vec<ResourceRow>> {
+    Ok(
+        on_db!(pool, pool => sqlx::query_as("SELECT * FROM oci_resources WHERE kind = $1")
         .bind(kind)
-        .fetch_all(pool)
-        .await?)
+        .fetch_all(pool).await)?,
+    )
 }
 
-pub async fn delete_resource(pool: &SqlitePool, kind: &str, id: &str) -> Result<()> {
-    sqlx::query("DELETE FROM oci_resources WHERE kind = ? AND id = ?")
+pub async fn delete_resource(pool: &Db, kind: &str, id: &str) -> Result<()> {
+    on_db!(pool, pool => sqlx::query("DELETE FROM oci_resources WHERE kind = $1 AND id = $2")
         .bind(kind)
         .bind(id)
-        .execute(pool)
-        .await?;
+        .execute(pool).await.map(|r| r.rows_affected()))?;
     Ok(())
 }
 
@@ -152,10 +146,10 @@ pub struct GatewayRow {
     pub updated_at: String,
 }
 
-pub async fn insert_gateway(pool: &SqlitePool, row: &GatewayRow) -> Result<()> {
-    sqlx::query(
+pub async fn insert_gateway(pool: &Db, row: &GatewayRow) -> Result<()> {
+    on_db!(pool, pool => sqlx::query(
         "INSERT INTO oci_gateways (id, compartment_id, display_name, endpoint_type, fields, created_at, updated_at) \
-         VALUES (?, ?, ?, ?, ?, ?, ?)",
+         VALUES ($1, $2, $3, $4, $5, $6, $7)",
     )
     .bind(&row.id)
     .bind(&row.compartment_id)
@@ -164,42 +158,41 @@ pub async fn insert_gateway(pool: &SqlitePool, row: &GatewayRow) -> Result<()> {
     .bind(&row.fields)
     .bind(&row.created_at)
     .bind(&row.updated_at)
-    .execute(pool)
-    .await
+    .execute(pool).await.map(|r| r.rows_affected()))
     .map_err(|err| StoreError::from_insert(err, "gateway"))?;
     Ok(())
 }
 
-pub async fn update_gateway(pool: &SqlitePool, row: &GatewayRow) -> Result<()> {
-    let done = sqlx::query("UPDATE oci_gateways SET display_name = ?, fields = ?, updated_at = ? WHERE id = ?")
+pub async fn update_gateway(pool: &Db, row: &GatewayRow) -> Result<()> {
+    let done = on_db!(pool, pool => sqlx::query("UPDATE oci_gateways SET display_name = $1, fields = $2, updated_at = $3 WHERE id = $4")
         .bind(&row.display_name)
         .bind(&row.fields)
         .bind(&row.updated_at)
         .bind(&row.id)
-        .execute(pool)
-        .await?;
-    not_found_if_zero(done.rows_affected(), "gateway")
+        .execute(pool).await.map(|r| r.rows_affected()))?;
+    not_found_if_zero(done, "gateway")
 }
 
-pub async fn get_gateway(pool: &SqlitePool, id: &str) -> Result<Option<GatewayRow>> {
-    Ok(sqlx::query_as("SELECT * FROM oci_gateways WHERE id = ?")
+pub async fn get_gateway(pool: &Db, id: &str) -> Result<Option<GatewayRow>> {
+    Ok(
+        on_db!(pool, pool => sqlx::query_as("SELECT * FROM oci_gateways WHERE id = $1")
         .bind(id)
-        .fetch_optional(pool)
-        .await?)
+        .fetch_optional(pool).await)?,
+    )
 }
 
-pub async fn list_gateways(pool: &SqlitePool) -> Result<Vec<GatewayRow>> {
-    Ok(sqlx::query_as("SELECT * FROM oci_gateways ORDER BY id")
-        .fetch_all(pool)
-        .await?)
+pub async fn list_gateways(pool: &Db) -> Result<Vec<GatewayRow>> {
+    Ok(
+        on_db!(pool, pool => sqlx::query_as("SELECT * FROM oci_gateways ORDER BY id")
+        .fetch_all(pool).await)?,
+    )
 }
 
-pub async fn delete_gateway(pool: &SqlitePool, id: &str) -> Result<()> {
-    let done = sqlx::query("DELETE FROM oci_gateways WHERE id = ?")
+pub async fn delete_gateway(pool: &Db, id: &str) -> Result<()> {
+    let done = on_db!(pool, pool => sqlx::query("DELETE FROM oci_gateways WHERE id = $1")
         .bind(id)
-        .execute(pool)
-        .await?;
-    not_found_if_zero(done.rows_affected(), "gateway")
+        .execute(pool).await.map(|r| r.rows_affected()))?;
+    not_found_if_zero(done, "gateway")
 }
 
 // === work requests ===
@@ -219,10 +212,10 @@ pub struct WorkRequestRow {
     pub time_finished: Option<String>,
 }
 
-pub async fn insert_work_request(pool: &SqlitePool, row: &WorkRequestRow) -> Result<()> {
-    sqlx::query(
+pub async fn insert_work_request(pool: &Db, row: &WorkRequestRow) -> Result<()> {
+    on_db!(pool, pool => sqlx::query(
         "INSERT INTO oci_work_requests (id, operation_type, status, compartment_id, resources, errors, logs, \
-         time_accepted, time_started, time_finished) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+         time_accepted, time_started, time_finished) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
     )
     .bind(&row.id)
     .bind(&row.operation_type)
@@ -234,23 +227,22 @@ pub async fn insert_work_request(pool: &SqlitePool, row: &WorkRequestRow) -> Res
     .bind(&row.time_accepted)
     .bind(&row.time_started)
     .bind(&row.time_finished)
-    .execute(pool)
-    .await?;
+    .execute(pool).await.map(|r| r.rows_affected()))?;
     Ok(())
 }
 
-pub async fn get_work_request(pool: &SqlitePool, id: &str) -> Result<Option<WorkRequestRow>> {
-    Ok(sqlx::query_as("SELECT * FROM oci_work_requests WHERE id = ?")
+pub async fn get_work_request(pool: &Db, id: &str) -> Result<Option<WorkRequestRow>> {
+    Ok(
+        on_db!(pool, pool => sqlx::query_as("SELECT * FROM oci_work_requests WHERE id = $1")
         .bind(id)
-        .fetch_optional(pool)
-        .await?)
+        .fetch_optional(pool).await)?,
+    )
 }
 
-pub async fn list_work_requests(pool: &SqlitePool) -> Result<Vec<WorkRequestRow>> {
+pub async fn list_work_requests(pool: &Db) -> Result<Vec<WorkRequestRow>> {
     Ok(
-        sqlx::query_as("SELECT * FROM oci_work_requests ORDER BY time_accepted, id")
-            .fetch_all(pool)
-            .await?,
+        on_db!(pool, pool => sqlx::query_as("SELECT * FROM oci_work_requests ORDER BY time_accepted, id")
+            .fetch_all(pool).await)?,
     )
 }
 
@@ -268,26 +260,26 @@ pub struct RetryRow {
 }
 
 /// The kept answer for `token` on `operation`, if younger than `since` (RFC 3339).
-pub async fn get_retry(pool: &SqlitePool, token: &str, operation: &str, since: &str) -> Result<Option<RetryRow>> {
+pub async fn get_retry(pool: &Db, token: &str, operation: &str, since: &str) -> Result<Option<RetryRow>> {
     Ok(
-        sqlx::query_as("SELECT * FROM oci_retry_tokens WHERE token = ? AND operation = ? AND created_at >= ?")
+        on_db!(pool, pool => sqlx::query_as("SELECT * FROM oci_retry_tokens WHERE token = $1 AND operation = $2 AND created_at >= $3")
             .bind(token)
             .bind(operation)
             .bind(since)
-            .fetch_optional(pool)
-            .await?,
+            .fetch_optional(pool).await)?,
     )
 }
 
 /// Keeps an answer (replacing an expired one) and drops answers older than `expired_before`.
-pub async fn put_retry(pool: &SqlitePool, row: &RetryRow, expired_before: &str) -> Result<()> {
-    sqlx::query("DELETE FROM oci_retry_tokens WHERE created_at < ?")
+pub async fn put_retry(pool: &Db, row: &RetryRow, expired_before: &str) -> Result<()> {
+    on_db!(pool, pool => sqlx::query("DELETE FROM oci_retry_tokens WHERE created_at < $1")
         .bind(expired_before)
-        .execute(pool)
-        .await?;
-    sqlx::query(
-        "INSERT OR REPLACE INTO oci_retry_tokens (token, operation, body_sha256, status, headers, body, created_at) \
-         VALUES (?, ?, ?, ?, ?, ?, ?)",
+        .execute(pool).await.map(|r| r.rows_affected()))?;
+    on_db!(pool, pool => sqlx::query(
+        "INSERT INTO oci_retry_tokens (token, operation, body_sha256, status, headers, body, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (token, operation) DO UPDATE SET \
+         body_sha256 = excluded.body_sha256, status = excluded.status, headers = excluded.headers, \
+         body = excluded.body, created_at = excluded.created_at",
     )
     .bind(&row.token)
     .bind(&row.operation)
@@ -296,8 +288,7 @@ pub async fn put_retry(pool: &SqlitePool, row: &RetryRow, expired_before: &str) 
     .bind(&row.headers)
     .bind(&row.body)
     .bind(&row.created_at)
-    .execute(pool)
-    .await?;
+    .execute(pool).await.map(|r| r.rows_affected()))?;
     Ok(())
 }
 
@@ -311,12 +302,8 @@ fn not_found_if_zero(rows: u64, entity: &str) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::Store;
 
-    #[tokio::test]
-    async fn tenancy_is_made_once_and_keys_are_unique_per_user() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(dir.path()).await.unwrap();
+    async fn tenancy_is_made_once_and_keys_are_unique_per_user(store: &crate::Store) {
         let first = tenancy(store.pool(), || "ocid1.tenancy.fngate..a".into())
             .await
             .unwrap();
@@ -337,10 +324,7 @@ mod tests {
         ));
     }
 
-    #[tokio::test]
-    async fn retry_answers_expire() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(dir.path()).await.unwrap();
+    async fn retry_answers_expire(store: &crate::Store) {
         let row = RetryRow {
             token: "t".into(),
             operation: "POST /x".into(),
@@ -372,4 +356,6 @@ mod tests {
             "a token is per operation"
         );
     }
+
+    on_both_backends!(tenancy_is_made_once_and_keys_are_unique_per_user, retry_answers_expire);
 }

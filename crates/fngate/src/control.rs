@@ -49,7 +49,7 @@ pub enum Access {
 /// everything else (the admin API, the Fn API and `/invoke`, unknown paths) is control plane.
 pub fn admin_access(path: &str) -> Access {
     match path {
-        "/healthz" => Access::Public,
+        "/healthz" | "/readyz" => Access::Public,
         "/metrics" => Access::Metrics,
         _ => Access::Control {
             any_body: fngate_functions::api::takes_any_body(path),

@@ -4,6 +4,7 @@
 mod cli;
 mod control;
 mod demo;
+mod feed;
 mod listener_limits;
 mod up;
 

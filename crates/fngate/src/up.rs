@@ -28,8 +28,9 @@ pub struct UpArgs {
     #[arg(long, env = "FNGATE_IDP_ADDR", default_value = "127.0.0.1:8082")]
     pub idp_addr: SocketAddr,
 
-    /// Admin API (admin token required, loopback included), /metrics (admin or metrics token)
-    /// and /healthz (open).
+    /// Admin API (admin token required, loopback included), /metrics (admin or metrics token),
+    /// /healthz (open: the process answers) and /readyz (open: the store answers and this node
+    /// follows it; 503 with the reason otherwise).
     #[arg(long, env = "FNGATE_ADMIN_ADDR", default_value = "127.0.0.1:9090")]
     pub admin_addr: SocketAddr,
 
@@ -93,7 +94,28 @@ pub struct UpArgs {
     #[arg(long)]
     pub demo: bool,
 
-    /// YAML file with the same settings (keys: data_dir, gateway_addr, functions_addr, idp_addr,
+    /// Keep all state in this PostgreSQL database (postgres://user:password@host:5432/db, libpq
+    /// options such as ?sslmode=require allowed) instead of the embedded SQLite file in the data
+    /// directory. Every node started with the same URL serves the same apps, functions,
+    /// triggers, deployments and IdP registrations; each node still needs a data directory of
+    /// its own (function code, environments, tokens). Unset: SQLite, nothing to set up.
+    #[arg(long, env = "FNGATE_DATABASE_URL", value_name = "URL", hide_env_values = true)]
+    pub database_url: Option<String>,
+
+    /// Enforce gateway rate limits (`TOTAL`, `CLIENT_IP`) across every node through this Redis
+    /// (redis://[user:password@]host:6379[/db]): one atomic GCRA script per request. While Redis
+    /// does not answer (100 ms), each node falls back to its own limits, with one warning.
+    /// Unset: every node enforces each limit on its own.
+    #[arg(long, env = "FNGATE_REDIS_URL", value_name = "URL", hide_env_values = true)]
+    pub redis_url: Option<String>,
+
+    /// With --database-url: how often this node compares its state with the database, the
+    /// fallback for a change notification it missed (notifications themselves arrive at once).
+    #[arg(long, env = "FNGATE_RECONCILE_SECS", value_name = "SECONDS", default_value_t = 10,
+          value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub reconcile_secs: u64,
+
+    /// YAML file with the same settings (keys: data_dir, database_url, redis_url, gateway_addr, functions_addr, idp_addr,
     /// admin_addr, oci_addr, allowed_hosts (a list), gateway_tls_cert, gateway_tls_key, trust_ca (a list),
     /// max_instances_per_fn, max_instances_total, header_read_timeout, body_read_timeout,
     /// keep_alive_timeout, max_connections, http2_max_concurrent_streams).
@@ -111,6 +133,8 @@ pub struct UpArgs {
 #[serde(deny_unknown_fields)]
 struct UpConfigFile {
     data_dir: Option<PathBuf>,
+    database_url: Option<String>,
+    redis_url: Option<String>,
     gateway_addr: Option<SocketAddr>,
     functions_addr: Option<SocketAddr>,
     idp_addr: Option<SocketAddr>,
@@ -160,6 +184,12 @@ pub fn apply_config_file(args: &mut UpArgs, global: &mut GlobalArgs, matches: &c
         file.data_dir,
         unset(matches, "data_dir") && unset(up, "data_dir"),
     );
+    take(
+        &mut args.database_url,
+        file.database_url.map(Some),
+        unset(up, "database_url"),
+    );
+    take(&mut args.redis_url, file.redis_url.map(Some), unset(up, "redis_url"));
     take(&mut args.gateway_addr, file.gateway_addr, unset(up, "gateway_addr"));
     take(
         &mut args.functions_addr,
@@ -232,8 +262,17 @@ pub async fn run(args: UpArgs, global: &GlobalArgs) -> anyhow::Result<()> {
     let limits = args.limits.resolve(crate::listener_limits::raise_fd_limit());
     let data_dir = global.data_dir.clone();
     let _lock = fngate_store::DataDirLock::acquire(&data_dir)?;
-    let store = fngate_store::Store::open(&data_dir).await?;
+    let store = open_store(&data_dir, args.database_url.as_deref()).await?;
     let tokens = Tokens::load_or_create(&data_dir)?;
+    let shutdown = CancellationToken::new();
+    // Before anything loads, so a change another node makes meanwhile is not missed.
+    let (feed, changes) = fngate_store::changes::ChangeFeed::start(
+        &store,
+        std::time::Duration::from_secs(args.reconcile_secs),
+        shutdown.clone(),
+    )
+    .await
+    .context("cannot start following the database's changes")?;
     let metrics = metrics_exporter_prometheus::PrometheusBuilder::new()
         .set_buckets_for_metric(
             metrics_exporter_prometheus::Matcher::Full(fngate_gateway::REQUEST_DURATION_METRIC.into()),
@@ -279,12 +318,17 @@ pub async fn run(args: UpArgs, global: &GlobalArgs) -> anyhow::Result<()> {
         },
     );
     let idp_bound = idp_listener.local_addr()?;
-    let shutdown = CancellationToken::new();
     let mut tasks = tokio::task::JoinSet::new();
     // The IdP serves before deployments load: a deployment whose JWKS lives on this same
     // process's IdP fetches its keys while loading.
     tasks.spawn(idp.clone().serve(idp_listener, limits, shutdown.clone()));
     let gateway = fngate_gateway::Gateway::start(store.clone(), invoker, auth).await?;
+    if let Some(url) = &args.redis_url {
+        let address = gateway
+            .share_rate_limits(url)
+            .map_err(|err| anyhow::anyhow!("--redis-url (FNGATE_REDIS_URL): {err}"))?;
+        tracing::info!(redis = %address, "gateway rate limits are shared through Redis");
+    }
 
     let admin_addr = admin_listener.local_addr()?;
     let functions_addr = functions_listener.local_addr()?;
@@ -312,6 +356,17 @@ pub async fn run(args: UpArgs, global: &GlobalArgs) -> anyhow::Result<()> {
         },
     )
     .await?;
+    let readiness = crate::feed::follow(
+        store.clone(),
+        feed,
+        changes,
+        crate::feed::Reloaders {
+            runtime: runtime.clone(),
+            gateway: gateway.clone(),
+            oci: oci.clone(),
+        },
+        shutdown.clone(),
+    );
     // One set of listener URLs feeds both the printed table and `/fngate/status`.
     let listeners = [
         (
@@ -326,6 +381,7 @@ pub async fn run(args: UpArgs, global: &GlobalArgs) -> anyhow::Result<()> {
     let server_status = serde_json::json!({
         "version": env!("CARGO_PKG_VERSION"),
         "data_dir": data_dir.display().to_string(),
+        "store": store.backend().name(),
         "listeners": listeners
             .iter()
             .map(|(name, url)| (name.to_string(), serde_json::Value::from(url.as_str())))
@@ -342,6 +398,13 @@ pub async fn run(args: UpArgs, global: &GlobalArgs) -> anyhow::Result<()> {
             get(move || std::future::ready(axum::Json(server_status))),
         )
         .route("/healthz", get(|| async { "ok\n" }))
+        .route(
+            "/readyz",
+            get(move || {
+                let readiness = readiness.clone();
+                async move { readiness.check().await }
+            }),
+        )
         .route(
             "/metrics",
             get(move || {
@@ -437,6 +500,21 @@ pub async fn run(args: UpArgs, global: &GlobalArgs) -> anyhow::Result<()> {
             Ok(())
         }
     }
+}
+
+/// The embedded SQLite store, or PostgreSQL when `--database-url` is given; errors name the flag
+/// and its variable (and never the URL's password).
+async fn open_store(data_dir: &Path, database_url: Option<&str>) -> anyhow::Result<fngate_store::Store> {
+    let Some(url) = database_url else {
+        return Ok(fngate_store::Store::open(data_dir).await?);
+    };
+    let url = fngate_store::PostgresUrl::parse(url)
+        .map_err(|err| anyhow::anyhow!("--database-url (FNGATE_DATABASE_URL): {err}"))?;
+    let store = fngate_store::Store::open_postgres(data_dir, &url)
+        .await
+        .map_err(|err| anyhow::anyhow!("--database-url (FNGATE_DATABASE_URL): {err}"))?;
+    tracing::info!(database = %url, "state is kept in PostgreSQL");
+    Ok(store)
 }
 
 fn init_logging() {

@@ -115,6 +115,7 @@ const CONTROL_ROUTES: &[(&str, &str, &str)] = &[
 /// token), Fn's data plane on the functions listener.
 const OPEN_ROUTES: &[(&str, &str)] = &[
     ("GET", "/healthz"),
+    ("GET", "/readyz"),
     ("GET", "/metrics"),
     ("GET", "/"),
     ("ANY", "/t/{app}"),

@@ -5,5 +5,6 @@
 pub(crate) mod auth;
 pub(crate) mod cors;
 pub(crate) mod rate_limit;
+pub(crate) mod shared_limit;
 pub(crate) mod transform;
 pub(crate) mod validate;

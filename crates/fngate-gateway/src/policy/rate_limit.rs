@@ -1,5 +1,7 @@
 //! Deployment-wide rate limiting (`rateLimiting`): a token bucket (governor, GCRA) with capacity
-//! equal to the per-second rate, keyed by client IP (IPv6 by /64) or shared (`TOTAL`).
+//! equal to the per-second rate, keyed by client IP (IPv6 by /64) or shared (`TOTAL`). This is
+//! the node's own limiter; with `--redis-url` the same GCRA runs in Redis for all nodes
+//! (`shared_limit`) and this one is the fallback while Redis is unreachable.
 
 use std::net::IpAddr;
 use std::num::NonZeroU32;
@@ -9,7 +11,13 @@ use std::time::Duration;
 use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultDirectRateLimiter, DefaultKeyedRateLimiter, Quota};
 
-pub(crate) enum RateLimiter {
+pub(crate) struct RateLimiter {
+    per_second: u32,
+    per_client: bool,
+    local: Local,
+}
+
+enum Local {
     Total(DefaultDirectRateLimiter),
     PerClient {
         limiter: DefaultKeyedRateLimiter<IpAddr>,
@@ -23,22 +31,41 @@ const RETAIN_EVERY: u64 = 4096;
 impl RateLimiter {
     pub fn new(per_second: u32, per_client: bool) -> Option<Self> {
         let quota = Quota::per_second(NonZeroU32::new(per_second)?);
-        Some(if per_client {
-            RateLimiter::PerClient {
+        let local = if per_client {
+            Local::PerClient {
                 limiter: governor::RateLimiter::keyed(quota),
                 checks: AtomicU64::new(0),
             }
         } else {
-            RateLimiter::Total(governor::RateLimiter::direct(quota))
+            Local::Total(governor::RateLimiter::direct(quota))
+        };
+        Some(RateLimiter {
+            per_second,
+            per_client,
+            local,
         })
+    }
+
+    pub fn per_second(&self) -> u32 {
+        self.per_second
+    }
+
+    /// The bucket's name in Redis: per deployment and rate (a changed limit starts afresh), and
+    /// per client (IPv6 by /64) for `CLIENT_IP`.
+    pub fn bucket(&self, deployment: &str, client: IpAddr) -> String {
+        if self.per_client {
+            format!("fngate:rl:{deployment}:{}:ip:{}", self.per_second, client_key(client))
+        } else {
+            format!("fngate:rl:{deployment}:{}:total", self.per_second)
+        }
     }
 
     /// `Err(wait)` when the request must be refused; `wait` is when it could be retried.
     pub fn check(&self, client: IpAddr) -> Result<(), Duration> {
         let clock = DefaultClock::default();
-        let result = match self {
-            RateLimiter::Total(limiter) => limiter.check(),
-            RateLimiter::PerClient { limiter, checks } => {
+        let result = match &self.local {
+            Local::Total(limiter) => limiter.check(),
+            Local::PerClient { limiter, checks } => {
                 if checks.fetch_add(1, Ordering::Relaxed) % RETAIN_EVERY == RETAIN_EVERY - 1 {
                     limiter.retain_recent();
                 }
