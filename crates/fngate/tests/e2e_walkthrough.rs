@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
-use support::{BIN, Ports, Server, ServerOptions};
+use support::{BIN, Ports, Server, ServerOptions, fngate_up_on_free_ports};
 
 /// `fngate up` on `data` at fixed `ports`, so a restarted server keeps its addresses.
 fn up(data: &Path, ports: Ports, args: &[&str]) -> Server {
@@ -552,16 +552,11 @@ async fn gateway_tls_flags_serve_https_with_h2_and_a_bad_certificate_is_refused_
     // A certificate file that is not PEM: `up` refuses to start and names the flag and the file.
     let bad = tmp.path().join("bad.crt");
     std::fs::write(&bad, "not a certificate\n").unwrap();
-    let refused = Command::new(BIN)
-        .args(["up", "--data-dir"])
-        .arg(tmp.path().join("bad-data"))
+    let refused = fngate_up_on_free_ports(&tmp.path().join("bad-data"))
         .arg("--gateway-tls-cert")
         .arg(&bad)
         .arg("--gateway-tls-key")
         .arg(&key_pem)
-        .args(["--gateway-addr", "127.0.0.1:0", "--functions-addr", "127.0.0.1:0"])
-        .args(["--idp-addr", "127.0.0.1:0", "--admin-addr", "127.0.0.1:0"])
-        .args(["--oci-addr", "127.0.0.1:0"])
         .env("FNGATE_LOG", "warn")
         .stdin(Stdio::null())
         .output()

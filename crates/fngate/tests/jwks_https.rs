@@ -192,20 +192,9 @@ async fn https_jwks_uris_use_the_idp_ca_the_trusted_cas_and_are_checked_by_valid
     // A --trust-ca file that holds no certificate stops `fngate up` with its name.
     let bad = work.path().join("not-a-ca.pem");
     std::fs::write(&bad, "hello").unwrap();
-    let out = fngate()
-        .args(["up", "--trust-ca"])
+    let out = fngate_up_on_free_ports(&work.path().join("other-data"))
+        .arg("--trust-ca")
         .arg(&bad)
-        .args(["--gateway-addr", "127.0.0.1:0", "--functions-addr", "127.0.0.1:0"])
-        .args([
-            "--idp-addr",
-            "127.0.0.1:0",
-            "--admin-addr",
-            "127.0.0.1:0",
-            "--oci-addr",
-            "127.0.0.1:0",
-        ])
-        .arg("--data-dir")
-        .arg(work.path().join("other-data"))
         .output()
         .unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);

@@ -317,18 +317,8 @@ fn a_bad_or_unreachable_database_url_is_refused_naming_the_flag() {
         ),
     ] {
         let data = tempfile::tempdir().unwrap();
-        let out = fngate()
-            .args(["up", "--database-url", &url, "--data-dir"])
-            .arg(data.path())
-            .args(["--gateway-addr", "127.0.0.1:0", "--functions-addr", "127.0.0.1:0"])
-            .args([
-                "--idp-addr",
-                "127.0.0.1:0",
-                "--admin-addr",
-                "127.0.0.1:0",
-                "--oci-addr",
-                "127.0.0.1:0",
-            ])
+        let out = fngate_up_on_free_ports(data.path())
+            .args(["--database-url", &url])
             .output()
             .unwrap();
         let stderr = String::from_utf8_lossy(&out.stderr);

@@ -170,18 +170,8 @@ async fn a_total_limit_is_shared_by_every_node_and_falls_back_per_node_without_r
 #[test]
 fn a_bad_redis_url_is_refused_naming_the_flag() {
     let data = tempfile::tempdir().unwrap();
-    let out = fngate()
-        .args(["up", "--redis-url", "http://127.0.0.1:6379", "--data-dir"])
-        .arg(data.path())
-        .args(["--gateway-addr", "127.0.0.1:0", "--functions-addr", "127.0.0.1:0"])
-        .args([
-            "--idp-addr",
-            "127.0.0.1:0",
-            "--admin-addr",
-            "127.0.0.1:0",
-            "--oci-addr",
-            "127.0.0.1:0",
-        ])
+    let out = fngate_up_on_free_ports(data.path())
+        .args(["--redis-url", "http://127.0.0.1:6379"])
         .output()
         .unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);

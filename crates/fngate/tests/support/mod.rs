@@ -47,6 +47,23 @@ pub fn fngate() -> Command {
     command
 }
 
+/// `fngate up --data-dir DATA` with every listener on a free loopback port: for runs that must be
+/// refused at start (the caller adds the flag under test).
+pub fn fngate_up_on_free_ports(data: &Path) -> Command {
+    let mut command = fngate();
+    command.args(["up", "--data-dir"]).arg(data);
+    for flag in [
+        "--gateway-addr",
+        "--functions-addr",
+        "--idp-addr",
+        "--admin-addr",
+        "--oci-addr",
+    ] {
+        command.args([flag, "127.0.0.1:0"]);
+    }
+    command
+}
+
 #[derive(Clone, Copy)]
 /// Fixed loopback ports, so a restarted server is reachable where the deployment's JWKS URI
 /// points (the IdP's address is part of the stored specification).
