@@ -10,7 +10,6 @@ use std::path::PathBuf;
 
 use certs::Cert;
 use common::*;
-use fngate_idp::api::NewCertificate;
 
 const AZURE_IDENTITY: &str = r#"
 import json, sys
@@ -53,17 +52,7 @@ async fn azure_identity_and_msal_node_authenticate_with_a_certificate() {
     let (api, client) = register(&idp.idp, 2).await;
     let tid = idp.tid();
     let id = client.client.client_id.clone();
-    let cert = Cert::new("daemon", 30);
-    idp.idp
-        .add_certificate(
-            &id,
-            NewCertificate {
-                pem: cert.cert_pem.clone(),
-                ..Default::default()
-            },
-        )
-        .await
-        .unwrap();
+    let cert = Cert::registered(&idp.idp, &id, "daemon").await;
     let pem_file = dir.path().join("daemon.pem");
     std::fs::write(&pem_file, format!("{}{}", cert.key_pem, cert.cert_pem)).unwrap();
     let ca = idp.idp.ca_cert_path().display().to_string();

@@ -7,7 +7,6 @@ mod tools;
 
 use certs::Cert;
 use common::*;
-use fngate_idp::api::NewCertificate;
 
 const SCRIPT: &str = r#"
 import json, sys, msal
@@ -26,17 +25,7 @@ async fn msal_with_a_certificate_gets_a_token_and_an_unregistered_one_gets_70002
     let (api, client) = register(&idp.idp, 2).await;
     let tid = idp.tid();
     let id = client.client.client_id.clone();
-    let cert = Cert::new("daemon", 30);
-    idp.idp
-        .add_certificate(
-            &id,
-            NewCertificate {
-                pem: cert.cert_pem.clone(),
-                ..Default::default()
-            },
-        )
-        .await
-        .unwrap();
+    let cert = Cert::registered(&idp.idp, &id, "daemon").await;
     let key_file = dir.path().join("key.pem");
     std::fs::write(&key_file, &cert.key_pem).unwrap();
     let ca = idp.idp.ca_cert_path().display().to_string();

@@ -19,6 +19,21 @@ pub struct Cert {
 }
 
 impl Cert {
+    /// A fresh certificate, valid for 30 days, registered on `client_id`.
+    pub async fn registered(idp: &fngate_idp::Idp, client_id: &str, cn: &str) -> Cert {
+        let cert = Cert::new(cn, 30);
+        idp.add_certificate(
+            client_id,
+            fngate_idp::api::NewCertificate {
+                pem: cert.cert_pem.clone(),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+        cert
+    }
+
     /// Valid from a day ago for `days` days (negative: already expired).
     pub fn new(cn: &str, days: i64) -> Cert {
         let key = aws_lc_rs::rsa::KeyPair::generate(aws_lc_rs::rsa::KeySize::Rsa2048).unwrap();
