@@ -64,16 +64,21 @@ impl Flow {
         (status, response.json().await.unwrap())
     }
 
-    /// Signs alice in to the SPA and returns the code and its verifier.
-    async fn spa_code(&self, browser: &mut Browser, scope: &str) -> (String, String) {
-        let (verifier, challenge) = pkce();
-        let url = self.authorize_url(
+    /// The SPA's authorize URL (its registered redirect URI, no extra parameters).
+    fn spa_authorize_url(&self, scope: &str, challenge: &str) -> String {
+        self.authorize_url(
             &self.setup.spa.client.client_id,
             "http://localhost:3000/",
             scope,
-            &challenge,
+            challenge,
             &[],
-        );
+        )
+    }
+
+    /// Signs alice in to the SPA and returns the code and its verifier.
+    async fn spa_code(&self, browser: &mut Browser, scope: &str) -> (String, String) {
+        let (verifier, challenge) = pkce();
+        let url = self.spa_authorize_url(scope, &challenge);
         let done = browser.sign_in_through(&url, "alice", ALICE_PASSWORD).await;
         assert_eq!(done.status, 302, "{}", done.body);
         let code = done
@@ -117,13 +122,7 @@ async fn spa_signs_in_with_pkce_and_gets_user_tokens() {
 
     // The authorize request shows the sign-in page, locked down.
     let (verifier, challenge) = pkce();
-    let url = flow.authorize_url(
-        &s.spa.client.client_id,
-        "http://localhost:3000/",
-        SPA_SCOPE,
-        &challenge,
-        &[],
-    );
+    let url = flow.spa_authorize_url(SPA_SCOPE, &challenge);
     let page = browser.get(&url).await;
     assert_eq!(page.status, 200, "{}", page.body);
     assert!(page.body.contains("to continue to spa"), "{}", page.body);
@@ -214,13 +213,7 @@ async fn spa_signs_in_with_pkce_and_gets_user_tokens() {
 
     // Consent is remembered: the second sign-in goes straight back to the app.
     let (_, challenge) = pkce();
-    let url = flow.authorize_url(
-        &s.spa.client.client_id,
-        "http://localhost:3000/",
-        SPA_SCOPE,
-        &challenge,
-        &[],
-    );
+    let url = flow.spa_authorize_url(SPA_SCOPE, &challenge);
     let page = browser.get(&url).await;
     let again = browser.sign_in(&page, "alice", ALICE_PASSWORD).await;
     assert_eq!(again.status, 302, "no consent page the second time: {}", again.body);
@@ -337,13 +330,7 @@ async fn an_unregistered_redirect_uri_is_never_redirected_to() {
     assert_eq!(browser.get(&url).await.status, 400);
 
     // Once the redirect URI is trusted, errors go back to it with the state.
-    let url = flow.authorize_url(
-        &s.spa.client.client_id,
-        "http://localhost:3000/",
-        "api://nothing/x",
-        &challenge,
-        &[],
-    );
+    let url = flow.spa_authorize_url("api://nothing/x", &challenge);
     let page = browser.get(&url).await;
     assert_eq!(page.status, 302);
     assert_eq!(page.redirect_param("error").as_deref(), Some("invalid_resource"));
@@ -393,16 +380,9 @@ async fn an_unregistered_redirect_uri_is_never_redirected_to() {
 async fn wrong_passwords_and_forged_posts_are_refused() {
     let dir = tempfile::tempdir().unwrap();
     let flow = start_flow(dir.path()).await;
-    let s = &flow.setup;
     let mut browser = Browser::new(&flow.idp.http);
     let (verifier, challenge) = pkce();
-    let url = flow.authorize_url(
-        &s.spa.client.client_id,
-        "http://localhost:3000/",
-        SPA_SCOPE,
-        &challenge,
-        &[],
-    );
+    let url = flow.spa_authorize_url(SPA_SCOPE, &challenge);
     let first = browser.get(&url).await;
     let (first_tx, first_token) = (first.field("tx").unwrap(), first.field("form_token").unwrap());
 
@@ -510,13 +490,7 @@ async fn assignment_required_refuses_unassigned_users_and_clients() {
     // bob is not assigned to payroll: the app hears AADSTS501051.
     let mut browser = Browser::new(&flow.idp.http);
     let (_, challenge) = pkce();
-    let url = flow.authorize_url(
-        &s.spa.client.client_id,
-        "http://localhost:3000/",
-        scope,
-        &challenge,
-        &[],
-    );
+    let url = flow.spa_authorize_url(scope, &challenge);
     let done = browser.sign_in_through(&url, "bob", BOB_PASSWORD).await;
     assert_eq!(done.status, 302, "{}", done.body);
     assert_eq!(done.redirect_param("error").as_deref(), Some("invalid_grant"));
@@ -525,13 +499,7 @@ async fn assignment_required_refuses_unassigned_users_and_clients() {
 
     // alice is: a v1 token for payroll.
     let (verifier, challenge) = pkce();
-    let url = flow.authorize_url(
-        &s.spa.client.client_id,
-        "http://localhost:3000/",
-        scope,
-        &challenge,
-        &[],
-    );
+    let url = flow.spa_authorize_url(scope, &challenge);
     let done = browser.sign_in_through(&url, "alice", ALICE_PASSWORD).await;
     let code = done
         .redirect_param("code")
